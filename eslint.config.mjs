@@ -1,0 +1,32 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['lib/**', 'node_modules/**', '.tools/**', '.data/**', 'coverage/**', 'test-output/**', 'jest.config.js', 'test/harness/totals-reporter.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+    },
+  },
+  {
+    // Workflow code runs in Temporal's deterministic sandbox: forbid the obvious sources of non-determinism.
+    files: ['src/workflows/**/*.ts', 'src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['../activities/*', '../wechatpay/*', '../webhook/*', '../simulator/*', 'undici', 'node:*', 'fs', 'crypto'], allowTypeImports: true, message: 'Workflow code must not do I/O; import types only.' },
+          ],
+        },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random', message: 'Use the workflow SDK (uuid4 / deterministic sources).' },
+      ],
+    },
+  },
+);

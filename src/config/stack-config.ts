@@ -1,0 +1,71 @@
+/**
+ * Loads temporal-dev.yml, the one description of the local stack. Sections for the simulator, webhook and worker are
+ * validated loosely here (`passthrough`) and strictly by their owners, so each module keeps its own schema.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { formatZodError } from './format-zod-error';
+
+const searchAttributeType = z.enum(['Text', 'Keyword', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList']);
+const port = z.number().int().min(1).max(65535);
+const identifier = z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be an identifier (letters, digits, _)');
+
+export const temporalDevServerSchema = z
+  .object({
+    ip: z.string().min(1).default('127.0.0.1'),
+    port: port.default(7233),
+    uiPort: port.default(8233),
+    namespace: z.string().min(1).default('default'),
+    dbFile: z.string().min(1).optional(),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('warn'),
+    dynamicConfig: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    searchAttributes: z.record(identifier, searchAttributeType).default({}),
+  })
+  .strict()
+  .refine((t) => t.dynamicConfig['frontend.enableServerVersionCheck'] === false, {
+    message: 'must set frontend.enableServerVersionCheck: false (the version check calls out to the internet)',
+    path: ['dynamicConfig', 'frontend.enableServerVersionCheck'],
+  });
+
+export const stackConfigSchema = z
+  .object({
+    temporal: temporalDevServerSchema,
+    worker: z.looseObject({ taskQueue: z.string().min(1).default('wechatpay-refunds') }).default({ taskQueue: 'wechatpay-refunds' }),
+    simulator: z.looseObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
+    webhook: z.looseObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
+  })
+  .strict();
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type TemporalDevServerConfig = z.infer<typeof temporalDevServerSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export const DEFAULT_STACK_CONFIG_PATH = path.resolve(__dirname, '..', '..', 'temporal-dev.yml');
+
+/** Parses and validates YAML text; errors name the file and the offending key path. */
+export function parseStackConfig(text: string, source = 'temporal-dev.yml'): StackConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true });
+  } catch (e) {
+    throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message}`);
+  }
+  const parsed = stackConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(`${source}: ${formatZodError(parsed.error)}`);
+  return parsed.data;
+}
+
+export function loadStackConfig(file = process.env.WXREFUND_STACK_CONFIG ?? DEFAULT_STACK_CONFIG_PATH): StackConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read stack config ${file}: ${(e as Error).message}`);
+  }
+  return parseStackConfig(text, path.relative(process.cwd(), file) || file);
+}

@@ -1,0 +1,122 @@
+/**
+ * The webhook's own settings (the `webhook:` section of temporal-dev.yml, or env in production). Every value has a
+ * safe default except the merchants, whose verification material only the operator knows.
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const positiveMs = z.number().int().positive();
+
+/**
+ * A secret is never written inline in production config: it names an env variable or a file. Inline `value` exists for
+ * the local stack, whose keys are the simulator's throw-away test keys.
+ */
+export const secretSourceSchema = z.union([
+  z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name') }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+  z.object({ value: z.string().min(1) }).strict(),
+]);
+export type SecretSource = z.infer<typeof secretSourceSchema>;
+
+/** PEM material: a path to a PEM file, or the PEM text itself. */
+const pemSourceSchema = z.union([
+  z.object({ file: z.string().min(1) }).strict(),
+  z.object({ pem: z.string().includes('-----BEGIN', { message: 'must be PEM text' }) }).strict(),
+]);
+export type PemSource = z.infer<typeof pemSourceSchema>;
+
+export const merchantConfigSchema = z
+  .object({
+    /** The merchant that receives notifications: the merchant itself (direct mode) or the service provider (partner). */
+    mchid: z.string().regex(/^[0-9]{1,32}$/, 'must be 1-32 digits'),
+    v3: z
+      .object({
+        /** The 32-character APIv3 key set in the merchant portal (decrypts `resource`). */
+        apiV3Key: secretSourceSchema,
+        /** WeChat Pay platform certificates (certificate mode); the serial is read from each certificate. */
+        platformCertificates: z.array(pemSourceSchema).default([]),
+        /** WeChat Pay public keys (public-key mode), keyed by their `PUB_KEY_ID_…`. */
+        publicKeys: z
+          .array(
+            z
+              .object({ id: z.string().regex(/^PUB_KEY_ID_[0-9A-Za-z_]+$/, 'must start with PUB_KEY_ID_') })
+              .and(pemSourceSchema),
+          )
+          .default([]),
+      })
+      .strict()
+      .refine((v3) => v3.platformCertificates.length + v3.publicKeys.length > 0, {
+        message: 'needs at least one platform certificate or WeChat Pay public key',
+        path: ['platformCertificates'],
+      })
+      .optional(),
+    v2: z
+      .object({
+        /** The 32-character API v2 key (decrypts `req_info`; v2 notifications are not signed). */
+        apiKey: secretSourceSchema,
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((m) => m.v3 !== undefined || m.v2 !== undefined, {
+    message: 'needs v3 and/or v2 verification material',
+    path: ['v3'],
+  });
+export type MerchantConfig = z.infer<typeof merchantConfigSchema>;
+
+export const webhookConfigSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    host: z.string().min(1).default('127.0.0.1'),
+    /** 0 = any free port (tests). */
+    port: port.default(18090),
+    /** Public URL WeChat calls (refunds carry `<publicBaseUrl>/wechatpay/v3/refund-notify/<mchid>` as notify_url). */
+    publicBaseUrl: z.url().optional(),
+    /** Real notifications are ~1-2 KB; anything much larger is not WeChat and is refused with 413. */
+    bodyLimitBytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
+    /** Whole request (headers + body) must arrive within this; slow clients get 408. */
+    requestTimeoutMs: positiveMs.default(10_000),
+    /** WeChat waits 5 s for an answer: the Temporal signal gets less than that, then we answer 503 (WeChat retries). */
+    signalTimeoutMs: positiveMs.max(4_500, 'must stay under WeChat’s 5 s reply deadline').default(3_000),
+    healthTimeoutMs: positiveMs.default(1_000),
+    /** ±window for Wechatpay-Timestamp (reference §3.3). */
+    timestampToleranceSeconds: z.number().int().positive().max(3600).default(300),
+    dedupe: z
+      .object({
+        /** Notification ids remembered after a successful signal (bounded LRU). */
+        maxEntries: z.number().int().positive().default(10_000),
+        /** WeChat retries within seconds to hours; a short window catches bursts, the workflow handles the rest. */
+        ttlMs: positiveMs.default(10 * 60_000),
+      })
+      .strict()
+      .default({ maxEntries: 10_000, ttlMs: 10 * 60_000 }),
+    /** Append-only JSONL of notifications whose refund workflow does not exist (for reconciliation). */
+    orphanLogPath: z.string().min(1).default('.data/webhook/orphans.jsonl'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** The merchant served by the routes without `:mchid`. Defaults to the only merchant when there is one. */
+    defaultMchid: z.string().optional(),
+    merchants: z.array(merchantConfigSchema).default([]),
+    /** Temporal connection; production fills it from Temporal's env conventions (TEMPORAL_ADDRESS...). */
+    temporal: z
+      .object({
+        address: z.string().min(1).default('127.0.0.1:7233'),
+        namespace: z.string().min(1).default('default'),
+      })
+      .strict()
+      .default({ address: '127.0.0.1:7233', namespace: 'default' }),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.merchants.forEach((m, i) => {
+      if (seen.has(m.mchid)) ctx.addIssue({ code: 'custom', message: `duplicate mchid ${m.mchid}`, path: ['merchants', i, 'mchid'] });
+      seen.add(m.mchid);
+    });
+    if (cfg.defaultMchid !== undefined && !seen.has(cfg.defaultMchid)) {
+      ctx.addIssue({ code: 'custom', message: 'must be the mchid of a configured merchant', path: ['defaultMchid'] });
+    }
+  });
+
+export type WebhookConfig = z.infer<typeof webhookConfigSchema>;
+export type WebhookConfigInput = z.input<typeof webhookConfigSchema>;

@@ -1,0 +1,53 @@
+/**
+ * Prometheus metrics of the webhook. Each server gets its own registry so several servers can live in one process
+ * (tests, the dev launcher) without "metric already registered" clashes.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** What finally happened to a notification (bounded set: safe as a label). */
+export type NotificationResult =
+  | 'accepted' // signal delivered to the refund workflow
+  | 'duplicate' // same notification id already signalled recently; answered without touching Temporal
+  | 'workflow_closed' // the refund workflow already finished; nothing left to wake up
+  | 'orphaned' // no refund workflow with that id: recorded for reconciliation and acknowledged
+  | 'rejected' // not genuine or not parseable: refused with 4xx
+  | 'undecryptable' // signature verified but the resource did not decrypt (reference F11): 5xx so WeChat retries
+  | 'temporal_unavailable' // Temporal did not accept the signal in time: 503 so WeChat retries
+  | 'error'; // anything unexpected: 500
+
+export type ApiVersionLabel = 'v3' | 'v2';
+
+export interface WebhookMetrics {
+  registry: Registry;
+  notifications: Counter<'api_version' | 'result'>;
+  rejections: Counter<'api_version' | 'reason'>;
+  duration: Histogram<'api_version' | 'result'>;
+}
+
+export function createWebhookMetrics(opts: { registry?: Registry; defaultMetrics?: boolean } = {}): WebhookMetrics {
+  const registry = opts.registry ?? new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    notifications: new Counter({
+      name: 'wechatpay_webhook_notifications_total',
+      help: 'Refund notifications received, by API version and outcome',
+      labelNames: ['api_version', 'result'],
+      registers: [registry],
+    }),
+    rejections: new Counter({
+      name: 'wechatpay_webhook_rejections_total',
+      help: 'Refused notifications by reason code (BAD_SIGNATURE, STALE_TIMESTAMP, SIGNTEST_PROBE...)',
+      labelNames: ['api_version', 'reason'],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'wechatpay_webhook_notification_duration_seconds',
+      help: 'Time from request received to answer, by API version and outcome (WeChat gives up after 5 s)',
+      labelNames: ['api_version', 'result'],
+      // Signals normally take a few ms; the tail buckets show how close we get to WeChat's 5 s limit.
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5],
+      registers: [registry],
+    }),
+  };
+}

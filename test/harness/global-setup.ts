@@ -1,0 +1,40 @@
+/**
+ * Once per `jest` run: start one real Temporal dev server (in memory, headless, on a free port, with the project's
+ * search attributes from temporal-dev.yml) and bundle the workflow code once. Test files find both through env vars
+ * set here (jest passes the parent's env to its workers).
+ */
+import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadStackConfig } from '../../src/config/stack-config';
+import { startDevServer, type DevServerHandle } from '../../src/stack/dev-server';
+import { freePort } from '../../src/stack/free-port';
+import { ENV, WORKFLOWS_PATH, OUTPUT_DIR } from './paths';
+import { bundleQuietly } from './temporal';
+
+declare global {
+  var __WXREFUND_DEV_SERVER__: DevServerHandle | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  mkdirSync(OUTPUT_DIR, { recursive: true });
+  const cfg = loadStackConfig();
+
+  if (!process.env[ENV.devServerAddress]) {
+    const port = await freePort();
+    const log = openSync(path.join(OUTPUT_DIR, 'temporal-dev-server.log'), 'w');
+    const server = await startDevServer(
+      { ...cfg.temporal, port },
+      { ui: false, inMemory: true, stdio: log, readyTimeoutMs: 90_000 },
+    );
+    globalThis.__WXREFUND_DEV_SERVER__ = server;
+    process.env[ENV.devServerAddress] = server.address;
+    process.env[ENV.namespace] = server.namespace;
+  }
+
+  if (!process.env[ENV.workflowBundle] && existsSync(WORKFLOWS_PATH)) {
+    const { code } = await bundleQuietly(WORKFLOWS_PATH);
+    const file = path.join(OUTPUT_DIR, 'workflow-bundle.js');
+    writeFileSync(file, code);
+    process.env[ENV.workflowBundle] = file;
+  }
+}

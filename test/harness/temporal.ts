@@ -1,0 +1,68 @@
+/**
+ * The shared way tests get Temporal:
+ *  - createDevServerEnv(): the real dev server started once by global setup (real clock; search attributes registered).
+ *  - createTimeSkippingEnv(): a fresh Java time-skipping test server for this file (timers of days pass in ms).
+ *  - workflowBundle(): the workflow code bundled once per run by global setup.
+ * Each test file should create its environment in beforeAll and tear it down in afterAll.
+ */
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, DefaultLogger, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { temporalTestServerPath } from '../../src/config/tools';
+import { ENV, WORKFLOWS_PATH } from './paths';
+
+let runtimeInstalled = false;
+/** The SDK's default logger is chatty at INFO; tests only want warnings. */
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by another module in this jest worker.
+  }
+}
+
+export function devServerAddress(): string {
+  const address = process.env[ENV.devServerAddress];
+  if (!address) throw new Error('no dev server: tests must run through jest (global setup starts it)');
+  return address;
+}
+
+export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createFromExistingServer({
+    address: devServerAddress(),
+    namespace: process.env[ENV.namespace] ?? 'default',
+  });
+}
+
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
+  });
+}
+
+let bundlePromise: Promise<WorkflowBundleWithSourceMap | { codePath: string }> | undefined;
+/** Bundled once per run by global setup; bundles here only when a file is run outside that setup. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap | { codePath: string }> {
+  const codePath = process.env[ENV.workflowBundle];
+  bundlePromise ??= codePath
+    ? Promise.resolve({ codePath })
+    : bundleQuietly(WORKFLOWS_PATH);
+  return bundlePromise;
+}
+
+const noop = () => undefined;
+/** webpack's progress output drowns the test report; keep warnings and errors only. */
+export const quietBundlerLogger = { trace: noop, debug: noop, info: noop, log: noop, warn: console.warn, error: console.error };
+
+export function bundleQuietly(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+}
+
+/** A task queue of its own per test, so workers of parallel test files never steal each other's tasks. */
+export function uniqueTaskQueue(prefix = 'test'): string {
+  return `${prefix}-${randomUUID()}`;
+}
