@@ -3,9 +3,13 @@
  * merchant API certificates and platform certificates by their serial, 40 upper-case hex digits).
  * node-forge builds the certificates (node:crypto cannot issue them); keys come from node:crypto.
  */
-import { randomBytes, X509Certificate, KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { generateRsaKeyPair, RsaKeyPair } from './keys';
+import { certificateSerial } from './x509';
+
+export { certificateSerial, publicKeyFromCertificate, publicKeyPemFromCertificate, certificateValidity } from './x509';
+export type { CertificateValidity } from './x509';
 
 export interface CertificateAuthority extends RsaKeyPair {
   certPem: string;
@@ -28,8 +32,7 @@ export interface SubjectFields {
 /** A random 40-hex-digit serial with the top bit clear (a positive DER INTEGER of 20 octets, like WeChat's). */
 export function randomCertificateSerial(): string {
   const bytes = randomBytes(20);
-  bytes[0] &= 0x7f;
-  if (bytes[0] === 0) bytes[0] = 0x10; // keep 40 significant digits
+  bytes[0] = 0x10 + (bytes[0] % 0x70); // 0x10-0x7F: positive, and 40 significant digits
   return bytes.toString('hex').toUpperCase();
 }
 
@@ -124,27 +127,4 @@ export function issueCertificate(ca: CertificateAuthority, options: IssueOptions
   cert.sign(forge.pki.privateKeyFromPem(ca.privateKeyPem), forge.md.sha256.create());
   const certPem = forge.pki.certificateToPem(cert);
   return { ...keys, certPem, serial: certificateSerial(certPem) };
-}
-
-/** Upper-case hex serial without colons or leading zero octets (the form WeChat prints and sends). */
-export function certificateSerial(certPem: string | Buffer): string {
-  return new X509Certificate(certPem).serialNumber.replace(/:/g, '').toUpperCase().replace(/^(00)+(?=.)/, '');
-}
-
-export function publicKeyFromCertificate(certPem: string | Buffer): KeyObject {
-  return new X509Certificate(certPem).publicKey;
-}
-
-export function publicKeyPemFromCertificate(certPem: string | Buffer): string {
-  return publicKeyFromCertificate(certPem).export({ type: 'spki', format: 'pem' }).toString();
-}
-
-export interface CertificateValidity {
-  notBefore: Date;
-  notAfter: Date;
-}
-
-export function certificateValidity(certPem: string | Buffer): CertificateValidity {
-  const x = new X509Certificate(certPem);
-  return { notBefore: new Date(x.validFrom), notAfter: new Date(x.validTo) };
 }

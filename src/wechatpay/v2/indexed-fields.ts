@@ -177,7 +177,9 @@ export function parseRefundReplyCoupons(
   const { groups } = parseIndexedFields(flat, { itemFields: REFUND_REPLY_COUPON_FIELDS });
   const expected = countOf(flat.coupon_refund_count, 'coupon_refund_count');
   if (expected !== undefined && expected !== groups.length) {
-    throw new MalformedIndexedFields(`coupon_refund_count is ${expected} but ${groups.length} coupon entries were found`);
+    throw new MalformedIndexedFields(
+      `coupon_refund_count is ${expected} but ${groups.length} coupon entries were found`,
+    );
   }
   return groups.map((g) => g.fields);
 }

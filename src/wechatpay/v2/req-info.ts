@@ -14,7 +14,8 @@ export function decryptV2ReqInfo(reqInfo: string, apiKey: string): string {
   const compact = typeof reqInfo === 'string' ? reqInfo.replace(/\s+/g, '') : '';
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) throw new DecryptionFailed('req_info is not base64');
   const data = Buffer.from(compact, 'base64');
-  if (data.length === 0 || data.length % 16 !== 0) throw new DecryptionFailed('req_info is not a whole number of blocks');
+  if (data.length === 0 || data.length % 16 !== 0)
+    throw new DecryptionFailed('req_info is not a whole number of blocks');
   try {
     const decipher = createDecipheriv('aes-256-ecb', reqInfoKey(apiKey), null);
     return Buffer.concat([decipher.update(data), decipher.final()]).toString('utf8');

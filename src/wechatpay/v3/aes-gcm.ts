@@ -9,9 +9,14 @@ import { DecryptionFailed } from '../crypto-error';
 const TAG_LENGTH = 16;
 
 /** The APIv3 key as the 32 raw key bytes; anything else is a configuration error. */
+let lastKey: { text: string; bytes: Buffer } | undefined;
+
 export function apiV3KeyBytes(apiV3Key: string | Buffer): Buffer {
+  // A process normally uses one APIv3 key: remember its bytes instead of re-encoding it per notification.
+  if (typeof apiV3Key === 'string' && lastKey?.text === apiV3Key) return lastKey.bytes;
   const key = typeof apiV3Key === 'string' ? Buffer.from(apiV3Key, 'utf8') : apiV3Key;
   if (key.length !== 32) throw new TypeError(`apiV3Key must be 32 bytes (got ${key.length})`);
+  if (typeof apiV3Key === 'string') lastKey = { text: apiV3Key, bytes: key };
   return key;
 }
 
@@ -23,9 +28,8 @@ export interface V3ResourceCipherInput {
 
 export function decryptV3Resource(input: V3ResourceCipherInput & { ciphertext: string }): string {
   const key = apiV3KeyBytes(input.apiV3Key);
-  if (typeof input.ciphertext !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(input.ciphertext)) {
-    throw new DecryptionFailed('ciphertext is not base64');
-  }
+  // No separate base64 format check: anything that is not WeChat's ciphertext fails the GCM tag below.
+  if (typeof input.ciphertext !== 'string') throw new DecryptionFailed('ciphertext is not a string');
   const data = Buffer.from(input.ciphertext, 'base64');
   if (data.length < TAG_LENGTH) throw new DecryptionFailed('ciphertext shorter than the GCM tag');
   if (typeof input.nonce !== 'string' || input.nonce.length === 0) throw new DecryptionFailed('nonce missing');

@@ -80,7 +80,10 @@ export interface V3AuthorizationInput {
 
 /** The request signature alone (what goes into signature="..."). */
 export function signV3Request(input: Omit<V3AuthorizationInput, 'mchid' | 'serialNo'>): string {
-  const message = buildSignBytes([input.method.toUpperCase(), input.url, String(input.timestamp), input.nonce], input.body);
+  const message = buildSignBytes(
+    [input.method.toUpperCase(), input.url, String(input.timestamp), input.nonce],
+    input.body,
+  );
   return signSha256Rsa(message, input.privateKey);
 }
 
@@ -154,7 +157,10 @@ export interface V3RequestVerificationInput {
 
 /** Simulator side: check a request signature against the merchant certificate named by serial_no. */
 export function verifyV3RequestSignature(input: V3RequestVerificationInput): boolean {
-  const message = buildSignBytes([input.method.toUpperCase(), input.url, String(input.timestamp), input.nonce], input.body);
+  const message = buildSignBytes(
+    [input.method.toUpperCase(), input.url, String(input.timestamp), input.nonce],
+    input.body,
+  );
   return verifySha256Rsa(message, input.signature, input.publicKey);
 }
 

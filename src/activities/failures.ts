@@ -1,0 +1,69 @@
+/**
+ * Turns the protocol layer's error classes (src/wechatpay/errors.ts) into Temporal ApplicationFailures whose `type`
+ * is the class name, so workflows switch on it without importing the protocol code. RetrySame, UnknownOutcome and
+ * Throttled are retryable; Final, NeedsOperator and InvalidRequest are not.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { InvalidRequest, isWechatPayError } from '../wechatpay/errors';
+
+/** Carried as the failure's single detail: enough for an operator to find the call in WeChat's logs. */
+export interface GatewayFailureDetails {
+  code: string;
+  message: string;
+  httpStatus?: number;
+  requestId?: string;
+  detail?: unknown;
+}
+
+export const ACTIVITY_FAILURE_TYPES = [
+  'RetrySame',
+  'UnknownOutcome',
+  'Throttled',
+  'Final',
+  'NeedsOperator',
+  'InvalidRequest',
+] as const;
+export type ActivityFailureType = (typeof ACTIVITY_FAILURE_TYPES)[number];
+
+const NON_RETRYABLE: ReadonlySet<ActivityFailureType> = new Set(['Final', 'NeedsOperator', 'InvalidRequest']);
+
+export interface TranslateOptions {
+  /** For Throttled: how long Temporal's own activity retry should wait (§3.9: 1 min for queries). */
+  throttledRetryDelayMs?: number;
+}
+
+export function toApplicationFailure(err: unknown, options: TranslateOptions = {}): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  if (isWechatPayError(err)) {
+    const details: GatewayFailureDetails = {
+      code: err.code,
+      // err.message is "CODE: text"; keep the text once.
+      message: err.message.startsWith(`${err.code}: `) ? err.message.slice(err.code.length + 2) : err.message,
+      httpStatus: err.httpStatus,
+      requestId: err.requestId,
+      detail: err.detail,
+    };
+    return ApplicationFailure.create({
+      type: err.errorClass,
+      message: err.message,
+      nonRetryable: NON_RETRYABLE.has(err.errorClass),
+      details: [details],
+      nextRetryDelay: err.errorClass === 'Throttled' ? options.throttledRetryDelayMs : undefined,
+    });
+  }
+  if (err instanceof InvalidRequest) {
+    const details: GatewayFailureDetails = { code: 'INVALID_REQUEST_LOCAL', message: err.message, detail: err.issues };
+    return ApplicationFailure.create({ type: 'InvalidRequest', message: err.message, nonRetryable: true, details: [details] });
+  }
+  // Anything else escaped the gateway (a bug, an unexpected exception after the request went out): we cannot know
+  // whether WeChat acted, so it is an unknown outcome, retried with the same out_refund_no.
+  const message = err instanceof Error ? err.message : String(err);
+  const details: GatewayFailureDetails = { code: 'UNEXPECTED_ERROR', message };
+  return ApplicationFailure.create({
+    type: 'UnknownOutcome',
+    message: `UNEXPECTED_ERROR: ${message}`,
+    nonRetryable: false,
+    details: [details],
+    cause: err instanceof Error ? err : undefined,
+  });
+}

@@ -1,0 +1,200 @@
+/**
+ * Operator CLI: inspect and steer refunds.
+ *
+ *   npm run ops -- list [--status ABNORMAL] [--order <out_trade_no>] [--limit 50] [--json]
+ *   npm run ops -- show <out_refund_no> [--sub-mchid <id>] [--json]
+ *   npm run ops -- resolve-abnormal <out_refund_no> --type USER_BANK_CARD --bank-type ICBC_DEBIT
+ *                  --bank-account <digits> --real-name <name> [--operator <who>]
+ *   npm run ops -- resolve-abnormal <out_refund_no> --type MERCHANT_BANK_CARD [--operator <who>]
+ *   npm run ops -- retry-now <out_refund_no> [--operator <who>] [--note <text>]
+ *   npm run ops -- order <out_trade_no> [--json]
+ *
+ * Bank details are validated by the workflow's update validator and never printed back (the card is masked).
+ */
+import { Client, WorkflowUpdateFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { z } from 'zod';
+import { connectClient } from '../config/temporal-connection';
+import { formatFen } from '../domain/money';
+import { REFUND_STATES } from '../domain/status';
+import { listRefunds, orderLedger, refundStatus, resolveAbnormal, retryNow, timeline } from '../ops/refund-ops';
+import type { RefundStatusView } from '../workflows/definitions';
+import { parseFlags, UsageError } from './args';
+
+const USAGE = `Usage: npm run ops -- <command> [flags]
+  list [--status ${REFUND_STATES.join('|')}] [--order <out_trade_no>] [--limit N] [--json]
+  show <out_refund_no> [--sub-mchid <id>] [--json]
+  resolve-abnormal <out_refund_no> --type USER_BANK_CARD --bank-type <e.g. ICBC_DEBIT> --bank-account <digits>
+                   --real-name <name> [--operator <who>] [--sub-mchid <id>]
+  resolve-abnormal <out_refund_no> --type MERCHANT_BANK_CARD [--operator <who>] [--sub-mchid <id>]
+  retry-now <out_refund_no> [--operator <who>] [--note <text>] [--sub-mchid <id>]
+  order <out_trade_no> [--sub-mchid <id>] [--json]`;
+
+type Out = (line: string) => void;
+
+function positional(argv: string[], what: string): [string, string[]] {
+  const [value, ...rest] = argv;
+  if (!value || value.startsWith('--')) throw new UsageError(`${what} is required`);
+  return [value, rest];
+}
+
+function printStatus(view: RefundStatusView, out: Out): void {
+  out(`${view.workflowId}  ${view.state}${view.reviewReason ? ` (${view.reviewReason})` : ''}`);
+  out(`  order ${view.outTradeNo ?? '-'}  refund ${formatFen(view.requestedFen)} of ${formatFen(view.totalFen)} CNY`);
+  out(
+    `  channel ${view.channel}${view.userReceivedAccount ? ` → ${view.userReceivedAccount}` : ''}  refund_id ${view.refundId ?? '-'}`,
+  );
+  if (view.note) out(`  note: ${view.note}`);
+  if (view.nextPollAt) out(`  next query: ${view.nextPollAt}`);
+  if (view.nextSubmitAt) out(`  next submit: ${view.nextSubmitAt}`);
+  for (const alert of view.alerts) out(`  ALERT: ${alert}`);
+  out('  timeline:');
+  for (const e of timeline(view)) out(`    ${e.at}  ${e.kind.padEnd(19)} ${e.text}`);
+}
+
+export async function run(argv: string[], client: Client, out: Out = console.log): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'list': {
+      const f = parseFlags(
+        rest,
+        { status: { type: 'string' }, order: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+        z.object({
+          status: z.enum(REFUND_STATES).optional(),
+          order: z.string().optional(),
+          limit: z
+            .string()
+            .regex(/^[1-9][0-9]{0,3}$/, 'must be 1–9999')
+            .transform(Number)
+            .optional(),
+          json: z.boolean().optional(),
+        }),
+      );
+      const items = await listRefunds(client, { status: f.status, outTradeNo: f.order, limit: f.limit });
+      if (f.json) out(JSON.stringify(items, null, 2));
+      else {
+        out(
+          `${'OUT_REFUND_NO'.padEnd(28)} ${'ORDER'.padEnd(24)} ${'STATUS'.padEnd(14)} ${'AMOUNT'.padStart(12)} CHANNEL`,
+        );
+        for (const i of items) {
+          const amount = i.amountFen === undefined ? '-' : formatFen(i.amountFen);
+          out(
+            `${(i.outRefundNo ?? i.workflowId).padEnd(28)} ${(i.outTradeNo ?? '-').padEnd(24)} ${(i.status ?? '-').padEnd(14)} ${amount.padStart(12)} ${i.channel ?? '-'}`,
+          );
+        }
+        out(`${items.length} refund(s)`);
+      }
+      return 0;
+    }
+    case 'show': {
+      const [no, flags] = positional(rest, 'out_refund_no');
+      const f = parseFlags(
+        flags,
+        { 'sub-mchid': { type: 'string' }, json: { type: 'boolean' } },
+        z.object({ subMchid: z.string().optional(), json: z.boolean().optional() }),
+      );
+      const view = await refundStatus(client, no, f.subMchid);
+      if (f.json) out(JSON.stringify(view, null, 2));
+      else printStatus(view, out);
+      return 0;
+    }
+    case 'resolve-abnormal': {
+      const [no, flags] = positional(rest, 'out_refund_no');
+      const f = parseFlags(
+        flags,
+        {
+          type: { type: 'string' },
+          'bank-type': { type: 'string' },
+          'bank-account': { type: 'string' },
+          'real-name': { type: 'string' },
+          operator: { type: 'string' },
+          'sub-mchid': { type: 'string' },
+        },
+        z.object({
+          type: z.enum(['USER_BANK_CARD', 'MERCHANT_BANK_CARD'], {
+            error: 'must be USER_BANK_CARD or MERCHANT_BANK_CARD',
+          }),
+          bankType: z.string().optional(),
+          bankAccount: z.string().optional(),
+          realName: z.string().optional(),
+          operator: z.string().optional(),
+          subMchid: z.string().optional(),
+        }),
+      );
+      const request =
+        f.type === 'USER_BANK_CARD'
+          ? {
+              type: f.type,
+              bankType: f.bankType,
+              bankAccount: f.bankAccount,
+              realName: f.realName,
+              operator: f.operator,
+            }
+          : { type: f.type, operator: f.operator };
+      // The workflow's validator checks the details (card digits, bank list) and answers at once.
+      const view = await resolveAbnormal(client, no, request as Parameters<typeof resolveAbnormal>[2], f.subMchid);
+      const masked = f.bankAccount ? ` card ****${f.bankAccount.slice(-4)}` : '';
+      out(`abnormal refund ${no} handed to WeChat (${f.type}${masked}); now ${view.state}`);
+      return 0;
+    }
+    case 'retry-now': {
+      const [no, flags] = positional(rest, 'out_refund_no');
+      const f = parseFlags(
+        flags,
+        { operator: { type: 'string' }, note: { type: 'string' }, 'sub-mchid': { type: 'string' } },
+        z.object({ operator: z.string().optional(), note: z.string().optional(), subMchid: z.string().optional() }),
+      );
+      const r = await retryNow(client, no, { operator: f.operator, note: f.note }, f.subMchid);
+      out(`retry-now on ${no}: ${r.action} (state ${r.state})`);
+      return 0;
+    }
+    case 'order': {
+      const [no, flags] = positional(rest, 'out_trade_no');
+      const f = parseFlags(
+        flags,
+        { 'sub-mchid': { type: 'string' }, json: { type: 'boolean' } },
+        z.object({ subMchid: z.string().optional(), json: z.boolean().optional() }),
+      );
+      const ledger = await orderLedger(client, no, f.subMchid);
+      if (f.json) out(JSON.stringify(ledger, null, 2));
+      else {
+        out(
+          `order ${ledger.outTradeNo}: paid ${formatFen(ledger.paidTotalFen)} CNY at ${ledger.paidAt}; refunds until ${ledger.refundDeadline}`,
+        );
+        out(`  ${JSON.stringify(ledger.money)}`);
+        for (const e of ledger.refunds)
+          out(
+            `  ${e.outRefundNo.padEnd(28)} ${e.status.padEnd(14)} ${formatFen(e.amountFen).padStart(12)}  ${e.lastChangeAt}`,
+          );
+        if (ledger.queue.length) out(`  queued: ${ledger.queue.join(', ')}`);
+      }
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      out(USAGE);
+      return command === undefined ? 64 : 0;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+if (require.main === module) {
+  (async () => {
+    const { connection, namespace } = await connectClient();
+    try {
+      return await run(process.argv.slice(2), new Client({ connection, namespace }));
+    } finally {
+      await connection.close();
+    }
+  })().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`);
+      else if (err instanceof WorkflowUpdateFailedError) console.error(`refused: ${err.cause?.message ?? err.message}`);
+      else if (err instanceof WorkflowNotFoundError) console.error(`not found: ${err.message}`);
+      else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(err instanceof UsageError ? 64 : 1);
+    },
+  );
+}

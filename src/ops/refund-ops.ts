@@ -1,0 +1,148 @@
+/**
+ * What operators do to refunds, as plain functions over a Temporal client: the operator CLI, the demo and tests call
+ * these. Reads use queries and visibility (search attributes); writes use the refund workflow's updates, whose
+ * validators reject bad input at once (e.g. a malformed card number) without touching the workflow.
+ */
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { orderWorkflowId, refundWorkflowId } from '../domain/ids';
+import { REFUND_STATES, type RefundState } from '../domain/status';
+import type { ResolveAbnormalRequest, RetryNowRequest } from '../domain/schemas';
+import {
+  ledgerQuery,
+  resolveAbnormalUpdate,
+  retryNowUpdate,
+  statusQuery,
+  type LedgerView,
+  type RefundStatusView,
+  type RetryNowResult,
+} from '../workflows/definitions';
+
+export interface RefundListItem {
+  workflowId: string;
+  outRefundNo?: string;
+  outTradeNo?: string;
+  status?: string;
+  channel?: string;
+  amountFen?: number;
+  startTime: Date;
+  closeTime?: Date;
+  workflowStatus: string;
+}
+
+export interface ListFilter {
+  status?: RefundState;
+  outTradeNo?: string;
+  limit?: number;
+}
+
+/** Visibility query text; values are quoted so an out_trade_no cannot inject query syntax. */
+export function listQuery(filter: ListFilter): string {
+  const parts = [`WorkflowType = 'refundWorkflow'`];
+  if (filter.status) {
+    if (!REFUND_STATES.includes(filter.status)) throw new Error(`status must be one of ${REFUND_STATES.join(', ')}`);
+    parts.push(`RefundStatus = '${filter.status}'`);
+  }
+  if (filter.outTradeNo !== undefined) {
+    if (!/^[0-9A-Za-z_\-|*]{1,32}$/.test(filter.outTradeNo)) throw new Error('order must be a valid out_trade_no');
+    parts.push(`OutTradeNo = '${filter.outTradeNo}'`);
+  }
+  return parts.join(' AND ');
+}
+
+function first(sa: WorkflowExecutionInfo['searchAttributes'], key: string): unknown {
+  const v = sa?.[key];
+  return Array.isArray(v) ? v[0] : undefined;
+}
+
+export async function listRefunds(client: Client, filter: ListFilter = {}): Promise<RefundListItem[]> {
+  const items: RefundListItem[] = [];
+  const limit = filter.limit ?? 50;
+  for await (const wf of client.workflow.list({ query: listQuery(filter) })) {
+    items.push({
+      workflowId: wf.workflowId,
+      outRefundNo: first(wf.searchAttributes, 'OutRefundNo') as string | undefined,
+      outTradeNo: first(wf.searchAttributes, 'OutTradeNo') as string | undefined,
+      status: first(wf.searchAttributes, 'RefundStatus') as string | undefined,
+      channel: first(wf.searchAttributes, 'RefundChannel') as string | undefined,
+      amountFen: first(wf.searchAttributes, 'RefundAmountFen') as number | undefined,
+      startTime: wf.startTime,
+      closeTime: wf.closeTime,
+      workflowStatus: wf.status.name,
+    });
+    if (items.length >= limit) break;
+  }
+  return items;
+}
+
+export function refundStatus(client: Client, outRefundNo: string, subMchid?: string): Promise<RefundStatusView> {
+  return client.workflow.getHandle(refundWorkflowId(outRefundNo, subMchid)).query(statusQuery);
+}
+
+export function resolveAbnormal(
+  client: Client,
+  outRefundNo: string,
+  request: ResolveAbnormalRequest,
+  subMchid?: string,
+): Promise<RefundStatusView> {
+  return client.workflow.getHandle(refundWorkflowId(outRefundNo, subMchid)).executeUpdate(resolveAbnormalUpdate, {
+    args: [request],
+  });
+}
+
+export function retryNow(
+  client: Client,
+  outRefundNo: string,
+  request: RetryNowRequest,
+  subMchid?: string,
+): Promise<RetryNowResult> {
+  return client.workflow.getHandle(refundWorkflowId(outRefundNo, subMchid)).executeUpdate(retryNowUpdate, {
+    args: [request],
+  });
+}
+
+export function orderLedger(client: Client, outTradeNo: string, subMchid?: string): Promise<LedgerView> {
+  return client.workflow.getHandle(orderWorkflowId(outTradeNo, subMchid)).query(ledgerQuery);
+}
+
+export interface TimelineEvent {
+  at: string;
+  kind: 'submit' | 'poll' | 'notification' | 'transition' | 'abnormal-resolution' | 'operator';
+  text: string;
+}
+
+/** One refund's history, oldest first, from its `status` query. */
+export function timeline(view: RefundStatusView): TimelineEvent[] {
+  const events: TimelineEvent[] = [
+    ...view.submitAttempts.map((a) => ({
+      at: a.at,
+      kind: 'submit' as const,
+      text: `create ${a.result}${a.wechatStatus ? ` (${a.wechatStatus})` : ''}${a.error ? `: ${a.error.errorClass} ${a.error.code}` : ''}`,
+    })),
+    ...view.polls.map((p) => ({
+      at: p.at,
+      kind: 'poll' as const,
+      text: `query (${p.reason}) → ${p.result}${p.decision ? ` [${p.decision}]` : ''}${p.error ? `: ${p.error.code}` : ''}`,
+    })),
+    ...view.notifications.map((n) => ({
+      at: n.firstReceivedAt,
+      kind: 'notification' as const,
+      text: `notification ${n.notificationId} ${n.status} ×${n.deliveries} [${n.decision}]${n.note ? ` ${n.note}` : ''}`,
+    })),
+    ...view.transitions.map((t) => ({
+      at: t.at,
+      kind: 'transition' as const,
+      text: `${t.from} → ${t.to} (${t.evidence})${t.note ? ` ${t.note}` : ''}`,
+    })),
+    ...view.abnormalResolutions.map((r) => ({
+      at: r.at,
+      kind: 'abnormal-resolution' as const,
+      text: `apply-abnormal-refund ${r.type}${r.bankType ? ` ${r.bankType}` : ''} ${r.result}${r.operator ? ` by ${r.operator}` : ''}`,
+    })),
+    ...view.operatorActions.map((o) => ({
+      at: o.at,
+      kind: 'operator' as const,
+      text: `${o.action}${o.operator ? ` by ${o.operator}` : ''}${o.note ? `: ${o.note}` : ''}`,
+    })),
+  ];
+  return events.sort((a, b) => a.at.localeCompare(b.at));
+}

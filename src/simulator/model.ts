@@ -1,0 +1,161 @@
+/**
+ * The simulator's state model (reference §8.2). Times are simulated epoch milliseconds (the virtual clock).
+ * These are plain data: the admin API returns them as JSON unchanged.
+ */
+
+export type RefundStatus = 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
+export type TerminalOutcome = 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
+export type RefundChannel = 'ORIGINAL' | 'BALANCE' | 'OTHER_BALANCE' | 'OTHER_BANKCARD';
+export type ApiVersion = 'v3' | 'v2';
+
+export interface SimMerchant {
+  mchid: string;
+  appid: string;
+  mode: 'direct' | 'partner';
+  apiV3Key: string;
+  apiV2Key: string;
+  /** Merchant API certificates by upper-case serial: what Authorization serial_no and v2 client certs are checked against. */
+  certificates: Array<{ serialNo: string; publicKeyPem: string; certificatePem?: string }>;
+  /** Known only when the simulator generated the key (written to the manifest for the worker). */
+  privateKeyPem?: string;
+  subMerchants: Array<{ subMchid: string; subAppid?: string }>;
+  insufficientFunds: 'reject' | 'accept';
+  refundPermission: boolean;
+  feeRateBps: number;
+  portalNotifyUrl?: string;
+}
+
+/** A sub-merchant (partner mode) or a direct merchant: whoever owns orders, refunds and the money. */
+export interface Account {
+  owner: string;
+  balanceFen: number;
+}
+
+export interface PayerProfile {
+  /** `OTHERS` = WeChat balance (零钱); otherwise a bank card such as `CMB_DEBIT`, `ICBC_CREDIT`. */
+  bankType: string;
+  cardLast4: string;
+  cardState: 'VALID' | 'CANCELLED' | 'FROZEN';
+  balanceAccount: 'OPEN' | 'CLOSED';
+  userAccount: 'NORMAL' | 'CLOSED';
+}
+
+export interface OrderCoupon {
+  couponId: string;
+  /** COUPON = recharge coupon settled with funds (v2 CASH); DISCOUNT = non-recharge (v2 NO_CASH). */
+  type: 'COUPON' | 'DISCOUNT';
+  scope: 'GLOBAL' | 'SINGLE';
+  amountFen: number;
+}
+
+export interface SimOrder {
+  /** Direct merchant, or the service provider in partner mode. */
+  mchid: string;
+  subMchid?: string;
+  /** subMchid ?? mchid. */
+  owner: string;
+  appid: string;
+  subAppid?: string;
+  outTradeNo: string;
+  transactionId: string;
+  totalFen: number;
+  state: 'SUCCESS' | 'NOTPAY';
+  paidAt: number;
+  payer: PayerProfile;
+  coupons: OrderCoupon[];
+  goods: Array<{ goodsId: string; priceFen: number; quantity: number }>;
+}
+
+export interface RefundAmounts {
+  total: number;
+  refund: number;
+  payerTotal: number;
+  payerRefund: number;
+  settlementTotal: number;
+  settlementRefund: number;
+  discountRefund: number;
+  /** Processing fee returned to the merchant, pro rata (§2.2). */
+  refundFee: number;
+  from?: Array<{ account: 'AVAILABLE' | 'UNAVAILABLE'; amount: number }>;
+}
+
+export interface CouponRefund {
+  couponId: string;
+  type: 'COUPON' | 'DISCOUNT';
+  scope: 'GLOBAL' | 'SINGLE';
+  amountFen: number;
+  refundFen: number;
+}
+
+export interface StatusChange {
+  status: RefundStatus;
+  at: number;
+  note: string;
+}
+
+export interface SimRefund {
+  refundId: string;
+  outRefundNo: string;
+  mchid: string;
+  subMchid?: string;
+  owner: string;
+  outTradeNo: string;
+  transactionId: string;
+  apiVersion: ApiVersion;
+  endpoint: 'v3.create' | 'v2.refund' | 'v2.refundv2';
+  status: RefundStatus;
+  channel: RefundChannel;
+  userReceivedAccount: string;
+  /** Request funds_account / refund_account as sent. */
+  fundsAccountRequested?: string;
+  fundsAccount: string;
+  amount: RefundAmounts;
+  coupons: CouponRefund[];
+  reason?: string;
+  notifyUrl?: string;
+  goodsDetail?: unknown;
+  /** What identifies "the same request" for idempotency (M8). */
+  fingerprint: string;
+  createdAt: number;
+  successAt?: number;
+  history: StatusChange[];
+  /** The merchant's account was debited (reserved) for this refund. */
+  debitedFen: number;
+  /** Accepted while the merchant's balance was short ("accept" mode): waiting for funds since. */
+  awaitingFundsSince?: number;
+  abnormalHandling?: { type: 'USER_BANK_CARD' | 'MERCHANT_BANK_CARD'; bankType?: string; accountLast4?: string; at: number };
+  /** Times this refund moved money to the payer (invariant: at most 1). */
+  payouts: number;
+}
+
+export interface NotificationAttempt {
+  attempt: number;
+  /** Simulated time of the attempt. */
+  at: number;
+  /** Real time of the attempt. */
+  realAt: number;
+  statusCode?: number;
+  latencyMs: number;
+  ok: boolean;
+  error?: string;
+  /** Faults applied to this attempt (BAD_SIGNATURE, …). */
+  faults: string[];
+  signedWith?: string;
+}
+
+export interface SimNotification {
+  /** WeChat notification id (EV-…); the same on every retry. */
+  id: string;
+  outRefundNo: string;
+  refundId: string;
+  owner: string;
+  mchid: string;
+  status: TerminalOutcome;
+  format: ApiVersion;
+  url: string;
+  state: 'SCHEDULED' | 'HELD' | 'IN_FLIGHT' | 'DELIVERED' | 'ABANDONED' | 'DROPPED';
+  createdAt: number;
+  nextAttemptAt?: number;
+  attempts: NotificationAttempt[];
+  faults: string[];
+}

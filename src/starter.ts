@@ -1,0 +1,197 @@
+/**
+ * What the merchant's order service uses to refund: a typed library and a CLI.
+ *
+ * `requestRefund` sends the ledger's `requestRefund` update through update-with-start, so the first refund of an
+ * order creates its ledger (`refund-order-<out_trade_no>`) in the same call. It returns the accepted refund, or
+ * throws a `RefundRejected` naming the WeChat rule it breaks (cap of 50, paid total, one year, amount, reused
+ * out_refund_no): at once, before anything reaches WeChat. The same request twice returns the same receipt.
+ *
+ * CLI: npm run refund -- --out-trade-no T20261123001 --paid-total-fen 10000 --paid-at 2026-11-20T10:00:00+08:00 \
+ *        --out-refund-no R20261123001 --amount-fen 2500 [--reason ...] [--transaction-id ...] [--wait]
+ */
+import { Client, WithStartWorkflowOperation, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import { fenFlag, parseFlags, UsageError } from './cli/args';
+import { loadStackConfig } from './config/stack-config';
+import { connectClient } from './config/temporal-connection';
+import { orderWorkflowId } from './domain/ids';
+import { formatFen } from './domain/money';
+import {
+  describeZodError,
+  orderLedgerInputSchema,
+  requestRefundSchema,
+  type OrderLedgerInput,
+  type RefundRequest,
+} from './domain/schemas';
+import { OutTradeNoKey } from './domain/search-attributes';
+import { requestRefundUpdate, type RefundOutcome, type RefundReceipt } from './workflows/definitions';
+import type { orderLedgerWorkflow, refundWorkflow } from './workflows';
+
+export type { RefundReceipt, RefundOutcome };
+
+/** Why a refund request was refused. `rule` is the WeChat rule of reference §2.1 when one applies. */
+export class RefundRejected extends Error {
+  override readonly name = 'RefundRejected';
+  constructor(
+    message: string,
+    readonly rule: 'INVALID_INPUT' | 'M1' | 'M4' | 'M5' | 'M6' | 'M8' | 'OTHER',
+  ) {
+    super(message);
+  }
+}
+
+export interface RefundStarterOptions {
+  client: Client;
+  taskQueue: string;
+}
+
+export interface RequestRefundParams {
+  /** The paid order, as the order service knows it. Creates the order's ledger on its first refund. */
+  order: OrderLedgerInput;
+  refund: RefundRequest;
+}
+
+/** Asks for a refund. Resolves with the accepted refund; rejects with `RefundRejected` when a rule forbids it. */
+export async function requestRefund(opts: RefundStarterOptions, params: RequestRefundParams): Promise<RefundReceipt> {
+  const order = orderLedgerInputSchema.safeParse(params.order);
+  if (!order.success) throw new RefundRejected(`order: ${describeZodError(order.error)}`, 'INVALID_INPUT');
+  const refund = requestRefundSchema.safeParse(params.refund);
+  if (!refund.success) throw new RefundRejected(`refund: ${describeZodError(refund.error)}`, 'INVALID_INPUT');
+
+  const ledgerId = orderWorkflowId(order.data.outTradeNo, order.data.subMchid);
+  const startLedger = new WithStartWorkflowOperation<typeof orderLedgerWorkflow>('orderLedgerWorkflow', {
+    workflowId: ledgerId,
+    taskQueue: opts.taskQueue,
+    args: [order.data],
+    // A ledger already running for this order takes the update; its stored payment facts win.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: [{ key: OutTradeNoKey, value: order.data.outTradeNo }],
+    staticSummary: `Refund ledger of order ${order.data.outTradeNo} (paid ${formatFen(order.data.paidTotalFen)} CNY)`,
+  });
+  try {
+    return await opts.client.workflow.executeUpdateWithStart(requestRefundUpdate, {
+      args: [refund.data],
+      startWorkflowOperation: startLedger,
+    });
+  } catch (err) {
+    throw asRejection(err) ?? err;
+  }
+}
+
+const RULES = new Set(['M1', 'M4', 'M5', 'M6', 'M8']);
+
+/** The ledger's validator refuses with ApplicationFailure type `RefundRule<rule>` (or a plain error message). */
+function asRejection(err: unknown): RefundRejected | undefined {
+  if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
+  const cause = err.cause;
+  const message = cause?.message ?? err.message;
+  if (cause instanceof ApplicationFailure && cause.type?.startsWith('RefundRule')) {
+    const rule = cause.type.slice('RefundRule'.length);
+    return new RefundRejected(message, RULES.has(rule) ? (rule as RefundRejected['rule']) : 'OTHER');
+  }
+  return new RefundRejected(message, 'OTHER');
+}
+
+/** The refund workflow of a receipt, to follow it (`result()` resolves when it is SUCCESS, CLOSED or REJECTED). */
+export function refundHandle(client: Client, receipt: RefundReceipt): WorkflowHandle<typeof refundWorkflow> {
+  return client.workflow.getHandle<typeof refundWorkflow>(receipt.refundWorkflowId);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CLI
+
+const cliOptions = {
+  'out-trade-no': { type: 'string' },
+  'transaction-id': { type: 'string' },
+  'sub-mchid': { type: 'string' },
+  'paid-total-fen': { type: 'string' },
+  'paid-at': { type: 'string' },
+  'payer-bank-type': { type: 'string' },
+  'out-refund-no': { type: 'string' },
+  'amount-fen': { type: 'string' },
+  reason: { type: 'string' },
+  'requested-by': { type: 'string' },
+  'task-queue': { type: 'string' },
+  wait: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
+const required = { error: 'is required' };
+const cliSchema = z.object({
+  outTradeNo: z.string(required),
+  transactionId: z.string().optional(),
+  subMchid: z.string().optional(),
+  paidTotalFen: fenFlag,
+  paidAt: z.string(required),
+  payerBankType: z.string().optional(),
+  outRefundNo: z.string(required),
+  amountFen: fenFlag,
+  reason: z.string().optional(),
+  requestedBy: z.string().optional(),
+  taskQueue: z.string().optional(),
+  wait: z.boolean().optional(),
+  help: z.boolean().optional(),
+});
+
+const USAGE = `Usage: npm run refund -- --out-trade-no <no> --paid-total-fen <fen> --paid-at <ISO time with offset>
+                         --out-refund-no <no> --amount-fen <fen> [--reason <text>] [--transaction-id <id>]
+                         [--sub-mchid <id>] [--payer-bank-type <bank_type>] [--requested-by <who>] [--wait]
+Amounts are integer fen (1999 = ¥19.99). Temporal is reached through TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE /
+TEMPORAL_API_KEY / TEMPORAL_TLS_* (default 127.0.0.1:7233, namespace default).`;
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    console.log(USAGE);
+    return 0;
+  }
+  const flags = parseFlags(argv, cliOptions, cliSchema);
+  const { connection, namespace } = await connectClient();
+  try {
+    const client = new Client({ connection, namespace });
+    const taskQueue = flags.taskQueue ?? loadStackConfig().worker.taskQueue;
+    const receipt = await requestRefund(
+      { client, taskQueue },
+      {
+        order: {
+          outTradeNo: flags.outTradeNo,
+          transactionId: flags.transactionId,
+          subMchid: flags.subMchid,
+          paidTotalFen: flags.paidTotalFen,
+          paidAt: flags.paidAt,
+          payerBankType: flags.payerBankType,
+        },
+        refund: {
+          outRefundNo: flags.outRefundNo,
+          amountFen: flags.amountFen,
+          reason: flags.reason,
+          requestedBy: flags.requestedBy,
+        },
+      },
+    );
+    console.log(
+      `accepted: refund ${receipt.outRefundNo} of ${formatFen(receipt.amountFen)} CNY on order ${receipt.outTradeNo}` +
+        ` (workflow ${receipt.refundWorkflowId})`,
+    );
+    if (flags.wait) {
+      const outcome = await refundHandle(client, receipt).result();
+      console.log(`${outcome.state}: ${JSON.stringify(outcome)}`);
+      return outcome.state === 'SUCCESS' ? 0 : 3;
+    }
+    return 0;
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`);
+      else if (err instanceof RefundRejected) console.error(`rejected (${err.rule}): ${err.message}`);
+      else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(err instanceof UsageError ? 64 : 2);
+    },
+  );
+}

@@ -1,0 +1,161 @@
+/**
+ * The webhook's decision for one notification, independent of HTTP framing:
+ * verify/decode (protocol layer) → remembered duplicate? → signal the refund workflow → answer.
+ * Every path ends in an `Outcome` the route turns into the reply, a metric and one log line.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Client } from '@temporalio/client';
+import type { FastifyBaseLogger } from 'fastify';
+import { refundWorkflowId } from '../domain/ids';
+import type { RefundNotification } from '../wechatpay/gateway';
+import { NotificationRejected } from '../wechatpay/notifications';
+import type { MerchantVerifier } from './merchant-verifier';
+import type { NotificationResult } from './metrics';
+import { orphanRecordOf, type OrphanSink } from './orphans';
+import { RecentNotifications } from './recent-notifications';
+import { ACCEPTED, fail, type Answer } from './replies';
+import { signalRefundWorkflow, TemporalUnavailable, type SignalOutcome } from './signal-refund';
+
+export type ApiVersion = 'v3' | 'v2';
+
+class OrphanNotStored extends Error {
+  override readonly name = 'OrphanNotStored';
+}
+
+export interface Outcome {
+  result: NotificationResult;
+  answer: Answer;
+  /** Reason code for refusals (NotificationRejected.reason or a webhook-level code). */
+  reason?: string;
+  notification?: RefundNotification;
+}
+
+export interface NotificationRequest {
+  apiVersion: ApiVersion;
+  merchant: MerchantVerifier;
+  headers: IncomingHttpHeaders;
+  rawBody: Buffer;
+  requestId: string;
+  log: FastifyBaseLogger;
+}
+
+export interface NotificationHandlerDeps {
+  temporal: Client;
+  orphans: OrphanSink;
+  recent: RecentNotifications<SignalOutcome>;
+  signalTimeoutMs: number;
+  clock: () => Date;
+}
+
+/**
+ * HTTP status per refusal. Verification failures are 401 (not genuine); a notification that verified but does not
+ * decrypt is 500 so WeChat retries and someone looks (reference §4.5, F11), except for v2, where decryption IS the
+ * authenticity check (§5.8) and failing it means "not genuine".
+ */
+function refusal(reason: string, apiVersion: ApiVersion): Outcome {
+  switch (reason) {
+    case 'SIGNTEST_PROBE':
+      return { result: 'rejected', reason, answer: fail(401, 'signature verification failed (SIGNTEST probe)') };
+    case 'BAD_SIGNATURE':
+      return { result: 'rejected', reason, answer: fail(401, 'signature verification failed') };
+    case 'UNKNOWN_SERIAL':
+      return { result: 'rejected', reason, answer: fail(401, 'unknown Wechatpay-Serial') };
+    case 'STALE_TIMESTAMP':
+      return { result: 'rejected', reason, answer: fail(401, 'Wechatpay-Timestamp outside the allowed window') };
+    case 'MISSING_HEADERS':
+      return { result: 'rejected', reason, answer: fail(401, 'Wechatpay signature headers missing') };
+    case 'BAD_CIPHERTEXT':
+      return apiVersion === 'v3'
+        ? { result: 'undecryptable', reason, answer: fail(500, 'resource could not be decrypted') }
+        : { result: 'rejected', reason, answer: fail(401, 'req_info could not be decrypted') };
+    case 'ENVELOPE_FAIL':
+      return { result: 'rejected', reason, answer: fail(400, 'return_code is not SUCCESS') };
+    case 'MCHID_MISMATCH':
+      return { result: 'rejected', reason, answer: fail(400, 'notification is for another merchant') };
+    default:
+      return { result: 'rejected', reason, answer: fail(400, 'malformed notification') };
+  }
+}
+
+export function rejectedBeforeVerification(reason: string, httpStatus: number, message: string): Outcome {
+  return { result: 'rejected', reason, answer: fail(httpStatus, message) };
+}
+
+async function verify(req: NotificationRequest, now: Date): Promise<RefundNotification> {
+  const { merchant } = req;
+  if (req.apiVersion === 'v3') {
+    if (!merchant.verifyV3) throw new Error('unreachable: route checked v3 support');
+    return merchant.verifyV3({ headers: req.headers, rawBody: req.rawBody, now });
+  }
+  if (!merchant.decodeV2) throw new Error('unreachable: route checked v2 support');
+  return merchant.decodeV2({ rawBody: req.rawBody, now });
+}
+
+/** The workflow id, or undefined when out_refund_no is one we could never have issued (still genuine: an orphan). */
+function workflowIdOf(n: RefundNotification): string | undefined {
+  try {
+    return refundWorkflowId(n.outRefundNo, n.subMchid);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function handleNotification(deps: NotificationHandlerDeps, req: NotificationRequest): Promise<Outcome> {
+  let notification: RefundNotification;
+  try {
+    notification = await verify(req, deps.clock());
+  } catch (err) {
+    if (err instanceof NotificationRejected) return refusal(err.reason, req.apiVersion);
+    throw err;
+  }
+  if (notification.mchid !== req.merchant.mchid) {
+    return { ...refusal('MCHID_MISMATCH', req.apiVersion), notification };
+  }
+
+  const key = `${notification.mchid}:${notification.notificationId}`;
+  if (deps.recent.seen(key)) return { result: 'duplicate', answer: ACCEPTED, notification };
+
+  let signal: { result: SignalOutcome; shared: boolean };
+  try {
+    signal = await deps.recent.once(
+      key,
+      () => deliver(deps, req, notification),
+      () => true, // deliver() only resolves once the outcome is durable (signalled, closed, or orphan recorded)
+    );
+  } catch (err) {
+    if (err instanceof TemporalUnavailable) {
+      req.log.warn({ err: { message: err.message } }, 'Temporal unavailable; answering 503 so WeChat retries');
+      return { result: 'temporal_unavailable', answer: fail(503, 'temporarily unavailable, retry later'), notification };
+    }
+    if (err instanceof OrphanNotStored) {
+      req.log.error({ err: { message: err.message } }, 'orphan notification could not be recorded; answering 500');
+      return { result: 'error', answer: fail(500, 'could not record notification, retry later'), notification };
+    }
+    throw err;
+  }
+  if (signal.shared) return { result: 'duplicate', answer: ACCEPTED, notification };
+  const result: NotificationResult =
+    signal.result.kind === 'signalled' ? 'accepted' : signal.result.kind === 'orphaned' ? 'orphaned' : 'workflow_closed';
+  return { result, answer: ACCEPTED, notification };
+}
+
+async function deliver(deps: NotificationHandlerDeps, req: NotificationRequest, n: RefundNotification): Promise<SignalOutcome> {
+  const workflowId = workflowIdOf(n);
+  const outcome: SignalOutcome =
+    workflowId === undefined
+      ? { kind: 'orphaned' }
+      : await signalRefundWorkflow(deps.temporal, workflowId, n, deps.signalTimeoutMs);
+  if (outcome.kind === 'orphaned') {
+    const record = orphanRecordOf(n, { requestId: req.requestId, workflowId: workflowId ?? '(invalid out_refund_no)', now: deps.clock() });
+    try {
+      await deps.orphans.record(record);
+    } catch (err) {
+      // Not stored → not acknowledged: WeChat's retry is our second chance to store it.
+      throw new OrphanNotStored(`orphan record could not be stored: ${(err as Error).message}`, { cause: err });
+    }
+    req.log.warn({ orphan: record }, 'orphaned refund notification: no refund workflow; recorded for reconciliation');
+  } else if (outcome.kind === 'workflow_closed') {
+    req.log.info({ workflowId, workflowStatus: outcome.workflowStatus }, 'refund workflow already closed; acknowledged');
+  }
+  return outcome;
+}

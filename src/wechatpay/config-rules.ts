@@ -1,0 +1,43 @@
+/** zod building blocks for gateway configuration (keys as PEM text or as a path to a PEM file). */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * A PEM given inline (contains "-----BEGIN") or as a file path, resolved to the PEM text. `label` names the
+ * expected block, e.g. "PRIVATE KEY" or "CERTIFICATE" (checked loosely: "RSA PRIVATE KEY" also matches).
+ */
+export function pemSource(label: string) {
+  return z
+    .string({ error: `must be PEM text or a path to a PEM file (${label})` })
+    .min(1, { error: `must be PEM text or a path to a PEM file (${label})` })
+    .transform((value, ctx) => {
+      let pem = value;
+      if (!value.includes('-----BEGIN')) {
+        try {
+          pem = readFileSync(value, 'utf8');
+        } catch (e) {
+          ctx.issues.push({
+            code: 'custom',
+            input: value,
+            message: `cannot read PEM file ${value}: ${(e as Error).message}`,
+          });
+          return z.NEVER;
+        }
+      }
+      if (!pem.includes(label) || !pem.includes('-----BEGIN')) {
+        ctx.issues.push({ code: 'custom', input: value, message: `must contain a PEM ${label} block` });
+        return z.NEVER;
+      }
+      return pem;
+    });
+}
+
+export const httpTimeoutsSchema = z
+  .object({
+    connectMs: z.int().positive().default(5_000),
+    headersMs: z.int().positive().default(10_000),
+    bodyMs: z.int().positive().default(10_000),
+  })
+  .default({ connectMs: 5_000, headersMs: 10_000, bodyMs: 10_000 });
+
+export const baseUrlSchema = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });

@@ -1,0 +1,39 @@
+/**
+ * Signal, query and update definitions of the refund and order-ledger workflows. Shared by the workflows, the
+ * webhook (refundNotified), the order service's starter (requestRefund) and the operator CLI (status, retryNow,
+ * resolveAbnormal, ledger queries). Names are part of the wire contract: never rename.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { RefundNotification } from '../wechatpay/gateway';
+import type { RefundRequest, ResolveAbnormalRequest, RetryNowRequest } from '../domain/schemas';
+import type {
+  LedgerEntry,
+  LedgerView,
+  RefundReceipt,
+  RefundStatusChange,
+  RefundStatusView,
+  RetryNowResult,
+} from './types';
+
+export * from './types';
+
+// Refund workflow (`refund-<out_refund_no>`)
+
+/** From the webhook, after verifying and decrypting WeChat's notification. */
+export const refundNotifiedSignal = defineSignal<[RefundNotification]>('refundNotified');
+export const statusQuery = defineQuery<RefundStatusView>('status');
+/** Operator: pay an ABNORMAL refund to another card (or back to the merchant). Rejected at once when invalid. */
+export const resolveAbnormalUpdate = defineUpdate<RefundStatusView, [ResolveAbnormalRequest]>('resolveAbnormal');
+/** Operator: resend the create now (after a top-up, a fix) or query now. */
+export const retryNowUpdate = defineUpdate<RetryNowResult, [RetryNowRequest]>('retryNow');
+
+// Order ledger workflow (`refund-order-<out_trade_no>`)
+
+/** From the order service, usually through update-with-start. Rejected at once when it breaks a WeChat rule. */
+export const requestRefundUpdate = defineUpdate<RefundReceipt, [RefundRequest]>('requestRefund');
+/** Child refund workflows report every status change to their ledger. */
+export const refundStatusChangedSignal = defineSignal<[RefundStatusChange]>('refundStatusChanged');
+export const ledgerQuery = defineQuery<LedgerView>('ledger');
+export const refundableAmountQuery = defineQuery<number>('refundableAmount');
+export const refundCountQuery = defineQuery<number>('refundCount');
+export const refundListQuery = defineQuery<LedgerEntry[]>('refundList');

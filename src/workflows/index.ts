@@ -1,0 +1,3 @@
+/** The workflow bundle's entry point: every workflow the worker hosts. */
+export { refundWorkflow } from './refund';
+export { orderLedgerWorkflow } from './order-ledger';

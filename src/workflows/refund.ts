@@ -1,0 +1,295 @@
+/**
+ * One refund, from the first create to a final state (workflow ID `refund-<out_refund_no>`, see domain/ids.ts).
+ *
+ *   submit ──► accepted ──► wait for notification OR next poll ──► SUCCESS | CLOSED
+ *     │                          │
+ *     │                          └─► ABNORMAL ──(operator: resolveAbnormal)──► PROCESSING (bank-card schedule again)
+ *     ├─ RetrySame / UnknownOutcome / Throttled: back off, query by out_refund_no, resend the SAME request
+ *     ├─ NeedsOperator: MANUAL_REVIEW, retry every few hours and on operator retryNow
+ *     └─ Final: REJECTED
+ *
+ * The create request is built once from the input and never changes: the same out_refund_no and the same amounts on
+ * every retry (M8), so WeChat refunds at most once however often we resend.
+ */
+import * as wf from '@temporalio/workflow';
+import type { RefundActivities } from '../activities';
+import type { CreateRefundInput } from '../wechatpay/gateway';
+import { isTerminal, stateFromWechatStatus } from '../domain/status';
+import { resolvePolling } from '../domain/poll-schedule';
+import {
+  backoffDelayMs,
+  decideSubmitError,
+  resolveSubmitRetry,
+  type ResolvedSubmitRetry,
+} from '../domain/submit-retry';
+import {
+  refundWorkflowInputSchema,
+  resolveAbnormalSchema,
+  type ResolveAbnormalRequest,
+  type RefundWorkflowInput,
+} from '../domain/schemas';
+import { refundNotifiedSignal, resolveAbnormalUpdate, retryNowUpdate, statusQuery } from './definitions';
+import { RefundTracker } from './refund-tracker';
+import { classifyActivityFailure, isoAt, parseOrFail, WorkflowMutex } from './support';
+import type { PollReason, RefundOutcome, RefundStatusView } from './types';
+
+/** Creates are retried by this workflow, not by Temporal: each round is visible, and backoffs differ by class. */
+const { submitRefund } = wf.proxyActivities<RefundActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 1 },
+});
+/** Queries have no side effects: let Temporal retry blips quickly; a failed poll just waits for the next one. */
+const { queryRefund } = wf.proxyActivities<RefundActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: ['Final', 'NeedsOperator', 'InvalidRequest'],
+  },
+});
+/** Not blindly retried: a resend after an unknown outcome could be refused although the first one worked. */
+const { applyAbnormalRefund } = wf.proxyActivities<RefundActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 1 },
+});
+
+export async function refundWorkflow(rawInput: RefundWorkflowInput): Promise<RefundOutcome> {
+  const input = parseOrFail(refundWorkflowInputSchema, rawInput, 'refundWorkflow input');
+  const refund = new RefundTracker(input, wf.workflowInfo().workflowId, resolvePolling(input.polling));
+  const gateway = new WorkflowMutex();
+
+  wf.setHandler(statusQuery, () => refund.view());
+  wf.setHandler(refundNotifiedSignal, (notification) => refund.onNotification(notification));
+  wf.setHandler(retryNowUpdate, (request) => refund.onRetryNow(request), {
+    validator: (request) => refund.validateRetryNow(request),
+  });
+  wf.setHandler(resolveAbnormalUpdate, (request) => resolveAbnormal(refund, gateway, request), {
+    validator: (request) => refund.validateResolveAbnormal(request),
+  });
+
+  refund.publishInitial();
+  await submitUntilAccepted(refund, gateway, createRequest(input), resolveSubmitRetry(input.submitRetry));
+  await followUntilFinal(refund, gateway);
+  await wf.condition(wf.allHandlersFinished);
+  await refund.flushLedgerReports();
+  return refund.outcome();
+}
+
+function createRequest(input: RefundWorkflowInput): CreateRefundInput {
+  return Object.freeze({
+    outRefundNo: input.outRefundNo,
+    outTradeNo: input.outTradeNo,
+    transactionId: input.transactionId,
+    subMchid: input.subMchid,
+    refundFen: input.refundFen,
+    totalFen: input.totalFen,
+    reason: input.reason,
+    notifyUrl: input.notifyUrl,
+    fundsAccount: input.fundsAccount,
+  });
+}
+
+/** Sends the create until WeChat confirms it (or refuses it for good). */
+async function submitUntilAccepted(
+  refund: RefundTracker,
+  gateway: WorkflowMutex,
+  request: CreateRefundInput,
+  retry: ResolvedSubmitRetry,
+): Promise<void> {
+  let unknownRounds = 0;
+  let operatorRounds = 0;
+  /** Once any create had an unknown outcome, every resend is preceded by a query (§3.9 RETRY_SAME). */
+  let queryFirst = false;
+
+  while (refund.awaitingSubmission()) {
+    if (refund.pollRequested) {
+      // A notification or operator says WeChat may have it: look before sending again.
+      refund.pollRequested = undefined;
+      queryFirst = true;
+    }
+    const at = Date.now();
+    const queried = queryFirst;
+    let result;
+    try {
+      result = await gateway.runExclusive(() => submitRefund({ request, queryFirst }));
+    } catch (err) {
+      const failure = classifyActivityFailure(err);
+      refund.recordSubmitAttempt({ at: isoAt(at), result: 'FAILED', error: failure }, at, queried);
+      if (!refund.awaitingSubmission()) break; // settled by a notification meanwhile
+      if (failure.errorClass === 'RetrySame' || failure.errorClass === 'UnknownOutcome' || failure.errorClass === 'Throttled') {
+        queryFirst = true;
+        unknownRounds += 1;
+      }
+      const decision = decideSubmitError(failure.errorClass, unknownRounds, retry);
+      if (decision.kind === 'reject') {
+        refund.observe('REJECTED', 'submit-error', { rejection: failure, note: `${failure.code}: ${failure.message}` });
+        return;
+      }
+      if (decision.kind === 'manual-review') {
+        refund.observe('MANUAL_REVIEW', 'submit-error', {
+          reviewReason: decision.reason,
+          note: `${failure.code}: ${failure.message}`,
+        });
+        operatorRounds += 1;
+        await waitBeforeResubmit(refund, backoffDelayMs(retry.operatorRetry, operatorRounds));
+        continue;
+      }
+      await waitBeforeResubmit(refund, decision.delayMs);
+      continue;
+    }
+
+    const wechatStatus = result.record.status;
+    refund.recordSubmitAttempt(
+      { at: isoAt(at), result: result.adopted ? 'ADOPTED' : 'ACCEPTED', wechatStatus },
+      at,
+      queried,
+    );
+    const to = stateFromWechatStatus(wechatStatus);
+    if (to === 'PENDING') {
+      // Legacy v2 NOTSURE: "resend with the original refund number".
+      queryFirst = true;
+      unknownRounds += 1;
+      await waitBeforeResubmit(refund, backoffDelayMs(retry.retrySame, unknownRounds));
+      continue;
+    }
+    refund.observe(to, 'create', {
+      record: result.record,
+      reviewReason: to === 'MANUAL_REVIEW' ? 'UNRECOGNISED_STATUS' : undefined,
+      note: to === 'MANUAL_REVIEW' ? `WeChat status ${wechatStatus}` : undefined,
+    });
+    if (to === 'MANUAL_REVIEW') return; // accepted, but in a state nobody understands: a human decides
+  }
+}
+
+/** Sleeps until the backoff ends, an operator says "retry now", or a notification settles the refund. */
+async function waitBeforeResubmit(refund: RefundTracker, delayMs: number): Promise<void> {
+  refund.nextSubmitAtMs = Date.now() + delayMs;
+  refund.refreshDetails();
+  await wf.condition(
+    () => !refund.awaitingSubmission() || refund.retryRequested || refund.pollRequested !== undefined,
+    delayMs,
+  );
+  refund.retryRequested = false;
+  refund.nextSubmitAtMs = undefined;
+}
+
+/** After acceptance: the first of a notification or the next poll, until SUCCESS or CLOSED. */
+async function followUntilFinal(refund: RefundTracker, gateway: WorkflowMutex): Promise<void> {
+  while (!isTerminal(refund.state)) {
+    const due = refund.nextPollDue();
+    if (due === null) {
+      refund.observe('MANUAL_REVIEW', 'poll-horizon', {
+        reviewReason: 'POLL_HORIZON_EXCEEDED',
+        note: 'still PROCESSING when the poll schedule ran out',
+      });
+      continue;
+    }
+    refund.nextPollAtMs = due;
+    refund.refreshDetails();
+    const version = refund.version;
+    const waitMs = due - Date.now();
+    if (waitMs > 0 && refund.pollRequested === undefined) {
+      await wf.condition(() => refund.version !== version || refund.pollRequested !== undefined, waitMs);
+    }
+    if (refund.pollRequested === undefined && refund.version !== version) continue; // state moved: re-plan
+    const reason: PollReason =
+      refund.pollRequested ?? (refund.state === 'PROCESSING' ? 'SCHEDULED' : 'WAITING');
+    refund.pollRequested = undefined;
+    await poll(refund, gateway, reason);
+  }
+  refund.nextPollAtMs = undefined;
+}
+
+async function poll(refund: RefundTracker, gateway: WorkflowMutex, reason: PollReason): Promise<void> {
+  if (isTerminal(refund.state)) return;
+  const at = Date.now();
+  try {
+    const record = await gateway.runExclusive(() =>
+      queryRefund({ outRefundNo: refund.input.outRefundNo, subMchid: refund.input.subMchid }),
+    );
+    if (record === null) {
+      // WeChat accepted this refund earlier, so "not found" is a glitch on their side: note it, keep polling.
+      refund.recordPoll({ at: isoAt(at), reason, result: 'NOT_FOUND' }, at);
+      return;
+    }
+    const to = stateFromWechatStatus(record.status);
+    const decision = refund.observe(to, 'query', {
+      record,
+      reviewReason: to === 'MANUAL_REVIEW' ? 'UNRECOGNISED_STATUS' : undefined,
+      note: to === 'MANUAL_REVIEW' ? `WeChat status ${record.status}` : undefined,
+    });
+    refund.recordPoll({ at: isoAt(at), reason, result: record.status, decision: decision.kind }, at);
+  } catch (err) {
+    const failure = classifyActivityFailure(err);
+    refund.recordPoll({ at: isoAt(at), reason, result: 'ERROR', error: failure }, at);
+  }
+}
+
+/** Operator update: pay an ABNORMAL refund to another card. The bank details go to WeChat and nowhere else. */
+async function resolveAbnormal(
+  refund: RefundTracker,
+  gateway: WorkflowMutex,
+  raw: ResolveAbnormalRequest,
+): Promise<RefundStatusView> {
+  const request = resolveAbnormalSchema.parse(raw);
+  refund.abnormalResolutionInFlight = true;
+  const at = Date.now();
+  refund.operatorActions.push({ at: isoAt(at), action: 'resolveAbnormal', operator: request.operator });
+  try {
+    const record = await gateway.runExclusive(async () => {
+      // The state may have moved while waiting for the gateway (e.g. the portal handled it).
+      if (refund.state !== 'ABNORMAL' || !refund.refundId) {
+        throw wf.ApplicationFailure.nonRetryable(`refund is ${refund.state}, no longer ABNORMAL`, 'NotAbnormal');
+      }
+      return applyAbnormalRefund({
+        refundId: refund.refundId,
+        outRefundNo: refund.input.outRefundNo,
+        subMchid: refund.input.subMchid,
+        ...(request.type === 'USER_BANK_CARD'
+          ? {
+              type: request.type,
+              bankType: request.bankType,
+              bankAccount: request.bankAccount,
+              realName: request.realName,
+            }
+          : { type: request.type }),
+      });
+    });
+    refund.abnormalHandlingRequested = true;
+    refund.abnormalResolutions.push({
+      at: isoAt(at),
+      type: request.type,
+      bankType: request.type === 'USER_BANK_CARD' ? request.bankType : undefined,
+      operator: request.operator,
+      result: 'ACCEPTED',
+    });
+    refund.observe(stateFromWechatStatus(record.status), 'apply-abnormal', { record });
+    return refund.view();
+  } catch (err) {
+    if (err instanceof wf.ApplicationFailure) throw err;
+    const failure = classifyActivityFailure(err);
+    refund.abnormalResolutions.push({
+      at: isoAt(at),
+      type: request.type,
+      bankType: request.type === 'USER_BANK_CARD' ? request.bankType : undefined,
+      operator: request.operator,
+      result: 'FAILED',
+      error: failure,
+    });
+    if (failure.errorClass === 'RetrySame' || failure.errorClass === 'UnknownOutcome' || failure.errorClass === 'Throttled') {
+      // It may have worked: let a query tell, and accept ABNORMAL → PROCESSING from it.
+      refund.abnormalHandlingRequested = true;
+      refund.pollRequested = 'VERIFY_APPLY';
+    }
+    throw wf.ApplicationFailure.create({
+      type: failure.errorClass,
+      message: `apply-abnormal-refund failed: ${failure.code}: ${failure.message}`,
+      nonRetryable: true,
+      details: [failure],
+    });
+  } finally {
+    refund.abnormalResolutionInFlight = false;
+  }
+}

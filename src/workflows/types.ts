@@ -1,0 +1,211 @@
+/**
+ * What the refund and ledger workflows show to the outside world: query results, update results, workflow results
+ * and the child → ledger status signal. Plain JSON-able data; the CLI, webhook and starter import these types.
+ */
+import type { RefundAmounts, RefundChannel } from '../wechatpay/gateway';
+import type {
+  Evidence,
+  LedgerEntryStatus,
+  RefundState,
+  ReviewReason,
+  TransitionDecision,
+} from '../domain/status';
+import type { OrderMoneySummary } from '../domain/refund-caps';
+import type { ScheduleKind } from '../domain/poll-schedule';
+import type { OrderLedgerInput } from '../domain/schemas';
+
+export interface FailureSummary {
+  errorClass: string;
+  code: string;
+  message: string;
+  httpStatus?: number;
+  requestId?: string;
+}
+
+export interface SubmitAttemptRecord {
+  at: string;
+  /** ACCEPTED: create reply; ADOPTED: found by the query before a resend; FAILED: see error. */
+  result: 'ACCEPTED' | 'ADOPTED' | 'FAILED';
+  wechatStatus?: string;
+  error?: FailureSummary;
+}
+
+export type PollReason =
+  | 'SCHEDULED'
+  /** ABNORMAL, or MANUAL_REVIEW after acceptance: the slow daily check. */
+  | 'WAITING'
+  | 'OPERATOR'
+  /** an ABNORMAL notification must be confirmed by a query before alerting (§7). */
+  | 'VERIFY_NOTIFICATION'
+  /** apply-abnormal-refund had an unknown outcome. */
+  | 'VERIFY_APPLY';
+
+export interface PollRecord {
+  at: string;
+  reason: PollReason;
+  /** WeChat status, NOT_FOUND (404) or ERROR. */
+  result: string;
+  decision?: TransitionDecision['kind'];
+  error?: FailureSummary;
+}
+
+export interface NotificationRecord {
+  notificationId: string;
+  status: 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
+  firstReceivedAt: string;
+  /** WeChat re-sends; the same id counted here, never applied twice. */
+  deliveries: number;
+  decision: TransitionDecision['kind'] | 'verifying' | 'ignored';
+  note?: string;
+}
+
+export interface TransitionRecord {
+  at: string;
+  from: RefundState;
+  to: RefundState;
+  evidence: Evidence;
+  note?: string;
+}
+
+export interface AbnormalResolutionRecord {
+  at: string;
+  type: 'USER_BANK_CARD' | 'MERCHANT_BANK_CARD';
+  bankType?: string;
+  operator?: string;
+  result: 'ACCEPTED' | 'FAILED';
+  error?: FailureSummary;
+}
+
+export interface OperatorActionRecord {
+  at: string;
+  action: 'retryNow' | 'resolveAbnormal';
+  operator?: string;
+  note?: string;
+}
+
+/** The `status` query: everything an operator needs to understand one refund. */
+export interface RefundStatusView {
+  workflowId: string;
+  outRefundNo: string;
+  outTradeNo?: string;
+  transactionId?: string;
+  subMchid?: string;
+  state: RefundState;
+  reviewReason?: ReviewReason;
+  /** Explanation for humans of why it is in MANUAL_REVIEW / REJECTED. */
+  note?: string;
+  channel: RefundChannel;
+  userReceivedAccount?: string;
+  refundId?: string;
+  requestedFen: number;
+  totalFen: number;
+  /** As WeChat reported them (never recomputed). */
+  amounts?: RefundAmounts;
+  acceptedAt?: string;
+  successTime?: string;
+  rejection?: FailureSummary;
+  submitAttempts: SubmitAttemptRecord[];
+  nextSubmitAt?: string;
+  polls: PollRecord[];
+  notifications: NotificationRecord[];
+  transitions: TransitionRecord[];
+  abnormalResolutions: AbnormalResolutionRecord[];
+  operatorActions: OperatorActionRecord[];
+  schedule?: { kind: ScheduleKind | 'WAITING'; startedAt: string };
+  nextPollAt?: string;
+  /** Contrary evidence about a final refund (e.g. CLOSED reported after SUCCESS): never applied, needs a look. */
+  alerts: string[];
+  /** Increases with every status change; the ledger ignores older reports. */
+  version: number;
+}
+
+/** The refund workflow's result: only final states end it. */
+export interface RefundOutcome {
+  outRefundNo: string;
+  state: 'SUCCESS' | 'CLOSED' | 'REJECTED';
+  channel: RefundChannel;
+  refundId?: string;
+  successTime?: string;
+  rejection?: FailureSummary;
+  amounts?: RefundAmounts;
+  queries: number;
+  notifications: number;
+  submitAttempts: number;
+  version: number;
+}
+
+/** Child → ledger, on every status change (and as the final result). */
+export interface RefundStatusChange {
+  outRefundNo: string;
+  state: RefundState;
+  version: number;
+  /** WeChat has confirmed the create (or refused it for good): the order's submission slot is free. */
+  submissionSettled: boolean;
+  /** When the last create request was sent (for the ≥ 60 s spacing, M9). */
+  lastSubmitAt?: string;
+  refundId?: string;
+  channel: RefundChannel;
+  at: string;
+}
+
+export interface RetryNowResult {
+  state: RefundState;
+  /** what "retry now" means in the current state */
+  action: 'resubmit' | 'query';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ledger
+
+export interface LedgerEntry {
+  outRefundNo: string;
+  amountFen: number;
+  reason?: string;
+  requestedBy?: string;
+  refundWorkflowId: string;
+  status: LedgerEntryStatus;
+  requestedAt: string;
+  startedAt?: string;
+  submissionSettled: boolean;
+  refundId?: string;
+  channel?: RefundChannel;
+  lastChangeAt: string;
+  version: number;
+  note?: string;
+}
+
+/** requestRefund's answer; the same request twice gets exactly this answer twice. */
+export interface RefundReceipt {
+  outTradeNo: string;
+  outRefundNo: string;
+  amountFen: number;
+  refundWorkflowId: string;
+  requestedAt: string;
+}
+
+export interface LedgerView {
+  outTradeNo: string;
+  paidTotalFen: number;
+  paidAt: string;
+  refundDeadline: string;
+  money: OrderMoneySummary;
+  refunds: LedgerEntry[];
+  /** out_refund_no waiting for their turn, in order. */
+  queue: string[];
+  /** the refund whose create is in flight (one per order, M9). */
+  submitting?: string;
+  nextSubmissionAllowedAt?: string;
+  /** how many times this ledger has continued-as-new. */
+  continuedAsNew: number;
+}
+
+/** Carried across continue-as-new. */
+export interface LedgerCarriedState {
+  entries: LedgerEntry[];
+  queue: string[];
+  submitting?: string;
+  lastSubmissionAtMs?: number;
+  continuedAsNew: number;
+}
+
+export type OrderLedgerWorkflowInput = OrderLedgerInput & { carried?: LedgerCarriedState };

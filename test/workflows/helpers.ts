@@ -1,0 +1,202 @@
+/** Shared set-up for the workflow tests: a worker on its own task queue, with activities over a fake gateway. */
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
+import { createActivities } from '../../src/activities';
+import type { RefundGateway, RefundNotification } from '../../src/wechatpay/gateway';
+import { orderWorkflowId, refundWorkflowId } from '../../src/domain/ids';
+import type { OrderLedgerInput, RefundRequest, RefundWorkflowInput } from '../../src/domain/schemas';
+import {
+  refundListQuery,
+  refundNotifiedSignal,
+  requestRefundUpdate,
+  statusQuery,
+  type RefundReceipt,
+} from '../../src/workflows/definitions';
+import type { refundWorkflow } from '../../src/workflows/refund';
+import { orderLedgerWorkflow } from '../../src/workflows/order-ledger';
+import { temporal } from '@temporalio/proto';
+import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/domain/search-attributes';
+import { recordHistory } from '../replay/record';
+
+export async function createWorker(env: TestWorkflowEnvironment, gateway: RefundGateway, taskQueue: string) {
+  return Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities({ gateway }),
+  });
+}
+
+/** Workflows started by the current test: terminated when it ends, so a failed test cannot stall the next one
+ * (the time-skipping server does not skip time while a workflow task waits for a worker that is gone). */
+const started = new Set<WorkflowHandle>();
+export function track<H extends WorkflowHandle>(handle: H): H {
+  started.add(handle);
+  return handle;
+}
+
+/** Runs `fn` while a worker serves a fresh task queue. */
+export async function withWorker<T>(
+  env: TestWorkflowEnvironment,
+  gateway: RefundGateway,
+  fn: (taskQueue: string) => Promise<T>,
+  taskQueue = uniqueTaskQueue('refund'),
+): Promise<T> {
+  const worker = await createWorker(env, gateway, taskQueue);
+  return worker.runUntil(async () => {
+    try {
+      return await fn(taskQueue);
+    } finally {
+      await terminateStarted(env);
+    }
+  });
+}
+
+/** Terminates what the test started, including the refunds a ledger started (they outlive it: ABANDON). */
+async function terminateStarted(env: TestWorkflowEnvironment): Promise<void> {
+  const handles = [...started];
+  started.clear();
+  const children: string[] = [];
+  for (const handle of handles) {
+    if (!handle.workflowId.startsWith('refund-order-')) continue;
+    const refunds = await handle.query(refundListQuery).catch(() => []);
+    children.push(...refunds.map((r) => r.refundWorkflowId));
+  }
+  const all = [...handles, ...children.map((id) => env.client.workflow.getHandle(id))];
+  await Promise.all(all.map((h) => h.terminate('test finished').catch(() => undefined)));
+}
+
+const { IndexedValueType } = temporal.api.enums.v1;
+
+/**
+ * The Java time-skipping server starts without the project's custom search attributes (the dev server gets them
+ * from temporal-dev.yml); workflows upsert them, so register them first or every workflow task fails.
+ */
+export async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
+  const searchAttributes = Object.fromEntries(
+    SEARCH_ATTRIBUTE_KEYS.map((key) => [
+      key.name,
+      key.type === 'INT' ? IndexedValueType.INDEXED_VALUE_TYPE_INT : IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    ]),
+  );
+  await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes });
+}
+
+/** A time-skipping environment ready for the refund workflows. */
+export async function createRefundTestEnv(): Promise<TestWorkflowEnvironment> {
+  const env = await createTimeSkippingEnv();
+  await registerSearchAttributes(env);
+  return env;
+}
+
+let counter = 0;
+/** A unique, valid out_refund_no per test (the ID is the business key, so tests must not collide). */
+export function newRefundNo(prefix = 'R'): string {
+  counter += 1;
+  return `${prefix}${Date.now().toString(36)}${counter}`;
+}
+export function newTradeNo(prefix = 'T'): string {
+  counter += 1;
+  return `${prefix}${Date.now().toString(36)}x${counter}`;
+}
+
+export function refundInput(overrides: Partial<RefundWorkflowInput> = {}): RefundWorkflowInput {
+  return {
+    outRefundNo: newRefundNo(),
+    outTradeNo: newTradeNo(),
+    refundFen: 1_000,
+    totalFen: 5_000,
+    reason: 'goods returned',
+    payerBankType: 'CMB_CREDIT',
+    ...overrides,
+  };
+}
+
+export async function startRefund(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  input: RefundWorkflowInput,
+): Promise<WorkflowHandle<typeof refundWorkflow>> {
+  const handle = await env.client.workflow.start('refundWorkflow', {
+    taskQueue,
+    workflowId: refundWorkflowId(input.outRefundNo, input.subMchid),
+    args: [input],
+    staticSummary: `Refund ${input.refundFen} fen of ${input.outTradeNo}`,
+  });
+  return track(handle as WorkflowHandle<typeof refundWorkflow>);
+}
+
+export async function notify(handle: WorkflowHandle, notification: RefundNotification): Promise<void> {
+  await handle.signal(refundNotifiedSignal, notification);
+}
+
+export async function status(handle: WorkflowHandle) {
+  return handle.query(statusQuery);
+}
+
+/** Waits (in real time, polling the query) until the refund reaches a state; time skipping is not involved. */
+export async function waitForState(handle: WorkflowHandle, state: string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = await status(handle);
+    if (view.state === state) return view;
+    if (Date.now() > deadline) throw new Error(`refund stayed ${view.state}, expected ${state}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export { recordHistory };
+
+// ---------------------------------------------------------------------------------------------------------------
+// Order ledger
+
+export function ledgerInput(nowMs: number, overrides: Partial<OrderLedgerInput> = {}): OrderLedgerInput {
+  return {
+    outTradeNo: newTradeNo(),
+    transactionId: '4200001234202405011234567890',
+    paidTotalFen: 10_000,
+    paidAt: new Date(nowMs - 60 * 60 * 1000).toISOString(),
+    payerBankType: 'CMB_CREDIT',
+    ...overrides,
+  };
+}
+
+/**
+ * What the order service does: update-with-start, so the first refund request creates the ledger in the same call
+ * and later ones reach the running ledger.
+ */
+export async function requestRefund(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  ledger: OrderLedgerInput,
+  request: RefundRequest,
+): Promise<RefundReceipt> {
+  const startWorkflowOperation = new WithStartWorkflowOperation(orderLedgerWorkflow, {
+    workflowId: orderWorkflowId(ledger.outTradeNo, ledger.subMchid),
+    taskQueue,
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    args: [ledger],
+    staticSummary: `Refunds of order ${ledger.outTradeNo}`,
+  });
+  try {
+    return await env.client.workflow.executeUpdateWithStart(requestRefundUpdate, {
+      args: [request],
+      startWorkflowOperation,
+    });
+  } finally {
+    track(
+      await startWorkflowOperation
+        .workflowHandle()
+        .catch(() => env.client.workflow.getHandle(orderWorkflowId(ledger.outTradeNo, ledger.subMchid))),
+    );
+  }
+}
+
+export function ledgerHandle(env: TestWorkflowEnvironment, ledger: OrderLedgerInput) {
+  return track(
+    env.client.workflow.getHandle<typeof orderLedgerWorkflow>(orderWorkflowId(ledger.outTradeNo, ledger.subMchid)),
+  );
+}
