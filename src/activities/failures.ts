@@ -53,7 +53,12 @@ export function toApplicationFailure(err: unknown, options: TranslateOptions = {
   }
   if (err instanceof InvalidRequest) {
     const details: GatewayFailureDetails = { code: 'INVALID_REQUEST_LOCAL', message: err.message, detail: err.issues };
-    return ApplicationFailure.create({ type: 'InvalidRequest', message: err.message, nonRetryable: true, details: [details] });
+    return ApplicationFailure.create({
+      type: 'InvalidRequest',
+      message: err.message,
+      nonRetryable: true,
+      details: [details],
+    });
   }
   // Anything else escaped the gateway (a bug, an unexpected exception after the request went out): we cannot know
   // whether WeChat acted, so it is an unknown outcome, retried with the same out_refund_no.

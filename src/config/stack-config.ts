@@ -1,12 +1,13 @@
 /**
- * Loads temporal-dev.yml, the one description of the local stack. Sections for the simulator, webhook and worker are
- * validated loosely here (`passthrough`) and strictly by their owners, so each module keeps its own schema.
+ * Loads temporal-dev.yml, the one description of the local stack. Each section is validated by its owner's schema
+ * (the simulator's, the webhook's), so each module keeps its own rules and a bad key is named at start-up.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatZodError } from './format-zod-error';
+import { simulatorConfigSchema } from '../simulator/config';
 
 const searchAttributeType = z.enum(['Text', 'Keyword', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList']);
 const port = z.number().int().min(1).max(65535);
@@ -33,7 +34,8 @@ export const stackConfigSchema = z
   .object({
     temporal: temporalDevServerSchema,
     worker: z.looseObject({ taskQueue: z.string().min(1).default('wechatpay-refunds') }).default({ taskQueue: 'wechatpay-refunds' }),
-    simulator: z.looseObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
+    // Validated by the simulator's own schema, so a typo in any of its keys is named here, at start-up.
+    simulator: simulatorConfigSchema.prefault({}),
     webhook: z.looseObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
   })
   .strict();

@@ -127,7 +127,7 @@ export function allScheduledPolls(
 ): number[] {
   const times: number[] = [];
   let after = startedAtMs;
-  for (let next = nextScheduledPoll(schedule, startedAtMs, after, holidays); next !== null; ) {
+  for (let next = nextScheduledPoll(schedule, startedAtMs, after, holidays); next !== null;) {
     times.push(next);
     after = next;
     next = nextScheduledPoll(schedule, startedAtMs, after, holidays);

@@ -54,7 +54,9 @@ export const isoDateTimeSchema = z.iso.datetime({
 });
 
 /** The payment's `bank_type` (e.g. OTHERS for WeChat balance, ICBC_DEBIT, CMB_CREDIT): hints the poll schedule (§7). */
-export const payerBankTypeSchema = z.string().regex(/^[A-Z0-9_]{1,32}$/, 'payerBankType must be a WeChat bank_type code');
+export const payerBankTypeSchema = z
+  .string()
+  .regex(/^[A-Z0-9_]{1,32}$/, 'payerBankType must be a WeChat bank_type code');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Poll and retry configuration (defaults live in poll-schedule.ts / submit-retry.ts)

@@ -121,7 +121,11 @@ export function decideTransition(
 }
 
 /** All moves the table allows, for documentation and exhaustive tests. */
-export function allowedTransitions(): ReadonlyArray<{ from: RefundState; to: RefundState; evidence: readonly Evidence[] }> {
+export function allowedTransitions(): ReadonlyArray<{
+  from: RefundState;
+  to: RefundState;
+  evidence: readonly Evidence[];
+}> {
   return REFUND_STATES.flatMap((from) =>
     REFUND_STATES.flatMap((to) => {
       const evidence = ALLOWED[from][to];

@@ -6,13 +6,25 @@ import type { BackoffConfig, SubmitRetryConfig } from './schemas';
 import { HOUR_MS, MINUTE_MS } from './poll-schedule';
 
 /** RETRY_SAME / unknown outcome: "query after 1 min; 404 → resend", backing off to 30 min. */
-export const DEFAULT_RETRY_SAME_BACKOFF: BackoffConfig = { initialMs: 1 * MINUTE_MS, maxMs: 30 * MINUTE_MS, coefficient: 2 };
+export const DEFAULT_RETRY_SAME_BACKOFF: BackoffConfig = {
+  initialMs: 1 * MINUTE_MS,
+  maxMs: 30 * MINUTE_MS,
+  coefficient: 2,
+};
 /** THROTTLED: rate limited, and failing calls eat a 6 QPS error budget; slow down harder than RETRY_SAME. */
-export const DEFAULT_THROTTLED_BACKOFF: BackoffConfig = { initialMs: 2 * MINUTE_MS, maxMs: 60 * MINUTE_MS, coefficient: 2 };
+export const DEFAULT_THROTTLED_BACKOFF: BackoffConfig = {
+  initialMs: 2 * MINUTE_MS,
+  maxMs: 60 * MINUTE_MS,
+  coefficient: 2,
+};
 /** §7 last row: escalate after 10 failed rounds. */
 export const DEFAULT_MAX_UNKNOWN_ROUNDS = 10;
 /** OPERATOR class (e.g. NOT_ENOUGH balance): keep trying every hour or so in case someone fixed it silently. */
-export const DEFAULT_OPERATOR_RETRY_BACKOFF: BackoffConfig = { initialMs: 1 * HOUR_MS, maxMs: 6 * HOUR_MS, coefficient: 2 };
+export const DEFAULT_OPERATOR_RETRY_BACKOFF: BackoffConfig = {
+  initialMs: 1 * HOUR_MS,
+  maxMs: 6 * HOUR_MS,
+  coefficient: 2,
+};
 
 export interface ResolvedSubmitRetry {
   retrySame: BackoffConfig;
@@ -37,7 +49,8 @@ export function backoffDelayMs(backoff: BackoffConfig, round: number): number {
 }
 
 /** The error classes a create round can end with (the activity's ApplicationFailure types). */
-export type SubmitErrorClass = 'RetrySame' | 'UnknownOutcome' | 'Throttled' | 'Final' | 'NeedsOperator' | 'InvalidRequest';
+export type SubmitErrorClass =
+  'RetrySame' | 'UnknownOutcome' | 'Throttled' | 'Final' | 'NeedsOperator' | 'InvalidRequest';
 
 export type SubmitErrorDecision =
   /** outcome unknown: wait, then query by out_refund_no and resend the identical create if not found */
@@ -71,7 +84,10 @@ export function decideSubmitError(
       }
       return {
         kind: 'retry',
-        delayMs: backoffDelayMs(errorClass === 'Throttled' ? retry.throttled : retry.retrySame, consecutiveUnknownRounds),
+        delayMs: backoffDelayMs(
+          errorClass === 'Throttled' ? retry.throttled : retry.retrySame,
+          consecutiveUnknownRounds,
+        ),
       };
   }
 }

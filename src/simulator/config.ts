@@ -1,7 +1,7 @@
 /**
  * The simulator's configuration (the `simulator:` section of temporal-dev.yml, a YAML/JSON file, or an object passed to
  * startSimulator). Every field has a default, so `{}` is a complete configuration: a demo merchant and all of
- * WeChat's keys are then generated (and, with `keys.dir`, written where the worker and webhook find them).
+ * WeChat's keys are then generated (and, with `keysDir`, written where the worker and webhook find them).
  *
  * Times that model WeChat's business behaviour (delays, the one-year window, the 60 s spacing, the notification retry
  * schedule) are in SIMULATED seconds and follow the virtual clock. Times that model the network (HTTP timeouts,
@@ -10,11 +10,13 @@
 import { z } from 'zod';
 import { pemSource } from '../wechatpay/config-rules';
 import { endpointFaultSchema, forcedOutcomeSchema, notificationFaultSchema } from './fault-schemas';
-import { seedOrderSchema } from './admin-schemas';
+import { seedOrderSchema } from './order-schemas';
 
 const digits = (what: string) => z.string().regex(/^\d{1,32}$/, { error: `${what} must be 1-32 digits` });
 const key32 = (what: string) =>
-  z.string().refine((k) => Buffer.byteLength(k, 'utf8') === 32, { error: `${what} must be exactly 32 ASCII characters` });
+  z
+    .string()
+    .refine((k) => Buffer.byteLength(k, 'utf8') === 32, { error: `${what} must be exactly 32 ASCII characters` });
 const fen = z.int({ error: 'must be an integer number of fen' }).nonnegative({ error: 'must be ≥ 0 fen' });
 const port = z.int().min(0).max(65535);
 const seconds = z.number().nonnegative({ error: 'must be a non-negative number of seconds' });
@@ -134,6 +136,11 @@ export const rulesConfigSchema = z.strictObject({
   requireAccept: z.boolean().default(true),
   /** §3.3: 4xx/5xx replies are unsigned by default (observed). */
   signErrorReplies: z.boolean().default(false),
+  /**
+   * Real milliseconds WeChat spends on an accepted create before replying. Another create of the same order inside
+   * that window is refused as concurrent (M9: v3 500 SYSTEM_ERROR, v2 BIZERR_NEED_RETRY).
+   */
+  createProcessingMs: z.int().nonnegative().default(0),
   /** Request timestamps further than this from the real clock → 401 SIGN_ERROR. */
   authTimestampToleranceSeconds: z.int().positive().default(300),
 });
@@ -165,14 +172,6 @@ export const notificationConfigSchema = z.strictObject({
   successStatuses: z.enum(['200-or-204', 'any-2xx']).default('200-or-204'),
 });
 
-export const serverConfigSchema = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1'),
-  /** 0 picks a free port. */
-  port: port.default(0),
-  /** https with the simulator CA's server certificate. */
-  tls: z.boolean(),
-});
-
 export const simulatorConfigSchema = z.strictObject({
   /** Read by the stack launcher (temporal-dev.yml); the simulator itself ignores it. */
   enabled: z.boolean().default(true),
@@ -182,16 +181,24 @@ export const simulatorConfigSchema = z.strictObject({
   timeScale: z.number().nonnegative().default(1440),
   /** Simulated time at start (RFC 3339); default: the real time at start. */
   startTime: z.iso.datetime({ offset: true }).optional(),
-  v3: serverConfigSchema.extend({ tls: z.boolean().default(false) }).prefault({}),
-  v2: serverConfigSchema.extend({ tls: z.boolean().default(true) }).prefault({}),
-  keys: z
+  /** Interface of both servers. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** API v3 + admin API port; 0 picks a free port (the manifest records the real one). */
+  port: port.default(0),
+  /** Serve API v3 over https (certificate from the simulator's CA). */
+  tls: z.boolean().default(false),
+  v2: z
     .strictObject({
-      /** Where generated keys and manifest.json are written (and re-read on the next start); none = memory only. */
-      dir: z.string().min(1).optional(),
-      /** Re-use keys found in `dir` (so a restarted simulator keeps the identity the worker was configured with). */
-      reuse: z.boolean().default(true),
+      host: z.string().min(1).optional(),
+      port: port.default(0),
+      /** https requesting the merchant's client certificate (required on /secapi/*). */
+      tls: z.boolean().default(true),
     })
     .prefault({}),
+  /** Where generated keys and manifest.json are written (and re-read on the next start); none = memory only. */
+  keysDir: z.string().min(1).optional(),
+  /** Re-use keys found in keysDir (a restarted simulator keeps the identity the worker was configured with). */
+  reuseKeys: z.boolean().default(true),
   wechat: wechatIdentitySchema.prefault({}),
   /** Absent: one demo direct merchant and one demo service provider with a sub-merchant are generated. */
   merchants: z.array(merchantConfigSchema).optional(),

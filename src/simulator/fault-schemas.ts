@@ -60,7 +60,10 @@ const selection = {
   /** Strike at most this many times, then the fault is spent. Absent: forever. */
   times: z.int().positive().optional(),
   /** Only requests of this caller (v3 Authorization mchid / v2 mch_id). */
-  mchid: z.string().regex(/^\d{1,32}$/).optional(),
+  mchid: z
+    .string()
+    .regex(/^\d{1,32}$/)
+    .optional(),
   /** Only requests about this refund number. */
   outRefundNo: z.string().min(1).max(64).optional(),
 };
@@ -124,7 +127,10 @@ export type NotificationFault = z.output<typeof notificationFaultSchema> & { id:
 export const forcedOutcomeSchema = z.strictObject({
   outRefundNo: z.string().min(1).max(64),
   /** The refund's owner (merchant, or sub-merchant in partner mode); needed only if the number is used twice. */
-  owner: z.string().regex(/^\d{1,32}$/).optional(),
+  owner: z
+    .string()
+    .regex(/^\d{1,32}$/)
+    .optional(),
   status: z.enum(['SUCCESS', 'CLOSED', 'ABNORMAL']),
   /** Simulated seconds after acceptance (or after now, for an existing refund). */
   afterSeconds: z.number().nonnegative().default(0),

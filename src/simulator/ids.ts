@@ -10,6 +10,10 @@ export class IdFactory {
 
   constructor(private readonly rng: RandomStream) {}
 
+  reset(): void {
+    this.counter = 0;
+  }
+
   private next(): string {
     this.counter += 1;
     return String(this.counter).padStart(6, '0');

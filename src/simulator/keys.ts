@@ -4,7 +4,7 @@
  * public keys it signs with, and every merchant's certificates and API keys.
  *
  * What the configuration gives is used as is; whatever is missing is generated. Generated material is cached in
- * `<keys.dir>/simulator-private/generated.json` and re-used on the next start (so the worker keeps working across a
+ * `<keysDir>/simulator-private/generated.json` and re-used on the next start (so the worker keeps working across a
  * simulator restart); the public side is written by manifest.ts. Business-visible values (serials, API keys) come
  * from the seeded stream; private keys come from node:crypto.
  */
@@ -63,10 +63,13 @@ interface GeneratedCache {
   tlsServer?: { certPem: string; privateKeyPem: string; hosts: string[] };
   platformCertificates?: PlatformCertificateKey[];
   publicKeys?: WechatPublicKey[];
-  merchants?: Record<
-    string,
-    { privateKeyPem: string; certificatePem: string; serialNo: string; apiV3Key: string; apiV2Key: string }
-  >;
+  merchants?: Record<string, GeneratedMerchant>;
+}
+
+interface GeneratedMerchant {
+  apiV3Key: string;
+  apiV2Key: string;
+  cert?: { serialNo: string; certificatePem: string; privateKeyPem: string };
 }
 
 export const DEMO_DIRECT_MCHID = '1900000109';
@@ -101,14 +104,14 @@ function seededSerial(rng: RandomStream): string {
 }
 
 function tlsHosts(config: SimulatorConfig): string[] {
-  return [...new Set(['localhost', '127.0.0.1', '::1', config.v2.host, config.v3.host])].sort();
+  return [...new Set(['localhost', '127.0.0.1', '::1', config.host, config.v2.host ?? config.host])].sort();
 }
 
 const isIp = (h: string) => /^[\d.]+$/.test(h) || h.includes(':');
 
 export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom): KeyMaterial {
   const rng = random.stream('keys');
-  const cache = readCache(config.keys.dir, config.keys.reuse);
+  const cache = readCache(config.keysDir, config.reuseKeys);
   let dirty = false;
 
   const ca: CertificateAuthority =
@@ -181,7 +184,8 @@ export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom
     }
     publicKeys = cache.publicKeys;
   }
-  if (wantCerts && platformCertificates.length === 0) throw new Error('signWith needs at least one platform certificate');
+  if (wantCerts && platformCertificates.length === 0)
+    throw new Error('signWith needs at least one platform certificate');
   if (wantPubKeys && publicKeys.length === 0) throw new Error('signWith needs at least one WeChat Pay public key');
 
   const merchantConfigs = config.merchants ?? [
@@ -194,33 +198,42 @@ export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom
     },
   ];
 
-  cache.merchants ??= {};
+  /** API keys (seeded) and, when the configuration gives none, an API certificate issued by the simulator's CA. */
+  const generatedMerchant = (mchid: string, withCert: boolean): GeneratedMerchant => {
+    const cached = cache.merchants?.[mchid];
+    if (cached && (!withCert || cached.cert)) return cached;
+    const issued = withCert
+      ? issueCertificate(ca, {
+          subject: {
+            commonName: mchid,
+            organizationName: 'WeChat Pay merchant (simulated)',
+            organizationalUnitName: `Merchant ${mchid}`,
+          },
+          serial: seededSerial(rng),
+          usage: ['clientAuth'],
+        })
+      : undefined;
+    const fresh: GeneratedMerchant = {
+      apiV3Key: cached?.apiV3Key ?? rng.alnum(32),
+      apiV2Key: cached?.apiV2Key ?? rng.alnum(32),
+      ...(issued
+        ? { cert: { serialNo: issued.serial, certificatePem: issued.certPem, privateKeyPem: issued.privateKeyPem } }
+        : {}),
+    };
+    cache.merchants = { ...cache.merchants, [mchid]: fresh };
+    dirty = true;
+    return fresh;
+  };
   const initialBalances: Record<string, number> = {};
   const merchants: SimMerchant[] = merchantConfigs.map((m) => {
-    let generated = cache.merchants?.[m.mchid];
     const needsCert = !m.certificates || m.certificates.length === 0;
-    if (!generated && (needsCert || !m.apiV3Key || !m.apiV2Key)) {
-      const issued = issueCertificate(ca, {
-        subject: { commonName: m.mchid, organizationName: '微信商户系统', organizationalUnitName: `Merchant ${m.mchid}` },
-        serial: seededSerial(rng),
-        usage: ['clientAuth'],
-      });
-      generated = {
-        privateKeyPem: issued.privateKeyPem,
-        certificatePem: issued.certPem,
-        serialNo: issued.serial,
-        apiV3Key: rng.alnum(32),
-        apiV2Key: rng.alnum(32),
-      };
-      (cache.merchants as NonNullable<GeneratedCache['merchants']>)[m.mchid] = generated;
-      dirty = true;
-    }
+    const generated = generatedMerchant(m.mchid, needsCert);
     const certificates = needsCert
       ? [
           {
-            serialNo: (generated as { serialNo: string }).serialNo,
-            certificatePem: (generated as { certificatePem: string }).certificatePem,
-            publicKeyPem: publicKeyPemFromCertificate((generated as { certificatePem: string }).certificatePem),
+            serialNo: generated.cert!.serialNo,
+            certificatePem: generated.cert!.certificatePem,
+            publicKeyPem: publicKeyPemFromCertificate(generated.cert!.certificatePem),
           },
         ]
       : (m.certificates ?? []).map((c) => ({
@@ -234,10 +247,10 @@ export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom
       mchid: m.mchid,
       appid: m.appid,
       mode: m.mode,
-      apiV3Key: m.apiV3Key ?? (generated as { apiV3Key: string }).apiV3Key,
-      apiV2Key: m.apiV2Key ?? (generated as { apiV2Key: string }).apiV2Key,
+      apiV3Key: m.apiV3Key ?? generated.apiV3Key,
+      apiV2Key: m.apiV2Key ?? generated.apiV2Key,
       certificates,
-      privateKeyPem: m.privateKey ?? (needsCert ? generated?.privateKeyPem : undefined),
+      privateKeyPem: m.privateKey ?? (needsCert ? generated.cert?.privateKeyPem : undefined),
       subMerchants: m.subMerchants.map((s) => ({ subMchid: s.subMchid, subAppid: s.subAppid })),
       insufficientFunds: m.insufficientFunds,
       refundPermission: m.refundPermission,
@@ -247,7 +260,7 @@ export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom
   });
   checkUnique(merchants);
 
-  if (dirty) writeCache(config.keys.dir, cache);
+  if (dirty) writeCache(config.keysDir, cache);
   return {
     wechat: { signWith: config.wechat.signWith, platformCertificates, publicKeys },
     tls: {

@@ -18,7 +18,12 @@ import type { LifecycleConfig } from './config';
 import type { ForcedOutcome } from './fault-schemas';
 import type { RefundChannel, RefundStatus, SimOrder, SimRefund, TerminalOutcome } from './model';
 import type { RandomStream } from './random';
-import { MERCHANT_SETTLEMENT_ACCOUNT, USER_BALANCE_ACCOUNT, cardAccountText, isBalancePayment } from './receiving-account';
+import {
+  MERCHANT_SETTLEMENT_ACCOUNT,
+  USER_BALANCE_ACCOUNT,
+  cardAccountText,
+  isBalancePayment,
+} from './receiving-account';
 import type { SimulatorStore } from './store';
 import { addBusinessDays, DAY, SECOND_MS } from './time-format';
 
@@ -219,7 +224,11 @@ export class LifecycleEngine {
       }
     }
     if (plan.at <= this.clock.now() && plan.status === 'SUCCESS' && mayBeInstant) {
-      this.transition(refund, 'SUCCESS', { note: `${plan.note} (instant)`, channel: plan.channel, account: plan.account });
+      this.transition(refund, 'SUCCESS', {
+        note: `${plan.note} (instant)`,
+        channel: plan.channel,
+        account: plan.account,
+      });
       return;
     }
     this.schedule(refund, plan);

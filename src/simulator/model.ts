@@ -123,7 +123,12 @@ export interface SimRefund {
   debitedFen: number;
   /** Accepted while the merchant's balance was short ("accept" mode): waiting for funds since. */
   awaitingFundsSince?: number;
-  abnormalHandling?: { type: 'USER_BANK_CARD' | 'MERCHANT_BANK_CARD'; bankType?: string; accountLast4?: string; at: number };
+  abnormalHandling?: {
+    type: 'USER_BANK_CARD' | 'MERCHANT_BANK_CARD';
+    bankType?: string;
+    accountLast4?: string;
+    at: number;
+  };
   /** Times this refund moved money to the payer (invariant: at most 1). */
   payouts: number;
 }
@@ -153,7 +158,8 @@ export interface SimNotification {
   status: TerminalOutcome;
   format: ApiVersion;
   url: string;
-  state: 'SCHEDULED' | 'HELD' | 'IN_FLIGHT' | 'DELIVERED' | 'ABANDONED' | 'DROPPED';
+  /** NO_URL: neither notify_url nor a portal URL, so nothing is sent. */
+  state: 'SCHEDULED' | 'HELD' | 'IN_FLIGHT' | 'DELIVERED' | 'ABANDONED' | 'DROPPED' | 'NO_URL';
   createdAt: number;
   nextAttemptAt?: number;
   attempts: NotificationAttempt[];

@@ -73,7 +73,8 @@ export function patchOrder(store: SimulatorStore, outTradeNo: string, input: Pat
   if (matches.length === 0) throw new OrderSeedError(`no order ${outTradeNo}`, 404);
   if (matches.length > 1) throw new OrderSeedError(`several owners have order ${outTradeNo}: give owner`, 400);
   const order = matches[0];
-  if (p.payer) Object.assign(order.payer, Object.fromEntries(Object.entries(p.payer).filter(([, v]) => v !== undefined)));
+  if (p.payer)
+    Object.assign(order.payer, Object.fromEntries(Object.entries(p.payer).filter(([, v]) => v !== undefined)));
   if (p.state) order.state = p.state;
   return order;
 }

@@ -12,7 +12,12 @@ import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 
 export class RandomStream {
-  constructor(private readonly rng: RandomGenerator) {}
+  constructor(private rng: RandomGenerator) {}
+
+  /** Restart from a new generator (reset replays the run from the seed; holders keep their stream object). */
+  reseed(rng: RandomGenerator): void {
+    this.rng = rng;
+  }
 
   /** Integer in [min, max], both included. */
   int(min: number, max: number): number {
@@ -60,15 +65,19 @@ export class SeededRandom {
   stream(name: string): RandomStream {
     let s = this.streams.get(name);
     if (!s) {
-      const digest = createHash('sha256').update(`${this.seed}:${name}`).digest();
-      s = new RandomStream(xoroshiro128plus(digest.readInt32BE(0)));
+      s = new RandomStream(this.generator(name));
       this.streams.set(name, s);
     }
     return s;
   }
 
-  /** Forget all streams: after a reset, the run replays from the seed. */
+  /** Every stream starts over from the seed: after a reset, the run replays identically. */
   reset(): void {
-    this.streams.clear();
+    for (const [name, s] of this.streams) s.reseed(this.generator(name));
+  }
+
+  private generator(name: string): RandomGenerator {
+    const digest = createHash('sha256').update(`${this.seed}:${name}`).digest();
+    return xoroshiro128plus(digest.readInt32BE(0));
   }
 }

@@ -149,7 +149,10 @@ export class RefundService {
     const ofOrder = this.store.refundsOfOrder(order);
     // M6: every accepted refund counts, closed ones included (assumption).
     if (ofOrder.length >= this.rules.maxRefundsPerOrder) {
-      throw new BizError('TOO_MANY_REFUNDS', `order already has ${ofOrder.length} refunds (at most ${this.rules.maxRefundsPerOrder})`);
+      throw new BizError(
+        'TOO_MANY_REFUNDS',
+        `order already has ${ofOrder.length} refunds (at most ${this.rules.maxRefundsPerOrder})`,
+      );
     }
     // M4 (sum of non-closed refunds)
     const counting = ofOrder.filter((r) => r.status !== 'CLOSED');
@@ -169,7 +172,11 @@ export class RefundService {
       throw new BizError('CONCURRENT_REFUND', 'another refund of this order is being processed; retry later');
     }
     const last = ofOrder[ofOrder.length - 1];
-    if (last && this.rules.sameOrderSpacingSeconds > 0 && now - last.createdAt < this.rules.sameOrderSpacingSeconds * SECOND_MS) {
+    if (
+      last &&
+      this.rules.sameOrderSpacingSeconds > 0 &&
+      now - last.createdAt < this.rules.sameOrderSpacingSeconds * SECOND_MS
+    ) {
       throw new BizError(
         'TOO_SOON',
         `the previous refund of this order was ${Math.floor((now - last.createdAt) / SECOND_MS)} s ago ` +
@@ -206,7 +213,8 @@ export class RefundService {
         ? USER_BALANCE_ACCOUNT
         : cardAccountText(order.payer.bankType, order.payer.cardLast4),
       fundsAccountRequested: cmd.fundsAccount,
-      fundsAccount: cmd.api === 'v3' ? (cmd.fundsAccount ?? 'AVAILABLE') : (cmd.fundsAccount ?? 'REFUND_SOURCE_UNSETTLED_FUNDS'),
+      fundsAccount:
+        cmd.api === 'v3' ? (cmd.fundsAccount ?? 'AVAILABLE') : (cmd.fundsAccount ?? 'REFUND_SOURCE_UNSETTLED_FUNDS'),
       amount: amounts.amount,
       coupons: amounts.coupons,
       reason: cmd.reason,
@@ -218,7 +226,9 @@ export class RefundService {
         {
           status: 'PROCESSING',
           at: now,
-          note: short ? `accepted via ${cmd.endpoint}; merchant funds short, WeChat will retry` : `accepted via ${cmd.endpoint}`,
+          note: short
+            ? `accepted via ${cmd.endpoint}; merchant funds short, WeChat will retry`
+            : `accepted via ${cmd.endpoint}`,
         },
       ],
       debitedFen: short ? 0 : amounts.merchantDebitFen,
@@ -251,9 +261,13 @@ export class RefundService {
   ): SimRefund {
     const owner = this.resolveOwner(caller, subMchid);
     const refund = this.store.refundById(refundId);
-    if (!refund || refund.owner !== owner) throw new BizError('REFUND_NOT_FOUND', `no refund with refund_id ${refundId}`);
+    if (!refund || refund.owner !== owner)
+      throw new BizError('REFUND_NOT_FOUND', `no refund with refund_id ${refundId}`);
     if (refund.outRefundNo !== outRefundNo) {
-      throw new BizError('OUT_REFUND_NO_MISMATCH', `out_refund_no ${outRefundNo} does not belong to refund ${refundId}`);
+      throw new BizError(
+        'OUT_REFUND_NO_MISMATCH',
+        `out_refund_no ${outRefundNo} does not belong to refund ${refundId}`,
+      );
     }
     if (refund.status !== 'ABNORMAL') {
       if (refund.abnormalHandling && refund.abnormalHandling.type === handling.type) return refund;

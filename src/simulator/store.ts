@@ -43,7 +43,8 @@ export class SimulatorStore {
 
   private resetBalances(): void {
     this.accounts.clear();
-    for (const [owner, balanceFen] of Object.entries(this.initialBalances)) this.accounts.set(owner, { owner, balanceFen });
+    for (const [owner, balanceFen] of Object.entries(this.initialBalances))
+      this.accounts.set(owner, { owner, balanceFen });
   }
 
   merchant(mchid: string): SimMerchant | undefined {

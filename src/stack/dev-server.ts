@@ -62,7 +62,10 @@ export async function waitForTemporal(address: string, timeoutMs: number, isDead
   throw new Error(`Temporal dev server at ${address} not ready after ${timeoutMs} ms: ${String(lastError)}`);
 }
 
-export async function startDevServer(cfg: TemporalDevServerConfig, opts: DevServerOptions = {}): Promise<DevServerHandle> {
+export async function startDevServer(
+  cfg: TemporalDevServerConfig,
+  opts: DevServerOptions = {},
+): Promise<DevServerHandle> {
   if (cfg.dbFile && !opts.inMemory) mkdirSync(path.dirname(path.resolve(REPO_ROOT, cfg.dbFile)), { recursive: true });
   const out = opts.stdio ?? 'inherit';
   const child = spawn(temporalCliPath(), devServerArgs(cfg, opts), { stdio: ['ignore', out, out] });

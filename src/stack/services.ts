@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { StackConfig } from '../config/stack-config';
 import { REPO_ROOT } from '../config/tools';
-import type { ServiceSpec } from './supervisor';
+import { httpReady, lineReady, type ServiceSpec } from './supervisor';
 
 export interface StackService {
   name: string;
@@ -13,13 +13,20 @@ export interface StackService {
   spec: ServiceSpec;
 }
 
-function tsNodeService(name: string, relEntry: string, cfg: StackConfig, extraEnv: NodeJS.ProcessEnv = {}): StackService {
+function tsNodeService(
+  name: string,
+  relEntry: string,
+  cfg: StackConfig,
+  ready: ServiceSpec['ready'],
+  extraEnv: NodeJS.ProcessEnv = {},
+): StackService {
   const entry = path.join(REPO_ROOT, relEntry);
   return {
     name,
     entry,
     spec: {
       name,
+      ready,
       command: process.execPath,
       args: ['-r', 'ts-node/register/transpile-only', entry],
       env: {
@@ -33,8 +40,17 @@ function tsNodeService(name: string, relEntry: string, cfg: StackConfig, extraEn
 
 export function stackServices(cfg: StackConfig): StackService[] {
   const services: StackService[] = [];
-  if (cfg.simulator.enabled) services.push(tsNodeService('simulator', 'src/simulator/main.ts', cfg));
-  if (cfg.webhook.enabled) services.push(tsNodeService('webhook', 'src/webhook/main.ts', cfg));
-  services.push(tsNodeService('worker', 'src/worker.ts', cfg));
+  const sim = cfg.simulator;
+  if (sim.enabled) {
+    // Ready once its admin API answers: by then manifest.json (keys the worker and webhook read) is written.
+    const ready = httpReady(`http://${sim.host}:${sim.port}/__admin/settings`);
+    services.push(tsNodeService('simulator', 'src/simulator/main.ts', cfg, ready));
+  }
+  const hook = cfg.webhook as { enabled: boolean; host?: string; port?: number };
+  if (hook.enabled) {
+    const ready = httpReady(`http://${hook.host ?? '127.0.0.1'}:${hook.port ?? 18090}/healthz`);
+    services.push(tsNodeService('webhook', 'src/webhook/main.ts', cfg, ready));
+  }
+  services.push(tsNodeService('worker', 'src/worker.ts', cfg, lineReady(/worker polling task queue/)));
   return services;
 }

@@ -12,6 +12,34 @@ export interface ServiceSpec {
   env?: NodeJS.ProcessEnv;
   /** Resolves when the service is ready to take traffic. */
   ready?: (child: ChildProcess) => Promise<void>;
+  readyTimeoutMs?: number;
+}
+
+/** Polls an HTTP URL until it answers 2xx (the service's own health endpoint). */
+export function httpReady(url: string): (child: ChildProcess) => Promise<void> {
+  return async (child) => {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode} before ${url} answered`);
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+}
+
+/** Waits for a log line that says the service is ready (for processes without an HTTP endpoint). */
+export function lineReady(pattern: RegExp): (child: ChildProcess) => Promise<void> {
+  return (child) =>
+    new Promise((resolve, reject) => {
+      for (const stream of [child.stdout, child.stderr]) {
+        if (stream) createInterface({ input: stream }).on('line', (line) => pattern.test(line) && resolve());
+      }
+      child.once('exit', (code) => reject(new Error(`exited with code ${code} before it was ready`)));
+    });
 }
 
 const COLORS = [36, 35, 33, 32, 34, 31];
@@ -57,7 +85,20 @@ export class Supervisor {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.adopt(spec.name, child);
-    await spec.ready?.(child);
+    if (spec.ready) {
+      const timeoutMs = spec.readyTimeoutMs ?? 120_000;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${spec.name} not ready after ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([spec.ready(child), timeout]);
+      } catch (e) {
+        throw new Error(`${spec.name}: ${(e as Error).message}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
     return child;
   }
 

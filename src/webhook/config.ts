@@ -74,11 +74,18 @@ export const webhookConfigSchema = z
     /** Public URL WeChat calls (refunds carry `<publicBaseUrl>/wechatpay/v3/refund-notify/<mchid>` as notify_url). */
     publicBaseUrl: z.url().optional(),
     /** Real notifications are ~1-2 KB; anything much larger is not WeChat and is refused with 413. */
-    bodyLimitBytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024)
+      .default(64 * 1024),
     /** Whole request (headers + body) must arrive within this; slow clients get 408. */
     requestTimeoutMs: positiveMs.default(10_000),
     /** WeChat waits 5 s for an answer: the Temporal signal gets less than that, then we answer 503 (WeChat retries). */
     signalTimeoutMs: positiveMs.max(4_500, 'must stay under WeChat’s 5 s reply deadline').default(3_000),
+    /** Safety net for the whole notification route (verification + signal): 503 after this, still under 5 s. */
+    handlerTimeoutMs: positiveMs.max(4_900, 'must stay under WeChat’s 5 s reply deadline').default(4_500),
     healthTimeoutMs: positiveMs.default(1_000),
     /** ±window for Wechatpay-Timestamp (reference §3.3). */
     timestampToleranceSeconds: z.number().int().positive().max(3600).default(300),
@@ -97,6 +104,11 @@ export const webhookConfigSchema = z
     /** The merchant served by the routes without `:mchid`. Defaults to the only merchant when there is one. */
     defaultMchid: z.string().optional(),
     merchants: z.array(merchantConfigSchema).default([]),
+    /**
+     * Local stack: when `merchants` is empty, verify with the keys of every merchant in the simulator's manifest.json
+     * found in this directory (the simulator's `keysDir`).
+     */
+    simulatorKeysDir: z.string().min(1).optional(),
     /** Temporal connection; production fills it from Temporal's env conventions (TEMPORAL_ADDRESS...). */
     temporal: z
       .object({
@@ -110,10 +122,15 @@ export const webhookConfigSchema = z
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();
     cfg.merchants.forEach((m, i) => {
-      if (seen.has(m.mchid)) ctx.addIssue({ code: 'custom', message: `duplicate mchid ${m.mchid}`, path: ['merchants', i, 'mchid'] });
+      if (seen.has(m.mchid))
+        ctx.addIssue({ code: 'custom', message: `duplicate mchid ${m.mchid}`, path: ['merchants', i, 'mchid'] });
       seen.add(m.mchid);
     });
-    if (cfg.defaultMchid !== undefined && !seen.has(cfg.defaultMchid)) {
+    if (cfg.signalTimeoutMs >= cfg.handlerTimeoutMs) {
+      ctx.addIssue({ code: 'custom', message: 'must be less than handlerTimeoutMs', path: ['signalTimeoutMs'] });
+    }
+    // Merchants may also be injected (simulator manifest, tests); the server checks the default against those.
+    if (cfg.merchants.length > 0 && cfg.defaultMchid !== undefined && !seen.has(cfg.defaultMchid)) {
       ctx.addIssue({ code: 'custom', message: 'must be the mchid of a configured merchant', path: ['defaultMchid'] });
     }
   });

@@ -4,33 +4,46 @@
  * one merchant's keys to it so routes never see key material.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { decodeV2Notification, verifyV3Notification } from '../wechatpay/notifications';
 import type { RefundNotification } from '../wechatpay/gateway';
-
-type V3Keyring = Parameters<typeof verifyV3Notification>[0]['keyring'];
+import { decodeV2Notification, verifyV3Notification } from '../wechatpay/notifications';
+import type { WechatPayKeyring } from '../wechatpay/v3/keyring';
 
 export interface MerchantVerifier {
   readonly mchid: string;
-  /** Verifies signature + timestamp over the raw bytes, decrypts, validates (v3, JSON). */
-  readonly verifyV3?: (req: { headers: IncomingHttpHeaders; rawBody: Buffer; now: Date }) => Promise<RefundNotification>;
-  /** Checks the envelope and decrypts req_info (v2, XML; unsigned by design). */
+  /** Verifies timestamp window + signature over the raw bytes, then decrypts and validates (v3, JSON). */
+  readonly verifyV3?: (req: {
+    headers: IncomingHttpHeaders;
+    rawBody: Buffer;
+    now: Date;
+  }) => Promise<RefundNotification>;
+  /** Checks the envelope and decrypts req_info (v2, XML; unsigned by design, decryption is the authenticity check). */
   readonly decodeV2?: (req: { rawBody: Buffer; now: Date }) => Promise<RefundNotification>;
 }
 
 export interface MerchantKeys {
+  /** The merchant (direct mode) or service provider (partner mode) the notifications are addressed to. */
   mchid: string;
-  v3?: { keyring: V3Keyring; apiV3Key: string };
+  v3?: { keyring: WechatPayKeyring; apiV3Key: string };
   v2?: { apiKey: string };
 }
 
-export function merchantVerifier(keys: MerchantKeys): MerchantVerifier {
-  const { v3, v2 } = keys;
+export function merchantVerifier(keys: MerchantKeys, opts: { toleranceSeconds?: number } = {}): MerchantVerifier {
+  const { v3, v2, mchid } = keys;
   return {
-    mchid: keys.mchid,
+    mchid,
     verifyV3: v3
-      ? async ({ headers, rawBody, now }) =>
-          verifyV3Notification({ headers, rawBody, keyring: v3.keyring, apiV3Key: v3.apiV3Key, now })
+      ? ({ headers, rawBody, now }) =>
+          verifyV3Notification({
+            headers,
+            rawBody,
+            keyring: v3.keyring,
+            apiV3Key: v3.apiV3Key,
+            now,
+            toleranceSeconds: opts.toleranceSeconds,
+          })
       : undefined,
-    decodeV2: v2 ? async ({ rawBody }) => decodeV2Notification({ rawBody, apiKey: v2.apiKey, mchid: keys.mchid }) : undefined,
+    decodeV2: v2
+      ? async ({ rawBody, now }) => decodeV2Notification({ rawBody, apiKey: v2.apiKey, mchid, now })
+      : undefined,
   };
 }

@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { FastifyBaseLogger } from 'fastify';
 import { refundWorkflowId } from '../domain/ids';
 import type { RefundNotification } from '../wechatpay/gateway';
-import { NotificationRejected } from '../wechatpay/notifications';
+import { NotificationRejected, type NotificationRejectReason } from '../wechatpay/notifications';
 import type { MerchantVerifier } from './merchant-verifier';
 import type { NotificationResult } from './metrics';
 import { orphanRecordOf, type OrphanSink } from './orphans';
@@ -37,6 +37,8 @@ export interface NotificationRequest {
   rawBody: Buffer;
   requestId: string;
   log: FastifyBaseLogger;
+  /** Aborted once the route's deadline answered 503: from then on nothing may be signalled. */
+  abortSignal?: AbortSignal;
 }
 
 export interface NotificationHandlerDeps {
@@ -47,34 +49,28 @@ export interface NotificationHandlerDeps {
   clock: () => Date;
 }
 
+/** Fixed public texts per reason: the protocol layer's detailed message goes to the log only. */
+const REFUSAL_TEXT: Record<NotificationRejectReason, string> = {
+  SIGNTEST_PROBE: 'signature verification failed (SIGNTEST probe)',
+  BAD_SIGNATURE: 'signature verification failed',
+  UNKNOWN_SERIAL: 'unknown Wechatpay-Serial',
+  STALE_TIMESTAMP: 'Wechatpay-Timestamp outside the allowed window',
+  MISSING_HEADERS: 'Wechatpay signature headers missing',
+  BAD_CIPHERTEXT: 'notification could not be decrypted',
+  MALFORMED: 'malformed notification',
+  MERCHANT_MISMATCH: 'notification is addressed to another merchant',
+};
+
 /**
- * HTTP status per refusal. Verification failures are 401 (not genuine); a notification that verified but does not
- * decrypt is 500 so WeChat retries and someone looks (reference §4.5, F11), except for v2, where decryption IS the
- * authenticity check (§5.8) and failing it means "not genuine".
+ * Not authentic (forged, probe, stale, unknown key, garbage) → 4xx: 401 for failed authentication, 400 for a body we
+ * cannot even read. Authentic but unusable (verified v3 that does not decrypt or validate, reference §4.5/F11; v2
+ * whose req_info decrypted but does not validate) → 500, so WeChat retries and someone is alerted.
  */
-function refusal(reason: string, apiVersion: ApiVersion): Outcome {
-  switch (reason) {
-    case 'SIGNTEST_PROBE':
-      return { result: 'rejected', reason, answer: fail(401, 'signature verification failed (SIGNTEST probe)') };
-    case 'BAD_SIGNATURE':
-      return { result: 'rejected', reason, answer: fail(401, 'signature verification failed') };
-    case 'UNKNOWN_SERIAL':
-      return { result: 'rejected', reason, answer: fail(401, 'unknown Wechatpay-Serial') };
-    case 'STALE_TIMESTAMP':
-      return { result: 'rejected', reason, answer: fail(401, 'Wechatpay-Timestamp outside the allowed window') };
-    case 'MISSING_HEADERS':
-      return { result: 'rejected', reason, answer: fail(401, 'Wechatpay signature headers missing') };
-    case 'BAD_CIPHERTEXT':
-      return apiVersion === 'v3'
-        ? { result: 'undecryptable', reason, answer: fail(500, 'resource could not be decrypted') }
-        : { result: 'rejected', reason, answer: fail(401, 'req_info could not be decrypted') };
-    case 'ENVELOPE_FAIL':
-      return { result: 'rejected', reason, answer: fail(400, 'return_code is not SUCCESS') };
-    case 'MCHID_MISMATCH':
-      return { result: 'rejected', reason, answer: fail(400, 'notification is for another merchant') };
-    default:
-      return { result: 'rejected', reason, answer: fail(400, 'malformed notification') };
-  }
+function refusal(err: NotificationRejected): Outcome {
+  const text = REFUSAL_TEXT[err.reason] ?? 'notification refused';
+  if (err.authentic) return { result: 'undecryptable', reason: err.reason, answer: fail(500, text) };
+  const status = err.reason === 'MALFORMED' || err.reason === 'MERCHANT_MISMATCH' ? 400 : 401;
+  return { result: 'rejected', reason: err.reason, answer: fail(status, text) };
 }
 
 export function rejectedBeforeVerification(reason: string, httpStatus: number, message: string): Outcome {
@@ -105,11 +101,22 @@ export async function handleNotification(deps: NotificationHandlerDeps, req: Not
   try {
     notification = await verify(req, deps.clock());
   } catch (err) {
-    if (err instanceof NotificationRejected) return refusal(err.reason, req.apiVersion);
+    if (err instanceof NotificationRejected) {
+      // The protocol layer's message names the failed check; it is logged, never sent back.
+      const level = err.reason === 'SIGNTEST_PROBE' ? 'debug' : 'info'; // probes are routine (§4.8)
+      req.log[level]({ detail: err.message }, 'notification refused by verification');
+      return refusal(err);
+    }
     throw err;
   }
+  // The keys were this merchant's, so a different addressee means a misrouted notify_url: refuse, do not signal.
   if (notification.mchid !== req.merchant.mchid) {
-    return { ...refusal('MCHID_MISMATCH', req.apiVersion), notification };
+    return { result: 'rejected', reason: 'MERCHANT_MISMATCH', answer: fail(400, REFUSAL_TEXT.MERCHANT_MISMATCH) };
+  }
+
+  if (req.abortSignal?.aborted) {
+    // WeChat was already told "retry later": signalling now would act on a request we refused.
+    return { result: 'temporal_unavailable', answer: fail(503, 'timed out, retry later'), notification };
   }
 
   const key = `${notification.mchid}:${notification.notificationId}`;
@@ -125,7 +132,11 @@ export async function handleNotification(deps: NotificationHandlerDeps, req: Not
   } catch (err) {
     if (err instanceof TemporalUnavailable) {
       req.log.warn({ err: { message: err.message } }, 'Temporal unavailable; answering 503 so WeChat retries');
-      return { result: 'temporal_unavailable', answer: fail(503, 'temporarily unavailable, retry later'), notification };
+      return {
+        result: 'temporal_unavailable',
+        answer: fail(503, 'temporarily unavailable, retry later'),
+        notification,
+      };
     }
     if (err instanceof OrphanNotStored) {
       req.log.error({ err: { message: err.message } }, 'orphan notification could not be recorded; answering 500');
@@ -135,18 +146,30 @@ export async function handleNotification(deps: NotificationHandlerDeps, req: Not
   }
   if (signal.shared) return { result: 'duplicate', answer: ACCEPTED, notification };
   const result: NotificationResult =
-    signal.result.kind === 'signalled' ? 'accepted' : signal.result.kind === 'orphaned' ? 'orphaned' : 'workflow_closed';
+    signal.result.kind === 'signalled'
+      ? 'accepted'
+      : signal.result.kind === 'orphaned'
+        ? 'orphaned'
+        : 'workflow_closed';
   return { result, answer: ACCEPTED, notification };
 }
 
-async function deliver(deps: NotificationHandlerDeps, req: NotificationRequest, n: RefundNotification): Promise<SignalOutcome> {
+async function deliver(
+  deps: NotificationHandlerDeps,
+  req: NotificationRequest,
+  n: RefundNotification,
+): Promise<SignalOutcome> {
   const workflowId = workflowIdOf(n);
   const outcome: SignalOutcome =
     workflowId === undefined
       ? { kind: 'orphaned' }
       : await signalRefundWorkflow(deps.temporal, workflowId, n, deps.signalTimeoutMs);
   if (outcome.kind === 'orphaned') {
-    const record = orphanRecordOf(n, { requestId: req.requestId, workflowId: workflowId ?? '(invalid out_refund_no)', now: deps.clock() });
+    const record = orphanRecordOf(n, {
+      requestId: req.requestId,
+      workflowId: workflowId ?? '(invalid out_refund_no)',
+      now: deps.clock(),
+    });
     try {
       await deps.orphans.record(record);
     } catch (err) {
@@ -155,7 +178,10 @@ async function deliver(deps: NotificationHandlerDeps, req: NotificationRequest, 
     }
     req.log.warn({ orphan: record }, 'orphaned refund notification: no refund workflow; recorded for reconciliation');
   } else if (outcome.kind === 'workflow_closed') {
-    req.log.info({ workflowId, workflowStatus: outcome.workflowStatus }, 'refund workflow already closed; acknowledged');
+    req.log.info(
+      { workflowId, workflowStatus: outcome.workflowStatus },
+      'refund workflow already closed; acknowledged',
+    );
   }
   return outcome;
 }

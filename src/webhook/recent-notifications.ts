@@ -28,7 +28,11 @@ export class RecentNotifications<T extends object> {
    * Runs `work` once per key at a time. `remember(result)` decides whether the outcome is final enough to remember
    * (successes are; failures are not, so WeChat's retry gets a fresh attempt).
    */
-  async once(key: string, work: () => Promise<T>, remember: (result: T) => boolean): Promise<{ result: T; shared: boolean }> {
+  async once(
+    key: string,
+    work: () => Promise<T>,
+    remember: (result: T) => boolean,
+  ): Promise<{ result: T; shared: boolean }> {
     const running = this.inFlight.get(key);
     if (running) return { result: await running, shared: true };
     const promise = work();

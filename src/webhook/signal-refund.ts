@@ -6,13 +6,11 @@
  *  - Temporal unreachable / too slow  → TemporalUnavailable: answer 5xx so WeChat retries later (nothing lost)
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { refundNotified } from '../workflows/definitions';
+import { refundNotifiedSignal } from '../workflows/definitions';
 import type { RefundNotification } from '../wechatpay/gateway';
 
 export type SignalOutcome =
-  | { kind: 'signalled' }
-  | { kind: 'workflow_closed'; workflowStatus: string }
-  | { kind: 'orphaned' };
+  { kind: 'signalled' } | { kind: 'workflow_closed'; workflowStatus: string } | { kind: 'orphaned' };
 
 export class TemporalUnavailable extends Error {
   override readonly name = 'TemporalUnavailable';
@@ -40,7 +38,7 @@ export async function signalRefundWorkflow(
   // Two rounds cover the race where the workflow is started between a NOT_FOUND signal and the describe.
   for (let round = 0; round < 2; round++) {
     try {
-      await client.withDeadline(deadline, () => handle.signal(refundNotified, notification));
+      await client.withDeadline(deadline, () => handle.signal(refundNotifiedSignal, notification));
       return { kind: 'signalled' };
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError) || isNamespaceNotFound(err)) throw unavailable(err);
@@ -48,7 +46,8 @@ export async function signalRefundWorkflow(
     // NOT_FOUND means "never existed" or "already closed"; describe tells them apart.
     try {
       const description = await client.withDeadline(deadline, () => handle.describe());
-      if (description.status.name !== 'RUNNING') return { kind: 'workflow_closed', workflowStatus: description.status.name };
+      if (description.status.name !== 'RUNNING')
+        return { kind: 'workflow_closed', workflowStatus: description.status.name };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError && !isNamespaceNotFound(err)) return { kind: 'orphaned' };
       throw unavailable(err);

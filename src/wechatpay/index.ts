@@ -28,7 +28,7 @@ export { encryptV3Resource } from './v3/aes-gcm';
 export { encryptSensitiveField, decryptSensitiveField } from './v3/rsa-oaep';
 export { WechatPayKeyring, PUBLIC_KEY_ID_PREFIX, isPublicKeyId } from './v3/keyring';
 export type { PlatformCertificate, KeyringOptions, KeyringEntry } from './v3/keyring';
-export { verifyV3Message, headerValue } from './v3/verify';
+export { verifyV3Message, verifyV3MessageIfKeyKnown, headerValue } from './v3/verify';
 export type { V3VerificationFailure, V3VerificationResult } from './v3/verify';
 export * from './v3/schemas';
 export { verifyV2Sign, buildV2SignString, parseV2SignType } from './v2/sign';
@@ -51,12 +51,18 @@ export type { V2Gateway, V2GatewayConfigInput } from './v2/gateway';
 export { V2_ERROR_CLASSES, mapV2ResultError, mapV2ReturnFail } from './v2/error-map';
 export {
   verifyV3Notification,
+  decodeVerifiedV3Notification,
   decodeV2Notification,
   NotificationRejected,
   isNotificationRejected,
   looksLikeXml,
 } from './notifications';
-export type { NotificationRejectReason, VerifyV3NotificationInput, DecodeV2NotificationInput } from './notifications';
+export type {
+  Clock,
+  NotificationRejectReason,
+  VerifyV3NotificationInput,
+  DecodeV2NotificationInput,
+} from './notifications';
 export { classifyTransportError, DEFAULT_TIMEOUTS } from './transport';
 export type { HttpTimeouts } from './transport';
 export { v2TimeToRfc3339, toBeijingRfc3339 } from './time';

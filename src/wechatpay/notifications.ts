@@ -32,6 +32,15 @@ export type NotificationRejectReason =
   | 'MALFORMED'
   | 'MERCHANT_MISMATCH';
 
+export type Clock = (() => number) | Date | number;
+
+function clockFn(now: Clock | undefined): () => number {
+  if (now === undefined) return Date.now;
+  if (typeof now === 'function') return now;
+  const ms = now instanceof Date ? now.getTime() : now;
+  return () => ms;
+}
+
 export class NotificationRejected extends Error {
   override readonly name = 'NotificationRejected';
   constructor(
@@ -73,14 +82,15 @@ export interface VerifyV3NotificationInput {
   rawBody: Buffer | string;
   keyring: WechatPayKeyring;
   apiV3Key: string;
-  /** Milliseconds since the epoch (injectable clock). */
-  now?: () => number;
+  /** Injectable clock: a function returning epoch milliseconds, a Date, or epoch milliseconds. */
+  now?: Clock;
   toleranceSeconds?: number;
 }
 
 export async function verifyV3Notification(input: VerifyV3NotificationInput): Promise<RefundNotification> {
   // Known key (the normal case): fully synchronous. Unknown serial: one awaited certificate refresh.
-  const verdict = verifyV3MessageIfKeyKnown(input) ?? (await verifyV3Message(input));
+  const v = { ...input, now: clockFn(input.now) };
+  const verdict = verifyV3MessageIfKeyKnown(v) ?? (await verifyV3Message(v));
   if (!verdict.ok) throw new NotificationRejected(verdict.reason, verdict.message, false);
   return decodeVerifiedV3Notification(input.rawBody, input.apiV3Key);
 }
@@ -132,7 +142,8 @@ export interface DecodeV2NotificationInput {
   apiKey: string;
   /** When given, the envelope's mch_id must equal it (the merchant, or the provider in partner mode). */
   mchid?: string;
-  now?: () => number;
+  /** Receipt time (receivedAt): a function returning epoch milliseconds, a Date, or epoch milliseconds. */
+  now?: Clock;
 }
 
 const V2_STATUS = { SUCCESS: 'SUCCESS', REFUNDCLOSE: 'CLOSED', CHANGE: 'ABNORMAL' } as const;
@@ -181,7 +192,7 @@ export function decodeV2Notification(input: DecodeV2NotificationInput): RefundNo
       settlementTotalFen: info.settlement_total_fee,
       currency: 'CNY',
     },
-    receivedAt: toBeijingRfc3339((input.now ?? Date.now)()),
+    receivedAt: toBeijingRfc3339(clockFn(input.now)()),
   };
 }
 

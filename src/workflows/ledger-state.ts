@@ -124,11 +124,12 @@ export class LedgerState {
       wf.log.warn('status report for a refund this ledger does not know', { outRefundNo: change.outRefundNo });
       return;
     }
-    if (change.lastSubmitAt) {
-      const sentAt = Date.parse(change.lastSubmitAt);
-      this.lastSubmissionAtMs = Math.max(this.lastSubmissionAtMs ?? 0, sentAt);
+    if (change.submissionSettled && !entry.submissionSettled) {
+      entry.submissionSettled = true;
+      // M9 counts from the create WeChat answered, not from when we sent it: the report arrives after the reply,
+      // so measuring from now keeps the next create a full minute behind this one, whatever the latencies.
+      this.lastSubmissionAtMs = Math.max(this.lastSubmissionAtMs ?? 0, Date.now());
     }
-    if (change.submissionSettled && !entry.submissionSettled) entry.submissionSettled = true;
     if (entry.submissionSettled && this.submitting === entry.outRefundNo) this.submitting = undefined;
     if (change.version <= entry.version) return;
     entry.status = change.state;

@@ -40,7 +40,11 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
     requestRefundUpdate,
     (request: RefundRequest): RefundReceipt => {
       // Checked again: the validator does not run on replay, and this keeps the handler correct on its own.
-      const parsed = requestRefundSchema.parse(request);
+      const result = requestRefundSchema.safeParse(request);
+      if (!result.success) {
+        throw wf.ApplicationFailure.nonRetryable(describeZodError(result.error), 'InvalidRefundRequest');
+      }
+      const parsed = result.data;
       const check = ledger.check(parsed);
       if (!check.ok) throw wf.ApplicationFailure.nonRetryable(check.message, `RefundRule${check.rule}`);
       if (check.kind === 'duplicate') return ledger.receipt(check.entry);
@@ -50,10 +54,13 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
     },
     {
       validator: (request: RefundRequest) => {
+        // Typed failures: callers (src/starter.ts) map `RefundRule<rule>` to the WeChat rule without parsing text.
         const parsed = requestRefundSchema.safeParse(request);
-        if (!parsed.success) throw new Error(describeZodError(parsed.error));
+        if (!parsed.success) {
+          throw wf.ApplicationFailure.nonRetryable(describeZodError(parsed.error), 'InvalidRefundRequest');
+        }
         const check = ledger.check(parsed.data);
-        if (!check.ok) throw new Error(check.message);
+        if (!check.ok) throw wf.ApplicationFailure.nonRetryable(check.message, `RefundRule${check.rule}`);
       },
       description: 'Request a refund of this order; rejected at once when it breaks a WeChat refund rule.',
     },
@@ -143,7 +150,10 @@ async function startRefund(ledger: LedgerState, outTradeNo: string, input: Order
     );
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      ledger.markLost(outRefundNo, `a refund workflow ${entry.refundWorkflowId} is already running outside this ledger`);
+      ledger.markLost(
+        outRefundNo,
+        `a refund workflow ${entry.refundWorkflowId} is already running outside this ledger`,
+      );
       return;
     }
     throw err;

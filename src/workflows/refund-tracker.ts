@@ -265,7 +265,7 @@ export class RefundTracker {
   }
 
   validateRetryNow(request: RetryNowRequest): void {
-    const parsed = retryNowSchema.safeParse(request);
+    const parsed = retryNowSchema.safeParse(request ?? {}); // no argument at all means "no note"
     if (!parsed.success) throw new Error(describeZodError(parsed.error));
     if (isTerminal(this.state)) throw new Error(`refund ${this.input.outRefundNo} is already ${this.state}`);
   }
@@ -274,8 +274,8 @@ export class RefundTracker {
     this.operatorActions.push({
       at: isoAt(Date.now()),
       action: 'retryNow',
-      operator: request.operator,
-      note: request.note,
+      operator: request?.operator,
+      note: request?.note,
     });
     if (this.awaitingSubmission()) {
       this.retryRequested = true;
@@ -328,11 +328,12 @@ export class RefundTracker {
     const lines = [`**${this.state}** · ${amount} · out_refund_no ${this.input.outRefundNo}`];
     if (this.state === 'MANUAL_REVIEW') {
       const last = this.submitAttempts[this.submitAttempts.length - 1];
-      const cause = this.reviewReason === 'POLL_HORIZON_EXCEEDED'
-        ? 'still PROCESSING after the poll schedule ran out'
-        : last?.error
-          ? `${last.error.code}: ${last.error.message}`
-          : (this.note ?? this.reviewReason ?? '');
+      const cause =
+        this.reviewReason === 'POLL_HORIZON_EXCEEDED'
+          ? 'still PROCESSING after the poll schedule ran out'
+          : last?.error
+            ? `${last.error.code}: ${last.error.message}`
+            : (this.note ?? this.reviewReason ?? '');
       lines.push(`Needs an operator (${this.reviewReason}): ${cause}. Fix it, then send retryNow.`);
     }
     if (this.state === 'ABNORMAL') lines.push('Card route failed: resolve with resolveAbnormal (bank details).');

@@ -23,6 +23,7 @@ import {
   type ResolvedSubmitRetry,
 } from '../domain/submit-retry';
 import {
+  describeZodError,
   refundWorkflowInputSchema,
   resolveAbnormalSchema,
   type ResolveAbnormalRequest,
@@ -118,7 +119,11 @@ async function submitUntilAccepted(
       const failure = classifyActivityFailure(err);
       refund.recordSubmitAttempt({ at: isoAt(at), result: 'FAILED', error: failure }, at, queried);
       if (!refund.awaitingSubmission()) break; // settled by a notification meanwhile
-      if (failure.errorClass === 'RetrySame' || failure.errorClass === 'UnknownOutcome' || failure.errorClass === 'Throttled') {
+      if (
+        failure.errorClass === 'RetrySame' ||
+        failure.errorClass === 'UnknownOutcome' ||
+        failure.errorClass === 'Throttled'
+      ) {
         queryFirst = true;
         unknownRounds += 1;
       }
@@ -194,8 +199,7 @@ async function followUntilFinal(refund: RefundTracker, gateway: WorkflowMutex): 
       await wf.condition(() => refund.version !== version || refund.pollRequested !== undefined, waitMs);
     }
     if (refund.pollRequested === undefined && refund.version !== version) continue; // state moved: re-plan
-    const reason: PollReason =
-      refund.pollRequested ?? (refund.state === 'PROCESSING' ? 'SCHEDULED' : 'WAITING');
+    const reason: PollReason = refund.pollRequested ?? (refund.state === 'PROCESSING' ? 'SCHEDULED' : 'WAITING');
     refund.pollRequested = undefined;
     await poll(refund, gateway, reason);
   }
@@ -233,7 +237,12 @@ async function resolveAbnormal(
   gateway: WorkflowMutex,
   raw: ResolveAbnormalRequest,
 ): Promise<RefundStatusView> {
-  const request = resolveAbnormalSchema.parse(raw);
+  // A Temporal failure (not a ZodError) so a bad request fails the update, never the workflow task.
+  const parsed = resolveAbnormalSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw wf.ApplicationFailure.nonRetryable(describeZodError(parsed.error), 'InvalidResolveAbnormalRequest');
+  }
+  const request = parsed.data;
   refund.abnormalResolutionInFlight = true;
   const at = Date.now();
   refund.operatorActions.push({ at: isoAt(at), action: 'resolveAbnormal', operator: request.operator });
@@ -278,7 +287,11 @@ async function resolveAbnormal(
       result: 'FAILED',
       error: failure,
     });
-    if (failure.errorClass === 'RetrySame' || failure.errorClass === 'UnknownOutcome' || failure.errorClass === 'Throttled') {
+    if (
+      failure.errorClass === 'RetrySame' ||
+      failure.errorClass === 'UnknownOutcome' ||
+      failure.errorClass === 'Throttled'
+    ) {
       // It may have worked: let a query tell, and accept ABNORMAL → PROCESSING from it.
       refund.abnormalHandlingRequested = true;
       refund.pollRequested = 'VERIFY_APPLY';

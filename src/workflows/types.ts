@@ -3,13 +3,7 @@
  * and the child → ledger status signal. Plain JSON-able data; the CLI, webhook and starter import these types.
  */
 import type { RefundAmounts, RefundChannel } from '../wechatpay/gateway';
-import type {
-  Evidence,
-  LedgerEntryStatus,
-  RefundState,
-  ReviewReason,
-  TransitionDecision,
-} from '../domain/status';
+import type { Evidence, LedgerEntryStatus, RefundState, ReviewReason, TransitionDecision } from '../domain/status';
 import type { OrderMoneySummary } from '../domain/refund-caps';
 import type { ScheduleKind } from '../domain/poll-schedule';
 import type { OrderLedgerInput } from '../domain/schemas';
@@ -141,7 +135,7 @@ export interface RefundStatusChange {
   version: number;
   /** WeChat has confirmed the create (or refused it for good): the order's submission slot is free. */
   submissionSettled: boolean;
-  /** When the last create request was sent (for the ≥ 60 s spacing, M9). */
+  /** When the last create request was sent (informational; the ledger spaces creates from the settled report). */
   lastSubmitAt?: string;
   refundId?: string;
   channel: RefundChannel;

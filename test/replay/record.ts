@@ -7,7 +7,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { historyToJson } from './history-json';
 import { REPO_ROOT } from '../harness/paths';
 
 export const HISTORIES_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'histories');
@@ -20,6 +20,5 @@ export async function recordHistory(name: string, handle: WorkflowHandle): Promi
   if (!recordingEnabled()) return;
   const history = await handle.fetchHistory();
   mkdirSync(HISTORIES_DIR, { recursive: true });
-  const json = JSON.parse(historyToJSON(history)) as unknown;
-  writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), JSON.stringify(json, null, 1) + '\n');
+  writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), JSON.stringify(historyToJson(history), null, 1) + '\n');
 }

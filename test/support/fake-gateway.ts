@@ -168,7 +168,10 @@ export class FakeGateway implements RefundGateway {
 
     const existing = this.refunds.get(input.outRefundNo);
     if (existing) {
-      if (existing.record.amounts.refundFen !== input.refundFen || existing.record.amounts.totalFen !== input.totalFen) {
+      if (
+        existing.record.amounts.refundFen !== input.refundFen ||
+        existing.record.amounts.totalFen !== input.totalFen
+      ) {
         throw new NeedsOperator({
           code: 'REFUND_FEE_MISMATCH',
           message: 'same out_refund_no with different amounts',
@@ -251,7 +254,8 @@ export class FakeGateway implements RefundGateway {
   /** Applies the time-based progress that is due by `at` and returns a copy. */
   private current(stored: StoredRefund, at: number): RefundRecord {
     for (const step of stored.progress) {
-      if (at >= stored.createdAtMs + step.afterMs) stored.record = this.withStatus(stored.record, step, stored.createdAtMs + step.afterMs);
+      if (at >= stored.createdAtMs + step.afterMs)
+        stored.record = this.withStatus(stored.record, step, stored.createdAtMs + step.afterMs);
     }
     stored.progress = stored.progress.filter((step) => at < stored.createdAtMs + step.afterMs);
     if (stored.appliedAtMs !== undefined) {

@@ -51,7 +51,9 @@ test('ABNORMAL, then an operator resolves it with bank details, then SUCCESS', a
   await withWorker(env, gateway, async (taskQueue) => {
     const input = refundInput();
     gateway.progress(input.outRefundNo, [{ afterMs: 2 * MINUTE_MS, status: 'ABNORMAL' }]);
-    gateway.progressAfterApply(input.outRefundNo, [{ afterMs: 20 * HOUR_MS, status: 'SUCCESS', channel: 'OTHER_BANKCARD' }]);
+    gateway.progressAfterApply(input.outRefundNo, [
+      { afterMs: 20 * HOUR_MS, status: 'SUCCESS', channel: 'OTHER_BANKCARD' },
+    ]);
     const handle = await startRefund(env, taskQueue, input);
     await env.sleep(3 * MINUTE_MS);
 
@@ -59,7 +61,11 @@ test('ABNORMAL, then an operator resolves it with bank details, then SUCCESS', a
     const abnormalNotice = gateway.notificationFor(input.outRefundNo, 'ABNORMAL', 'EV-abnormal-1');
     await notify(handle, abnormalNotice);
     const abnormal = await waitForState(handle, 'ABNORMAL');
-    expect(abnormal.polls.at(-1)).toMatchObject({ reason: 'VERIFY_NOTIFICATION', result: 'ABNORMAL', decision: 'apply' });
+    expect(abnormal.polls.at(-1)).toMatchObject({
+      reason: 'VERIFY_NOTIFICATION',
+      result: 'ABNORMAL',
+      decision: 'apply',
+    });
     expect(abnormal.notifications).toEqual([expect.objectContaining({ decision: 'verifying' })]);
     expect((await handle.describe()).searchAttributes.RefundStatus).toEqual(['ABNORMAL']);
 
@@ -85,10 +91,18 @@ test('ABNORMAL, then an operator resolves it with bank details, then SUCCESS', a
     const resolved = await handle.executeUpdate(resolveAbnormalUpdate, { args: [goodCard] });
     expect(resolved).toMatchObject({ state: 'PROCESSING', channel: 'OTHER_BANKCARD', schedule: { kind: 'BANK_CARD' } });
     expect(resolved.abnormalResolutions).toEqual([
-      expect.objectContaining({ type: 'USER_BANK_CARD', bankType: 'ICBC_DEBIT', operator: 'alice', result: 'ACCEPTED' }),
+      expect.objectContaining({
+        type: 'USER_BANK_CARD',
+        bankType: 'ICBC_DEBIT',
+        operator: 'alice',
+        result: 'ACCEPTED',
+      }),
     ]);
     expect(JSON.stringify(resolved)).not.toContain(goodCard.type === 'USER_BANK_CARD' ? goodCard.bankAccount : '');
-    expect(gateway.callsOf('applyAbnormalRefund')[0].input).toMatchObject({ refundId: abnormal.refundId, type: 'USER_BANK_CARD' });
+    expect(gateway.callsOf('applyAbnormalRefund')[0].input).toMatchObject({
+      refundId: abnormal.refundId,
+      type: 'USER_BANK_CARD',
+    });
 
     // A late re-delivery of the old ABNORMAL notification, and a new one, change nothing.
     await notify(handle, abnormalNotice);
@@ -137,7 +151,9 @@ test('an ABNORMAL refund handled in the merchant portal is seen by the daily que
     const handle = await startRefund(env, taskQueue, input);
     await env.sleep(2 * MINUTE_MS);
     const abnormal = await waitForState(handle, 'ABNORMAL');
-    expect(Date.parse(abnormal.nextPollAt!) - Date.parse(abnormal.transitions.at(-1)!.at)).toBeGreaterThanOrEqual(24 * HOUR_MS);
+    expect(Date.parse(abnormal.nextPollAt!) - Date.parse(abnormal.transitions.at(-1)!.at)).toBeGreaterThanOrEqual(
+      24 * HOUR_MS,
+    );
 
     // Someone pays the refund out by hand in the portal; no notification reaches us.
     gateway.settle(input.outRefundNo, 'SUCCESS');

@@ -3,9 +3,24 @@
  * WeChat is the scriptable fake gateway; Temporal is real.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { allScheduledPolls, DEFAULT_BALANCE_SCHEDULE, DEFAULT_BANK_CARD_SCHEDULE, HOUR_MS, MINUTE_MS } from '../../src/domain/poll-schedule';
+import {
+  allScheduledPolls,
+  DEFAULT_BALANCE_SCHEDULE,
+  DEFAULT_BANK_CARD_SCHEDULE,
+  HOUR_MS,
+  MINUTE_MS,
+} from '../../src/domain/poll-schedule';
 import { FakeGateway } from '../support/fake-gateway';
-import { createRefundTestEnv, notify, recordHistory, refundInput, startRefund, status, withWorker } from './helpers';
+import {
+  createRefundTestEnv,
+  expectTimesNear,
+  notify,
+  recordHistory,
+  refundInput,
+  startRefund,
+  status,
+  withWorker,
+} from './helpers';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -15,9 +30,9 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-/** Poll times relative to acceptance, to the second (a workflow task starts a few ms after its timer fires). */
+/** Poll times relative to acceptance. */
 const offsetsFromAcceptance = (view: { acceptedAt?: string; polls: { at: string }[] }) =>
-  view.polls.map((p) => Math.round((Date.parse(p.at) - Date.parse(view.acceptedAt!)) / 1000) * 1000);
+  view.polls.map((p) => Date.parse(p.at) - Date.parse(view.acceptedAt!));
 
 test('a refund notified within a minute succeeds without a single query', async () => {
   const gateway = new FakeGateway();
@@ -56,7 +71,7 @@ test('without a notification, a balance refund is found by the query 60 s after 
     expect(outcome).toMatchObject({ state: 'SUCCESS', channel: 'BALANCE', queries: 1, notifications: 0 });
     const view = await status(handle);
     expect(view.schedule?.kind).toBe('BALANCE');
-    expect(offsetsFromAcceptance(view)).toEqual([60_000]);
+    expectTimesNear(offsetsFromAcceptance(view), [60_000]);
     expect(view.polls[0]).toMatchObject({ reason: 'SCHEDULED', result: 'SUCCESS', decision: 'apply' });
     await recordHistory('refund-balance-found-by-first-poll', handle);
   });
@@ -72,13 +87,15 @@ test('a bank-card refund settling on day 3 is found by the bank-card schedule', 
     const view = await status(handle);
     const expected = allScheduledPolls(DEFAULT_BANK_CARD_SCHEDULE, 0).filter((t) => t < settlesAfter + 12 * HOUR_MS);
     const firstAfterSettlement = expected.findIndex((t) => t >= settlesAfter);
-    expect(offsetsFromAcceptance(view)).toEqual(expected.slice(0, firstAfterSettlement + 1));
+    expectTimesNear(offsetsFromAcceptance(view), expected.slice(0, firstAfterSettlement + 1));
     expect(outcome).toMatchObject({ state: 'SUCCESS', queries: 11 });
     expect(view.polls.slice(0, -1).every((p) => p.result === 'PROCESSING')).toBe(true);
 
     const { historyLength } = await handle.describe();
     // The figures the issue asks for: queries made and history length of a day-3 bank-card refund.
-    console.log(`bank-card refund settled on day 3: ${outcome.queries} queries, history length ${historyLength} events`);
+    console.log(
+      `bank-card refund settled on day 3: ${outcome.queries} queries, history length ${historyLength} events`,
+    );
     expect(historyLength).toBeLessThan(200);
     await recordHistory('refund-bank-card-day-3', handle);
   });
@@ -94,7 +111,7 @@ test('a refund still PROCESSING when the balance schedule runs out goes to MANUA
     const view = await status(handle);
     expect(view).toMatchObject({ state: 'MANUAL_REVIEW', reviewReason: 'POLL_HORIZON_EXCEEDED' });
     const schedule = allScheduledPolls(DEFAULT_BALANCE_SCHEDULE, 0);
-    expect(offsetsFromAcceptance(view).slice(0, schedule.length)).toEqual(schedule);
+    expectTimesNear(offsetsFromAcceptance(view).slice(0, schedule.length), schedule);
     expect(schedule[schedule.length - 1]).toBe(24 * HOUR_MS);
     // After escalation only the slow daily check remains.
     expect(Date.parse(view.nextPollAt!) - Date.parse(view.transitions.at(-1)!.at)).toBeGreaterThanOrEqual(24 * HOUR_MS);

@@ -9,6 +9,7 @@ import { retryNowUpdate } from '../../src/workflows/definitions';
 import { FakeGateway } from '../support/fake-gateway';
 import {
   createRefundTestEnv,
+  expectTimesNear,
   notify,
   recordHistory,
   refundInput,
@@ -41,20 +42,39 @@ test('create failing 5 times with SYSTEM_ERROR, then accepted: one out_refund_no
     const creates = gateway.callsOf('createRefund').map((c) => c.input);
     expect(creates).toHaveLength(6);
     for (const create of creates) {
-      expect(create).toMatchObject({ outRefundNo: input.outRefundNo, refundFen: input.refundFen, totalFen: input.totalFen });
+      expect(create).toMatchObject({
+        outRefundNo: input.outRefundNo,
+        refundFen: input.refundFen,
+        totalFen: input.totalFen,
+      });
     }
     expect(new Set(creates.map((c) => JSON.stringify(c))).size).toBe(1); // byte-for-byte the same request
     expect(gateway.refundCount()).toBe(1);
 
     const view = await status(handle);
-    expect(view.submitAttempts.map((a) => a.result)).toEqual(['FAILED', 'FAILED', 'FAILED', 'FAILED', 'FAILED', 'ACCEPTED']);
-    expect(view.submitAttempts[0].error).toMatchObject({ errorClass: 'RetrySame', code: 'SYSTEM_ERROR', httpStatus: 500 });
+    expect(view.submitAttempts.map((a) => a.result)).toEqual([
+      'FAILED',
+      'FAILED',
+      'FAILED',
+      'FAILED',
+      'FAILED',
+      'ACCEPTED',
+    ]);
+    expect(view.submitAttempts[0].error).toMatchObject({
+      errorClass: 'RetrySame',
+      code: 'SYSTEM_ERROR',
+      httpStatus: 500,
+    });
     // RETRY_SAME advice: every resend is preceded by a query by out_refund_no (404 here, so the create goes out).
-    const queriesBeforeAcceptance = gateway.callsOf('queryRefund').filter((q) => q.at < gateway.callsOf('createRefund')[5].at + 1);
+    const queriesBeforeAcceptance = gateway
+      .callsOf('queryRefund')
+      .filter((q) => q.at < gateway.callsOf('createRefund')[5].at + 1);
     expect(queriesBeforeAcceptance).toHaveLength(5);
     // Backing off: 1, 2, 4, 8, 16 minutes.
-    const seconds = gaps(view.submitAttempts.map((a) => a.at)).map((ms) => Math.round(ms / 1000));
-    expect(seconds).toEqual([60, 120, 240, 480, 960]);
+    expectTimesNear(
+      gaps(view.submitAttempts.map((a) => a.at)),
+      [1, 2, 4, 8, 16].map((m) => m * MINUTE_MS),
+    );
     await recordHistory('refund-submit-system-error-5x', handle);
   });
 });
@@ -83,9 +103,13 @@ test('FREQUENCY_LIMITED backs off longer than a system error', async () => {
     const handle = await startRefund(env, taskQueue, refundInput());
     expect((await handle.result()).state).toBe('SUCCESS');
     const view = await status(handle);
-    expect(view.submitAttempts.map((a) => a.error?.errorClass ?? a.result)).toEqual(['Throttled', 'Throttled', 'ACCEPTED']);
-    const seconds = gaps(view.submitAttempts.map((a) => a.at)).map((ms) => Math.round(ms / 1000));
-    expect(seconds).toEqual([120, 240]); // RETRY_SAME would wait 60, 120
+    expect(view.submitAttempts.map((a) => a.error?.errorClass ?? a.result)).toEqual([
+      'Throttled',
+      'Throttled',
+      'ACCEPTED',
+    ]);
+    // RETRY_SAME would wait 1 and 2 minutes.
+    expectTimesNear(gaps(view.submitAttempts.map((a) => a.at)), [2 * MINUTE_MS, 4 * MINUTE_MS]);
     expect(gateway.refundCount()).toBe(1);
     await recordHistory('refund-submit-throttled', handle);
   });
@@ -122,8 +146,12 @@ test('merchant balance short: waits visibly in MANUAL_REVIEW, then an operator r
     const handle = await startRefund(env, taskQueue, input);
     const waiting = await waitForState(handle, 'MANUAL_REVIEW');
     expect(waiting).toMatchObject({ reviewReason: 'SUBMIT_NEEDS_OPERATOR', note: 'NOT_ENOUGH: balance insufficient' });
-    expect(Math.round((Date.parse(waiting.nextSubmitAt!) - Date.parse(waiting.submitAttempts[0].at)) / 1000)).toBe(3600);
+    expectTimesNear([Date.parse(waiting.nextSubmitAt!) - Date.parse(waiting.submitAttempts[0].at)], [HOUR_MS]);
     expect((await handle.describe()).searchAttributes.RefundStatus).toEqual(['MANUAL_REVIEW']);
+    // The Web UI's "current details" say what is wrong and what to do.
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toContain('**MANUAL_REVIEW**');
+    expect(metadata.currentDetails).toContain('NOT_ENOUGH: balance insufficient. Fix it, then send retryNow.');
     expect(gateway.refundCount()).toBe(0);
 
     // The merchant tops up; the operator does not want to wait for the hourly retry.
@@ -148,8 +176,10 @@ test('merchant balance short: retried on its own every few hours until the top-u
     const handle = await startRefund(env, taskQueue, refundInput());
     expect((await handle.result()).state).toBe('SUCCESS');
     const view = await status(handle);
-    const hours = gaps(view.submitAttempts.map((a) => a.at)).map((ms) => Math.round(ms / HOUR_MS));
-    expect(hours).toEqual([1, 2, 4]);
+    expectTimesNear(
+      gaps(view.submitAttempts.map((a) => a.at)),
+      [1, 2, 4].map((h) => h * HOUR_MS),
+    );
     await recordHistory('refund-submit-balance-short-auto-retry', handle);
   });
 });

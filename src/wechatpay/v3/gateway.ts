@@ -154,14 +154,17 @@ export function createV3Gateway(configInput: V3GatewayConfigInput, deps: V3Gatew
   /** Encryption key for sensitive fields; downloads platform certificates once if none is known yet. */
   async function encryptionKey() {
     let key = keyring.encryptionKey();
+    let refreshError: unknown;
     if (!key && keyring.canRefresh) {
-      await keyring.refresh();
+      // A failed download (e.g. 404 for a public-key-only merchant) must not surface as a verdict on the refund.
+      await keyring.refresh().catch((e: unknown) => (refreshError = e));
       key = keyring.encryptionKey();
     }
     if (!key) {
       throw new NeedsOperator({
         code: 'NO_WECHATPAY_KEY',
         message: 'no WeChat Pay public key or valid platform certificate to encrypt bank details with',
+        cause: refreshError,
       });
     }
     return key;

@@ -164,6 +164,23 @@ describe('verifyV3Notification', () => {
       expect(e.reason).toBe('BAD_SIGNATURE');
     });
 
+    it('takes the clock as a function, a Date or epoch milliseconds', async () => {
+      const h = headers();
+      for (const clock of [now, new Date(NOW_S * 1000), NOW_S * 1000]) {
+        await expect(
+          verifyV3Notification({ headers: h, rawBody: body, keyring: keyring(), apiV3Key: API_V3_KEY, now: clock }),
+        ).resolves.toBeDefined();
+      }
+      const late = new Date((NOW_S + 301) * 1000);
+      expect(
+        (
+          await rejection(
+            verifyV3Notification({ headers: h, rawBody: body, keyring: keyring(), apiV3Key: API_V3_KEY, now: late }),
+          )
+        ).reason,
+      ).toBe('STALE_TIMESTAMP');
+    });
+
     it('STALE_TIMESTAMP beyond ±300 s, accepted at exactly 300 s', async () => {
       const old = signedHeaders(body, platformSigner, NOW_S - 301);
       expect(

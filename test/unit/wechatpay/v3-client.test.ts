@@ -446,3 +446,25 @@ function gatewayAt(nowMs: number): V3Gateway {
   gateways.push(g);
   return g;
 }
+
+describe('v3 abnormal refund without any WeChat key', () => {
+  it('tries one certificate download, then asks a human (the refund itself is not judged)', async () => {
+    respond = (req) =>
+      req.url === '/v3/certificates'
+        ? { status: 404, body: { code: 'RESOURCE_NOT_EXISTS', message: '无可用的平台证书' } }
+        : { status: 200, body: refundObject() };
+    const e = await thrown(
+      gateway({ platformCertificates: [] }).applyAbnormalRefund({
+        refundId: '50000000382019052709732678859',
+        outRefundNo: 'R20240101000001',
+        type: 'USER_BANK_CARD',
+        bankType: 'ICBC_DEBIT',
+        bankAccount: '6222021234567890123',
+        realName: '张三',
+      }),
+    );
+    expect(e).toBeInstanceOf(NeedsOperator);
+    expect((e as NeedsOperator).code).toBe('NO_WECHATPAY_KEY');
+    expect(server.requests.map((r) => r.url)).toEqual(['/v3/certificates']);
+  });
+});

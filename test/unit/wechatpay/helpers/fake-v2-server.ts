@@ -49,7 +49,7 @@ export async function startFakeV2(handler: (req: V2Recorded) => V2Reply): Promis
     async (req, res) => {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
-      let fields: Record<string, string> = {};
+      let fields: Record<string, string>;
       try {
         fields = parseV2Xml(Buffer.concat(chunks));
       } catch {
@@ -60,7 +60,7 @@ export async function startFakeV2(handler: (req: V2Recorded) => V2Reply): Promis
         path: req.url ?? '',
         fields,
         signValid: verifyV2Sign(fields, V2_API_KEY),
-        clientCertCN: peer?.subject?.CN,
+        clientCertCN: [peer?.subject?.CN].flat()[0],
       };
       requests.push(recorded);
       const reply = handler(recorded);

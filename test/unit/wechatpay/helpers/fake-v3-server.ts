@@ -74,7 +74,7 @@ export async function startFakeV3(
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
     let auth: ParsedV3Authorization | undefined;
-    let authValid = false;
+    let authValid: boolean;
     try {
       auth = parseV3Authorization(String(req.headers.authorization ?? ''));
       authValid =

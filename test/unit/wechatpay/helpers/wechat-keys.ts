@@ -1,5 +1,6 @@
 /** Keys and certificates for tests: one merchant, one platform certificate, one WeChat Pay public key. */
 import {
+  CertificateAuthority,
   createCertificateAuthority,
   generateRsaKeyPair,
   issueCertificate,

@@ -1,0 +1,250 @@
+/**
+ * Outbound refund notifications (reference §4, §5.8, §8.5): one per transition into SUCCESS, CLOSED or ABNORMAL, to the
+ * refund's notify_url (else the merchant's portal URL), v3 JSON or v2 XML, delivered on WeChat's retry schedule on the
+ * virtual clock until the receiver answers 200/204 within 5 s. Every attempt is recorded. Notification faults
+ * (dropped, duplicated, delayed, reordered, unverifiable, undecryptable, v2-instead-of-v3) are applied here.
+ */
+import { Agent, request } from 'undici';
+import { parseV2Xml } from '../wechatpay/v2/xml';
+import type { VirtualClock } from './clock';
+import type { NotificationConfig } from './config';
+import type { NotificationFault } from './fault-schemas';
+import type { FaultRegistry } from './faults';
+import type { IdFactory } from './ids';
+import type { ApiVersion, SimNotification, SimRefund, TerminalOutcome } from './model';
+import { v2NotificationBody, v3NotificationBody } from './notification-payloads';
+import type { SimulatorStore } from './store';
+import type { SignatureFault, WechatSigner } from './wechat-signer';
+import { SECOND_MS } from './time-format';
+
+interface DeliveryContext {
+  refund: SimRefund;
+  status: TerminalOutcome;
+  faults: NotificationFault[];
+  /** Body without decryption faults (built once: the same ciphertext on every retry, like WeChat). */
+  body: string;
+  undecryptableBody?: string;
+}
+
+const SIGNATURE_FAULTS: Partial<Record<NotificationFault['kind'], SignatureFault>> = {
+  BAD_SIGNATURE: 'BAD_SIGNATURE',
+  SIGNTEST: 'SIGNTEST_SIGNATURE',
+  STALE_TIMESTAMP: 'STALE_TIMESTAMP',
+  UNKNOWN_SERIAL: 'UNKNOWN_SERIAL',
+};
+
+export class Notifier {
+  private readonly contexts = new Map<SimNotification, DeliveryContext>();
+  /** REORDER: notifications held back until a later one of the same refund was delivered. */
+  private readonly held = new Map<string, SimNotification[]>();
+  private readonly agent: Agent;
+  private closed = false;
+
+  constructor(
+    private readonly store: SimulatorStore,
+    private readonly clock: VirtualClock,
+    private readonly signer: WechatSigner,
+    private readonly ids: IdFactory,
+    private readonly faults: FaultRegistry,
+    private readonly config: NotificationConfig,
+  ) {
+    this.agent = new Agent({ connect: { timeout: config.timeoutMs }, keepAliveTimeout: 1000 });
+  }
+
+  reset(): void {
+    this.contexts.clear();
+    this.held.clear();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.agent.close().catch(() => undefined);
+  }
+
+  /** Called by the lifecycle engine on every transition into SUCCESS / CLOSED / ABNORMAL. */
+  emit(refund: SimRefund, status: TerminalOutcome): void {
+    const merchant = this.store.merchantForOwner(refund.owner);
+    if (!merchant) return;
+    const now = this.clock.now();
+    // §8.5 / §4.9: a v3 refund without notify_url is announced in v2 XML to the portal URL.
+    let format: ApiVersion = refund.apiVersion;
+    let url = refund.notifyUrl;
+    if (!url && merchant.portalNotifyUrl) {
+      url = merchant.portalNotifyUrl;
+      format = 'v2';
+    }
+    const faults = this.faults.strikeNotification({
+      mchid: refund.mchid,
+      owner: refund.owner,
+      outRefundNo: refund.outRefundNo,
+      status,
+    });
+    if (faults.some((f) => f.kind === 'V2_XML')) format = 'v2';
+    const id = this.ids.notificationId();
+    const base: Omit<SimNotification, 'state' | 'attempts'> = {
+      id,
+      outRefundNo: refund.outRefundNo,
+      refundId: refund.refundId,
+      owner: refund.owner,
+      mchid: refund.mchid,
+      status,
+      format,
+      url: url ?? '',
+      createdAt: now,
+      faults: faults.map((f) => f.kind),
+    };
+    if (!url) {
+      this.store.notifications.push({ ...base, state: 'NO_URL', attempts: [] });
+      return;
+    }
+    if (faults.some((f) => f.kind === 'DROP')) {
+      this.store.notifications.push({ ...base, state: 'DROPPED', attempts: [] });
+      return;
+    }
+    const order = this.store.orderByTransactionId(refund.transactionId);
+    const build = (undecryptable: boolean) =>
+      format === 'v3'
+        ? v3NotificationBody(id, now, refund, status, merchant.apiV3Key, undecryptable)
+        : v2NotificationBody(refund, status, merchant, order);
+    const ctx: DeliveryContext = {
+      refund,
+      status,
+      faults,
+      body: build(false),
+      undecryptableBody: format === 'v3' && faults.some((f) => f.kind === 'UNDECRYPTABLE') ? build(true) : undefined,
+    };
+    const copies = faults.find((f) => f.kind === 'DUPLICATE')?.copies ?? 1;
+    const delay = faults.find((f) => f.kind === 'DELAY');
+    const reorder = faults.find((f) => f.kind === 'REORDER');
+    for (let i = 0; i < copies; i++) {
+      const n: SimNotification = { ...base, state: 'SCHEDULED', attempts: [] };
+      this.store.notifications.push(n);
+      this.contexts.set(n, ctx);
+      if (reorder) {
+        n.state = 'HELD';
+        const key = refundKey(refund);
+        this.held.set(key, [...(this.held.get(key) ?? []), n]);
+        // If no later notification ever comes, release it anyway after delaySeconds.
+        this.clock.at(now + reorder.delaySeconds * SECOND_MS, `release held ${id}`, () => this.release(n));
+      } else {
+        this.scheduleAttempt(n, now + (delay ? delay.delaySeconds * SECOND_MS : 0));
+      }
+    }
+  }
+
+  private release(n: SimNotification): void {
+    if (n.state !== 'HELD') return;
+    const key = refundKey(n);
+    this.held.set(
+      key,
+      (this.held.get(key) ?? []).filter((x) => x !== n),
+    );
+    this.scheduleAttempt(n, this.clock.now());
+  }
+
+  private scheduleAttempt(n: SimNotification, at: number): void {
+    n.state = 'SCHEDULED';
+    n.nextAttemptAt = at;
+    this.clock.at(at, `notify ${n.id} #${n.attempts.length + 1}`, () => this.attempt(n));
+  }
+
+  private async attempt(n: SimNotification): Promise<void> {
+    const ctx = this.contexts.get(n);
+    if (!ctx || this.closed) return;
+    n.state = 'IN_FLIGHT';
+    n.nextAttemptAt = undefined;
+    const attemptNo = n.attempts.length + 1;
+    const active = ctx.faults.filter((f) => attemptNo <= f.attempts);
+    const signatureFault = active.map((f) => SIGNATURE_FAULTS[f.kind]).find((f) => f !== undefined);
+    const undecryptable = active.some((f) => f.kind === 'UNDECRYPTABLE');
+    const body = undecryptable && ctx.undecryptableBody ? ctx.undecryptableBody : ctx.body;
+    const headers: Record<string, string> = {
+      'User-Agent': 'Mozilla/4.0',
+      'Request-ID': this.ids.requestId(),
+    };
+    let signedWith: string | undefined;
+    if (n.format === 'v3') {
+      const key = this.signer.nextKey();
+      signedWith = key.id;
+      Object.assign(headers, this.signer.signHeaders(body, signatureFault, key), {
+        'Content-Type': 'application/json',
+      });
+    } else {
+      headers['Content-Type'] = 'text/xml';
+    }
+    const startedAt = this.clock.now();
+    const realStart = Date.now();
+    let statusCode: number | undefined;
+    let error: string | undefined;
+    let ok = false;
+    try {
+      const res = await request(n.url, {
+        method: 'POST',
+        headers,
+        body,
+        dispatcher: this.agent,
+        headersTimeout: this.config.timeoutMs,
+        bodyTimeout: this.config.timeoutMs,
+        signal: AbortSignal.timeout(this.config.timeoutMs),
+      });
+      statusCode = res.statusCode;
+      const text = await res.body.text();
+      ok = this.isSuccess(n.format, res.statusCode, text);
+      if (!ok) error = `receiver answered ${res.statusCode}${text ? `: ${text.slice(0, 200)}` : ''}`;
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      error =
+        err.name === 'TimeoutError' || err.name === 'AbortError'
+          ? `no reply within ${this.config.timeoutMs} ms`
+          : `${err.code ?? err.name}: ${err.message}`;
+    }
+    n.attempts.push({
+      attempt: attemptNo,
+      at: startedAt,
+      realAt: realStart,
+      statusCode,
+      latencyMs: Date.now() - realStart,
+      ok,
+      error,
+      faults: active.map((f) => f.kind),
+      signedWith,
+    });
+    if (ok) {
+      n.state = 'DELIVERED';
+      this.releaseEarlier(n);
+      return;
+    }
+    const schedule = this.config.retryScheduleSeconds;
+    const retryIndex = attemptNo - 1;
+    if (retryIndex >= schedule.length || this.closed) {
+      n.state = 'ABANDONED';
+      return;
+    }
+    this.scheduleAttempt(n, startedAt + schedule[retryIndex] * SECOND_MS);
+  }
+
+  /** A later notification got through: the held (reordered) earlier ones follow now, out of order. */
+  private releaseEarlier(n: SimNotification): void {
+    const key = refundKey(n);
+    for (const h of [...(this.held.get(key) ?? [])]) if (h.id !== n.id) this.release(h);
+  }
+
+  private isSuccess(format: ApiVersion, status: number, body: string): boolean {
+    if (format === 'v2') {
+      // v2 receivers must answer return_code=SUCCESS in XML (§5.8).
+      if (status !== 200) return false;
+      try {
+        return parseV2Xml(body).return_code === 'SUCCESS';
+      } catch {
+        return false;
+      }
+    }
+    if (this.config.successStatuses === 'any-2xx') return status >= 200 && status < 300;
+    return status === 200 || status === 204;
+  }
+}
+
+/** Held notifications are grouped per refund (owner + out_refund_no). */
+function refundKey(r: { owner: string; outRefundNo: string }): string {
+  return `${r.owner}\u0000${r.outRefundNo}`;
+}

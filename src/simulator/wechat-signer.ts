@@ -1,0 +1,142 @@
+/**
+ * WeChat's side of API v3 signatures (reference §3.3, §3.4): which key signs a reply or notification, the
+ * Wechatpay-* headers, the encrypted platform-certificate list, and decryption of sensitive request fields.
+ * All cryptography is the protocol layer's (src/wechatpay/v3); this module only chooses keys and assembles headers,
+ * including the deliberately broken variants of fault F7.
+ */
+import { randomBytes } from 'node:crypto';
+import { encryptV3Resource } from '../wechatpay/v3/aes-gcm';
+import { decryptSensitiveField } from '../wechatpay/v3/rsa-oaep';
+import { generateNonce, signV3Response, SIGNTEST_PREFIX } from '../wechatpay/v3/sign';
+import type { WechatIdentity } from './keys';
+import { rfc3339 } from './time-format';
+
+export type SignatureFault =
+  'BAD_SIGNATURE' | 'SIGNTEST_SIGNATURE' | 'UNKNOWN_SERIAL' | 'STALE_TIMESTAMP' | 'MISSING_SIGNATURE';
+
+export interface SigningKey {
+  id: string;
+  kind: 'platform-certificate' | 'public-key';
+  privateKeyPem: string;
+}
+
+export const SIGNATURE_TYPE = 'WECHATPAY2-SHA256-RSA2048';
+/** How far in the past a STALE_TIMESTAMP fault dates its signature (beyond the 300 s window). */
+const STALE_BY_SECONDS = 600;
+
+export class WechatSigner {
+  private turn = 0;
+
+  constructor(
+    private readonly identity: WechatIdentity,
+    private readonly realNow: () => number = Date.now,
+  ) {}
+
+  private certificateKeys(): SigningKey[] {
+    return this.identity.platformCertificates.map((c) => ({
+      id: c.serialNo,
+      kind: 'platform-certificate' as const,
+      privateKeyPem: c.privateKeyPem,
+    }));
+  }
+
+  private publicKeys(): SigningKey[] {
+    return this.identity.publicKeys.map((k) => ({
+      id: k.id,
+      kind: 'public-key' as const,
+      privateKeyPem: k.privateKeyPem,
+    }));
+  }
+
+  /**
+   * The key for the next signature. "both" alternates between a platform certificate and a public key (F10: a
+   * merchant in migration sees both); the newest certificate (last configured) is used in certificate mode.
+   */
+  nextKey(): SigningKey {
+    const certs = this.certificateKeys();
+    const pubs = this.publicKeys();
+    switch (this.identity.signWith) {
+      case 'certificate':
+        return certs[certs.length - 1];
+      case 'publicKey':
+        return pubs[pubs.length - 1];
+      case 'both':
+        this.turn += 1;
+        return this.turn % 2 === 1 ? pubs[pubs.length - 1] : certs[certs.length - 1];
+    }
+  }
+
+  /** The certificate list is signed by a certificate (a client bootstrapping from it may know no other key). */
+  certificateKey(): SigningKey | undefined {
+    const certs = this.certificateKeys();
+    return certs[certs.length - 1];
+  }
+
+  /** Wechatpay-* headers over `body` (raw bytes as sent). */
+  signHeaders(body: Buffer | string, fault?: SignatureFault, key: SigningKey = this.nextKey()): Record<string, string> {
+    const nonce = generateNonce();
+    const nowSeconds = Math.floor(this.realNow() / 1000);
+    const timestamp = String(fault === 'STALE_TIMESTAMP' ? nowSeconds - STALE_BY_SECONDS : nowSeconds);
+    let signature = signV3Response({ timestamp, nonce, body, privateKey: key.privateKeyPem });
+    let serial = key.id;
+    if (fault === 'BAD_SIGNATURE') {
+      // A well-formed signature over different bytes: passes every format check, fails verification.
+      signature = signV3Response({
+        timestamp,
+        nonce,
+        body: Buffer.concat([Buffer.from(body), Buffer.from(' ')]),
+        privateKey: key.privateKeyPem,
+      });
+    } else if (fault === 'SIGNTEST_SIGNATURE') {
+      signature = `${SIGNTEST_PREFIX}${randomBytes(48).toString('base64')}`;
+    } else if (fault === 'UNKNOWN_SERIAL') {
+      serial =
+        key.kind === 'public-key' ? 'PUB_KEY_ID_0999999999999999999999' : '7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF1';
+    }
+    if (fault === 'MISSING_SIGNATURE') return {};
+    return {
+      'Wechatpay-Timestamp': timestamp,
+      'Wechatpay-Nonce': nonce,
+      'Wechatpay-Signature': signature,
+      'Wechatpay-Serial': serial,
+      'Wechatpay-Signature-Type': SIGNATURE_TYPE,
+    };
+  }
+
+  /**
+   * GET /v3/certificates body for a merchant: every platform certificate encrypted with its APIv3 key (§3.4).
+   * Undefined in public-key-only mode (WeChat answers 404 RESOURCE_NOT_EXISTS).
+   */
+  certificatesBody(apiV3Key: string): string | undefined {
+    if (this.identity.signWith === 'publicKey' || this.identity.platformCertificates.length === 0) return undefined;
+    const data = this.identity.platformCertificates.map((c) => {
+      const nonce = generateNonce(12);
+      const associatedData = 'certificate';
+      return {
+        serial_no: c.serialNo,
+        effective_time: rfc3339(Date.parse(c.notBefore)),
+        expire_time: rfc3339(Date.parse(c.notAfter)),
+        encrypt_certificate: {
+          algorithm: 'AEAD_AES_256_GCM',
+          nonce,
+          associated_data: associatedData,
+          ciphertext: encryptV3Resource({ plaintext: c.certificatePem, nonce, associatedData, apiV3Key }),
+        },
+      };
+    });
+    return JSON.stringify({ data });
+  }
+
+  /** Private key of the WeChat key named by a request's Wechatpay-Serial (§3.5), if it is one of ours. */
+  decryptionKey(serial: string | undefined): string | undefined {
+    if (!serial) return undefined;
+    const id = serial.trim();
+    const pub = this.identity.publicKeys.find((k) => k.id === id);
+    if (pub) return pub.privateKeyPem;
+    return this.identity.platformCertificates.find((c) => c.serialNo === id.toUpperCase())?.privateKeyPem;
+  }
+
+  decryptField(ciphertext: string, privateKeyPem: string): string {
+    return decryptSensitiveField(ciphertext, privateKeyPem);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The refund worker: runs the refund and order-ledger workflows and their activities.
+ *
+ * Temporal connection: Temporal's env conventions (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+ * TEMPORAL_TLS_*; see src/config/temporal-connection.ts). WeChat Pay: the embedded simulator by default, the real API
+ * with WECHATPAY_BACKEND=production and WECHATPAY_CONFIG=<merchant file> (src/config/wechatpay-config.ts).
+ * Other env: WXREFUND_TASK_QUEUE, WXREFUND_METRICS_PORT (0 = off), WXREFUND_STACK_CONFIG.
+ * SIGINT/SIGTERM: stops polling, lets running activities finish, then exits.
+ */
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { loadStackConfig } from './config/stack-config';
+import { temporalTarget } from './config/temporal-connection';
+import { createGatewayFromConfig } from './config/wechatpay-config';
+
+export const WORKFLOWS_PATH = require.resolve('./workflows');
+
+async function main(): Promise<void> {
+  const stack = loadStackConfig();
+  const worker = stack.worker as { taskQueue: string; metricsPort?: number };
+  const taskQueue = process.env.WXREFUND_TASK_QUEUE ?? worker.taskQueue;
+  const metricsPort = Number(process.env.WXREFUND_METRICS_PORT ?? worker.metricsPort ?? 0);
+
+  Runtime.install({
+    logger: new DefaultLogger((process.env.WXREFUND_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO'),
+    telemetryOptions: metricsPort ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${metricsPort}` } } } : {},
+  });
+  const log = Runtime.instance().logger;
+
+  const selection = createGatewayFromConfig(stack);
+  log.info(
+    `WeChat Pay: ${selection.backend} ${selection.apiVersion} at ${selection.baseUrl} as merchant ${selection.mchid}`,
+  );
+
+  const target = temporalTarget();
+  log.info(`connecting to Temporal at ${target.connectionOptions.address} (namespace ${target.namespace})`);
+  const connection = await NativeConnection.connect(target.connectionOptions);
+  try {
+    const w = await Worker.create({
+      connection,
+      namespace: target.namespace,
+      taskQueue,
+      // Bundled at start-up from source so `npm run worker` needs no build step.
+      workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: log }),
+      activities: createActivities({ gateway: selection.gateway }),
+    });
+    log.info(
+      `worker polling task queue ${taskQueue}` +
+        (metricsPort ? `; SDK metrics on http://127.0.0.1:${metricsPort}/metrics` : ''),
+    );
+    await w.run(); // resolves after SIGINT/SIGTERM once in-flight work is done
+    log.info('worker stopped');
+  } finally {
+    await selection.gateway.close?.();
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(`worker: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
