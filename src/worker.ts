@@ -17,9 +17,8 @@ export const WORKFLOWS_PATH = require.resolve('./workflows');
 
 async function main(): Promise<void> {
   const stack = loadStackConfig();
-  const worker = stack.worker as { taskQueue: string; metricsPort?: number };
-  const taskQueue = process.env.WXREFUND_TASK_QUEUE ?? worker.taskQueue;
-  const metricsPort = Number(process.env.WXREFUND_METRICS_PORT ?? worker.metricsPort ?? 0);
+  const taskQueue = process.env.WXREFUND_TASK_QUEUE ?? stack.worker.taskQueue;
+  const metricsPort = Number(process.env.WXREFUND_METRICS_PORT ?? stack.worker.metricsPort);
 
   Runtime.install({
     logger: new DefaultLogger((process.env.WXREFUND_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO'),

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatZodError } from './format-zod-error';
 import { simulatorConfigSchema } from '../simulator/config';
+import { webhookConfigSchema } from '../webhook/config';
 
 const searchAttributeType = z.enum(['Text', 'Keyword', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList']);
 const port = z.number().int().min(1).max(65535);
@@ -30,13 +31,29 @@ export const temporalDevServerSchema = z
     path: ['dynamicConfig', 'frontend.enableServerVersionCheck'],
   });
 
+export const workerConfigSchema = z
+  .object({
+    taskQueue: z.string().min(1).default('wechatpay-refunds'),
+    /** Prometheus endpoint for the SDK's metrics; 0 = off. */
+    metricsPort: z.number().int().min(0).max(65535).default(9464),
+    wechatpay: z
+      .object({
+        /** simulator: the embedded WeChat Pay; production: the real API with the merchant file in WECHATPAY_CONFIG. */
+        backend: z.enum(['simulator', 'production']).default('simulator'),
+        apiVersion: z.enum(['v3', 'v2']).default('v3'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 export const stackConfigSchema = z
   .object({
     temporal: temporalDevServerSchema,
-    worker: z.looseObject({ taskQueue: z.string().min(1).default('wechatpay-refunds') }).default({ taskQueue: 'wechatpay-refunds' }),
+    worker: workerConfigSchema.prefault({}),
     // Validated by the simulator's own schema, so a typo in any of its keys is named here, at start-up.
     simulator: simulatorConfigSchema.prefault({}),
-    webhook: z.looseObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
+    webhook: webhookConfigSchema.prefault({}),
   })
   .strict();
 

@@ -28,7 +28,9 @@ export function temporalTarget(env: NodeJS.ProcessEnv = process.env): TemporalTa
 }
 
 /** Client-side connection (starter, webhook, operator CLI). */
-export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<{ connection: Connection; namespace: string }> {
+export async function connectClient(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ connection: Connection; namespace: string }> {
   const target = temporalTarget(env);
   return {
     connection: await Connection.connect(target.connectionOptions as ConnectionOptions),
@@ -37,7 +39,9 @@ export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promi
 }
 
 /** Worker-side (native) connection. */
-export async function connectWorker(env: NodeJS.ProcessEnv = process.env): Promise<{ connection: NativeConnection; namespace: string }> {
+export async function connectWorker(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ connection: NativeConnection; namespace: string }> {
   const target = temporalTarget(env);
   return { connection: await NativeConnection.connect(target.connectionOptions), namespace: target.namespace };
 }

@@ -19,6 +19,7 @@ import { loadSimulatorManifest, v2GatewayConfigFor, v3GatewayConfigFor } from '.
 import { ConfigError, type StackConfig } from './stack-config';
 import { formatZodError } from './format-zod-error';
 import { REPO_ROOT } from './tools';
+import { notifyUrl as webhookNotifyUrl } from '../webhook/notify-url';
 
 export const merchantFileSchema = z.discriminatedUnion('apiVersion', [
   z.object({ apiVersion: z.literal('v3'), v3: v3GatewayConfigSchema }).strict(),
@@ -42,18 +43,9 @@ function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string
   return r.data;
 }
 
-/** The webhook route WeChat (or the simulator) calls for this merchant. */
-export function notifyUrlFor(publicBaseUrl: string, apiVersion: 'v3' | 'v2', mchid: string): string {
-  return `${publicBaseUrl.replace(/\/+$/, '')}/wechatpay/${apiVersion}/refund-notify/${mchid}`;
-}
-
 export function createGatewayFromConfig(stack: StackConfig, env: NodeJS.ProcessEnv = process.env): GatewaySelection {
-  const wechatpay = (stack.worker as { wechatpay?: { backend?: string; apiVersion?: string } }).wechatpay ?? {};
-  const backend = parseWith(
-    backendSchema,
-    env.WECHATPAY_BACKEND ?? wechatpay.backend ?? 'simulator',
-    'WECHATPAY_BACKEND',
-  );
+  const { wechatpay } = stack.worker;
+  const backend = parseWith(backendSchema, env.WECHATPAY_BACKEND ?? wechatpay.backend, 'WECHATPAY_BACKEND');
 
   if (backend === 'production') {
     const file = env.WECHATPAY_CONFIG;
@@ -76,10 +68,10 @@ export function createGatewayFromConfig(stack: StackConfig, env: NodeJS.ProcessE
 
   const apiVersion = parseWith(
     apiVersionSchema,
-    env.WECHATPAY_API_VERSION ?? wechatpay.apiVersion ?? 'v3',
+    env.WECHATPAY_API_VERSION ?? wechatpay.apiVersion,
     'WECHATPAY_API_VERSION',
   );
-  const keysDir = path.resolve(REPO_ROOT, (stack.simulator as { keysDir?: string }).keysDir ?? '.data/simulator/keys');
+  const keysDir = path.resolve(REPO_ROOT, stack.simulator.keysDir ?? '.data/simulator/keys');
   let manifest;
   try {
     manifest = loadSimulatorManifest(keysDir);
@@ -88,10 +80,10 @@ export function createGatewayFromConfig(stack: StackConfig, env: NodeJS.ProcessE
       `simulator keys not found in ${keysDir} (start the simulator first: npm run sim): ${(e as Error).message}`,
     );
   }
-  const webhookBase = (stack.webhook as { publicBaseUrl?: string }).publicBaseUrl;
+  const webhookBase = stack.webhook.publicBaseUrl;
   const mchid =
     env.WECHATPAY_MCHID ?? manifest.merchants.find((m) => m.mode === 'direct')?.mchid ?? manifest.merchants[0].mchid;
-  const notifyUrl = webhookBase ? notifyUrlFor(webhookBase, apiVersion, mchid) : undefined;
+  const notifyUrl = webhookBase ? webhookNotifyUrl(webhookBase, apiVersion, mchid) : undefined;
   if (apiVersion === 'v3') {
     const cfg = v3GatewayConfigFor(manifest, mchid, notifyUrl ? { notifyUrl } : {});
     return { backend, apiVersion, mchid, baseUrl: manifest.urls.v3, gateway: createV3Gateway(cfg) };

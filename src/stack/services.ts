@@ -46,9 +46,9 @@ export function stackServices(cfg: StackConfig): StackService[] {
     const ready = httpReady(`http://${sim.host}:${sim.port}/__admin/settings`);
     services.push(tsNodeService('simulator', 'src/simulator/main.ts', cfg, ready));
   }
-  const hook = cfg.webhook as { enabled: boolean; host?: string; port?: number };
+  const hook = cfg.webhook;
   if (hook.enabled) {
-    const ready = httpReady(`http://${hook.host ?? '127.0.0.1'}:${hook.port ?? 18090}/healthz`);
+    const ready = httpReady(`http://${hook.host}:${hook.port}/healthz`);
     services.push(tsNodeService('webhook', 'src/webhook/main.ts', cfg, ready));
   }
   services.push(tsNodeService('worker', 'src/worker.ts', cfg, lineReady(/worker polling task queue/)));

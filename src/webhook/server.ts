@@ -9,6 +9,7 @@
  *   GET  /healthz                                200 when Temporal answers, else 503
  *   GET  /metrics                                Prometheus text format
  */
+import { V3_NOTIFY_PATH, V2_NOTIFY_PATH } from './notify-url';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
@@ -52,14 +53,7 @@ export interface WebhookServer {
   close(): Promise<void>;
 }
 
-export const V3_NOTIFY_PATH = '/wechatpay/v3/refund-notify';
-export const V2_NOTIFY_PATH = '/wechatpay/v2/refund-notify';
-
-/** The notify_url to give WeChat for a merchant (what the refund's `notify_url` should be). */
-export function notifyUrl(baseUrl: string, apiVersion: ApiVersion, mchid?: string): string {
-  const path = apiVersion === 'v3' ? V3_NOTIFY_PATH : V2_NOTIFY_PATH;
-  return `${baseUrl.replace(/\/+$/, '')}${path}${mchid ? `/${encodeURIComponent(mchid)}` : ''}`;
-}
+export { V3_NOTIFY_PATH, V2_NOTIFY_PATH, notifyUrl } from './notify-url';
 
 type BodyFormat = 'json' | 'xml';
 const BODY_TYPES: Record<string, BodyFormat> = {
