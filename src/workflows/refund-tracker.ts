@@ -54,6 +54,10 @@ import type {
   OperatorActionRecord,
 } from './types';
 
+/** Reports to the ledger: 6 attempts over about a minute (1 + 2 + 4 + 8 + 16 s of waiting). */
+const LEDGER_REPORT_ATTEMPTS = 6;
+const LEDGER_REPORT_FIRST_RETRY_MS = 1_000;
+
 /** States that mean WeChat has the refund (the create was accepted). */
 const ACCEPTED_STATES: ReadonlySet<RefundState> = new Set(['PROCESSING', 'SUCCESS', 'CLOSED', 'ABNORMAL']);
 
@@ -433,15 +437,26 @@ export class RefundTracker {
   private reportToLedger(): void {
     const ledgerId = this.input.ledgerWorkflowId;
     if (!ledgerId) return;
-    const change = this.statusChange();
-    this.ledgerReports.push(
-      wf
-        .getExternalWorkflowHandle(ledgerId)
-        .signal(refundStatusChangedSignal, change)
-        .catch((err: unknown) => {
+    this.ledgerReports.push(this.sendReport(ledgerId, this.statusChange()));
+  }
+
+  /**
+   * A report can fail transiently (e.g. NOT_FOUND while the ledger is between two runs on a server whose
+   * continue-as-new is not atomic): retry with backoff. Order does not matter: the ledger ignores older versions.
+   */
+  private async sendReport(ledgerId: string, change: RefundStatusChange): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await wf.getExternalWorkflowHandle(ledgerId).signal(refundStatusChangedSignal, change);
+        return;
+      } catch (err) {
+        if (attempt >= LEDGER_REPORT_ATTEMPTS) {
           wf.log.warn('could not report refund status to the ledger', { ledgerId, error: String(err) });
-        }),
-    );
+          return;
+        }
+        await wf.sleep(LEDGER_REPORT_FIRST_RETRY_MS * 2 ** (attempt - 1));
+      }
+    }
   }
 
   async flushLedgerReports(): Promise<void> {

@@ -55,7 +55,13 @@ export async function withWorker<T>(
   });
 }
 
-/** Terminates what the test started, including the refunds a ledger started (they outlive it: ABANDON). */
+/**
+ * Terminates what the test started, including the refunds a ledger started (they outlive it: ABANDON).
+ *
+ * Two quirks of the Java time-skipping server shape this: time stops skipping for good (1) when a workflow is
+ * terminated while one of its activity or workflow tasks is still outstanding, and (2) when a child ends after its
+ * parent closed. So: wait until nothing is in flight, then terminate children before their ledgers.
+ */
 async function terminateStarted(env: TestWorkflowEnvironment): Promise<void> {
   const handles = [...started];
   started.clear();
@@ -65,16 +71,19 @@ async function terminateStarted(env: TestWorkflowEnvironment): Promise<void> {
     const refunds = await handle.query(refundListQuery).catch(() => []);
     children.push(...refunds.map((r) => r.refundWorkflowId));
   }
-  // Children first: the Java test server stops skipping time for good when a child ends after its parent closed.
-  await Promise.all(
-    children.map((id) =>
-      env.client.workflow
-        .getHandle(id)
-        .terminate('test finished')
-        .catch(() => undefined),
-    ),
-  );
-  await Promise.all(handles.map((h) => h.terminate('test finished').catch(() => undefined)));
+  const terminateQuietly = async (handle: WorkflowHandle) => {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const d = await handle.describe().catch(() => undefined);
+      if (!d || d.status.name !== 'RUNNING') return;
+      const busy = (d.raw.pendingActivities?.length ?? 0) > 0 || d.raw.pendingWorkflowTask != null;
+      if (!busy || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await handle.terminate('test finished').catch(() => undefined);
+  };
+  await Promise.all(children.map((id) => terminateQuietly(env.client.workflow.getHandle(id))));
+  await Promise.all(handles.map(terminateQuietly));
 }
 
 const { IndexedValueType } = temporal.api.enums.v1;

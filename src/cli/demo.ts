@@ -1,0 +1,205 @@
+/**
+ * `npm run demo`: the whole refund lifecycle on the embedded stack.
+ *
+ * Starts what temporal-dev.yml describes (Temporal dev server + Web UI, WeChat Pay simulator, webhook, worker; their
+ * logs go to .data/demo-logs/), seeds paid orders at the simulated WeChat, runs every refund path of demo-paths.ts
+ * through the order service's own starter, plays the operator for the ABNORMAL one with the operator CLI, shows a live
+ * table, then a summary with Web UI links. The stack stays up until Ctrl-C; with `--exit` it stops and the exit code
+ * says whether every path reached its expected end (non-zero, naming the paths that did not).
+ */
+import { execFile } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { loadStackConfig } from '../config/stack-config';
+import { REPO_ROOT } from '../config/tools';
+import { orderWorkflowId, refundWorkflowId } from '../domain/ids';
+import { formatFen } from '../domain/money';
+import { SimulatorAdminClient } from '../simulator/admin-client';
+import { startStack } from '../stack/start-stack';
+import { Supervisor } from '../stack/supervisor';
+import { RefundRejected, requestRefund } from '../starter';
+import { refundStatus } from '../ops/refund-ops';
+import type { RefundStatusView } from '../workflows/definitions';
+import { demoPaths, type DemoPath } from './demo-paths';
+
+const run = promisify(execFile);
+const args = new Set(process.argv.slice(2));
+const EXIT_AT_END = args.has('--exit');
+const DEADLINE_MS = 8 * 60_000;
+/** One simulated day per 10 real seconds, so bank-card refunds settle within the demo. */
+const DEMO_TIME_SCALE = 8640;
+
+interface PathRun {
+  path: DemoPath;
+  outRefundNo: string;
+  view?: RefundStatusView;
+  rejection?: RefundRejected;
+  operatorDone?: boolean;
+  problem?: string;
+  done: boolean;
+  ok: boolean;
+}
+
+const supervisor = new Supervisor(logSink());
+
+function logSink(): (line: string) => void {
+  const dir = path.join(REPO_ROOT, '.data', 'demo-logs');
+  mkdirSync(dir, { recursive: true });
+  const file = createWriteStream(path.join(dir, 'stack.log'), { flags: 'a' });
+  return (line) => file.write(`${line}\n`);
+}
+
+function evaluate(r: PathRun): void {
+  const { expect } = r.path;
+  if (expect.rejectedBy) {
+    r.done = true;
+    r.ok = r.rejection?.rule === expect.rejectedBy;
+    if (!r.ok) r.problem = r.rejection ? `rejected by ${r.rejection.rule}` : 'was accepted';
+    return;
+  }
+  const state = r.view?.state;
+  if (state === 'SUCCESS' || state === 'CLOSED' || state === 'REJECTED') {
+    r.done = true;
+    const complaint = state !== expect.state ? `ended ${state}` : expect.check?.(r.view!);
+    r.ok = complaint === undefined;
+    r.problem = complaint;
+  }
+}
+
+function table(runs: PathRun[], elapsedS: number): string {
+  const head = `${'PATH'.padEnd(22)} ${'OUT_REFUND_NO'.padEnd(22)} ${'STATE'.padEnd(14)} ${'CHANNEL'.padEnd(15)} SUB  QRY  NTF  EXPECTED`;
+  const rows = runs.map((r) => {
+    const v = r.view;
+    const state = r.rejection ? `REFUSED ${r.rejection.rule}` : (v?.state ?? '…');
+    const expected = r.path.expect.rejectedBy ? `refused ${r.path.expect.rejectedBy}` : r.path.expect.state;
+    const mark = r.done ? (r.ok ? ' ✔' : ` ✘ ${r.problem}`) : '';
+    return (
+      `${r.path.name.padEnd(22)} ${r.outRefundNo.padEnd(22)} ${state.padEnd(14)} ${(v?.channel ?? '').padEnd(15)} ` +
+      `${String(v?.submitAttempts.length ?? '').padStart(3)}  ${String(v?.polls.length ?? '').padStart(3)}  ` +
+      `${String(v?.notifications.length ?? '').padStart(3)}  ${expected}${mark}`
+    );
+  });
+  return [`refunds after ${elapsedS}s:`, head, ...rows].join('\n');
+}
+
+async function main(): Promise<number> {
+  const cfg = loadStackConfig();
+  supervisor.installSignalHandlers();
+  console.log('npm run demo: starting the embedded stack (logs: .data/demo-logs/stack.log)');
+  const { uiUrl, server } = await startStack(cfg, supervisor);
+  const namespace = cfg.temporal.namespace;
+
+  const admin = new SimulatorAdminClient(`http://${cfg.simulator.host}:${cfg.simulator.port}/__admin`);
+  await admin.setTimeScale(DEMO_TIME_SCALE);
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace });
+  const runId = `D${Date.now().toString(36).toUpperCase()}`;
+  const paths = demoPaths({ admin, runId, paidAt: new Date().toISOString() });
+  const starter = { client, taskQueue: cfg.worker.taskQueue };
+
+  console.log(`\nrun ${runId}: seeding paid orders and requesting refunds through the starter (update-with-start)...`);
+  const runs: PathRun[] = [];
+  for (const p of paths) {
+    const r: PathRun = { path: p, outRefundNo: p.refund.outRefundNo, done: false, ok: false };
+    runs.push(r);
+    await p.arrange?.({ admin, runId, paidAt: p.order.paidAt }, p.refund.outRefundNo);
+    for (const earlier of p.before ?? []) await requestRefund(starter, { order: p.order, refund: earlier });
+    try {
+      await requestRefund(starter, { order: p.order, refund: p.refund });
+    } catch (e) {
+      if (!(e instanceof RefundRejected)) throw e;
+      r.rejection = e;
+    }
+    evaluate(r);
+  }
+
+  const started = Date.now();
+  const tty = process.stdout.isTTY;
+  let lastPrinted = '';
+  while (runs.some((r) => !r.done) && Date.now() - started < DEADLINE_MS) {
+    for (const r of runs.filter((x) => !x.done && !x.rejection)) {
+      r.view = await refundStatus(client, r.outRefundNo).catch(() => r.view);
+      const op = r.path.operator;
+      if (op && !r.operatorDone && r.view?.state === op.when) {
+        r.operatorDone = true;
+        const argv = op.argv(r.outRefundNo);
+        console.log(
+          `\noperator: npm run ops -- ${argv.join(' ').replace(/--bank-account \d+/, '--bank-account ****')}`,
+        );
+        const { stdout } = await run(
+          process.execPath,
+          ['-r', 'ts-node/register/transpile-only', path.join(REPO_ROOT, 'src', 'cli', 'operator.ts'), ...argv],
+          { env: { ...process.env, TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: namespace } },
+        );
+        console.log(`operator: ${stdout.trim()}`);
+      }
+      evaluate(r);
+    }
+    const text = table(runs, Math.round((Date.now() - started) / 1000));
+    const body = text.slice(text.indexOf('\n'));
+    if (tty) process.stdout.write(`\x1b[2J\x1b[H${text}\n`);
+    else if (body !== lastPrinted) console.log(`\n${text}`);
+    lastPrinted = body;
+    await new Promise((res) => setTimeout(res, 1_000));
+  }
+  for (const r of runs.filter((x) => !x.done)) r.problem = `still ${r.view?.state ?? 'unknown'} at the deadline`;
+
+  const failed = runs.filter((r) => !r.ok);
+  console.log(`\n${table(runs, Math.round((Date.now() - started) / 1000))}`);
+  const invariants = await admin.invariants();
+  console.log(
+    `\nsimulated WeChat invariants (refunded ≤ paid, each out_refund_no paid once): ${JSON.stringify(invariants).slice(0, 200)}`,
+  );
+
+  // The cap path queued 50 one-fen refunds; WeChat's one-a-minute rule would take 50 minutes to submit them all.
+  const cap = paths.find((p) => p.name === 'cap-50-rejected');
+  if (cap) {
+    await client.workflow
+      .getHandle(orderWorkflowId(cap.order.outTradeNo))
+      .terminate('demo finished: the queued refunds of the 50-cap path are not needed')
+      .catch(() => undefined);
+  }
+
+  console.log('\nsummary:');
+  for (const r of runs) {
+    const amount = formatFen(r.path.refund.amountFen);
+    console.log(
+      `  ${r.ok ? '✔' : '✘'} ${r.path.name.padEnd(22)} ${r.path.description} (¥${amount})${r.ok ? '' : ` — ${r.problem}`}`,
+    );
+  }
+  console.log('\nTemporal Web UI:');
+  console.log(
+    `  all refunds:     ${uiUrl}/namespaces/${namespace}/workflows?query=${encodeURIComponent(`OutRefundNo STARTS_WITH "${runId}"`)}`,
+  );
+  console.log(
+    `  needing a human: ${uiUrl}/namespaces/${namespace}/workflows?query=${encodeURIComponent('RefundStatus IN ("ABNORMAL","MANUAL_REVIEW")')}`,
+  );
+  for (const r of runs.filter((x) => !x.rejection)) {
+    console.log(
+      `  ${r.path.name.padEnd(22)} ${uiUrl}/namespaces/${namespace}/workflows/${refundWorkflowId(r.outRefundNo)}`,
+    );
+  }
+  await connection.close();
+  await admin.close();
+
+  if (failed.length) console.log(`\nFAILED paths: ${failed.map((r) => r.path.name).join(', ')}`);
+  else console.log(`\nall ${runs.length} paths reached their expected end.`);
+  if (EXIT_AT_END) {
+    await supervisor.stopAll(0);
+    return failed.length ? 1 : 0;
+  }
+  console.log('\nThe stack stays up for inspection (npm run ops -- list, the Web UI). Press Ctrl-C to stop.');
+  await supervisor.done;
+  return failed.length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (e: unknown) => {
+    console.error(`demo: ${e instanceof Error ? e.message : String(e)}`);
+    await supervisor.stopAll(1);
+    process.exit(1);
+  },
+);
