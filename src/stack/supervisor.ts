@@ -94,7 +94,7 @@ export class Supervisor {
       try {
         await Promise.race([spec.ready(child), timeout]);
       } catch (e) {
-        throw new Error(`${spec.name}: ${(e as Error).message}`);
+        throw new Error(`${spec.name}: ${(e as Error).message}`, { cause: e });
       } finally {
         clearTimeout(timer);
       }

@@ -159,12 +159,16 @@ async function submitUntilAccepted(
       await waitBeforeResubmit(refund, backoffDelayMs(retry.retrySame, unknownRounds));
       continue;
     }
+    if (to === 'MANUAL_REVIEW') {
+      // WeChat has the refund (it answered with a record) in a status nobody here understands: a human decides,
+      // and from now on "retry now" means "query now", never another create.
+      refund.acceptedAtMs ??= Date.now();
+    }
     refund.observe(to, 'create', {
       record: result.record,
       reviewReason: to === 'MANUAL_REVIEW' ? 'UNRECOGNISED_STATUS' : undefined,
       note: to === 'MANUAL_REVIEW' ? `WeChat status ${wechatStatus}` : undefined,
     });
-    if (to === 'MANUAL_REVIEW') return; // accepted, but in a state nobody understands: a human decides
   }
 }
 

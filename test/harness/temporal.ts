@@ -8,6 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { loadStackConfig } from '../../src/config/stack-config';
 import { temporalTestServerPath } from '../../src/config/tools';
 import { ENV, WORKFLOWS_PATH } from './paths';
 
@@ -37,26 +39,50 @@ export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
   });
 }
 
+const INDEXED_TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+  Text: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+  Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  Int: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  Double: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+  Bool: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+  Datetime: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+  KeywordList: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+};
+
+/**
+ * The Java test server starts without custom search attributes (the dev server gets them from temporal-dev.yml on
+ * its command line); the refund workflows upsert them, so they are registered here from the same file.
+ */
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
-  return TestWorkflowEnvironment.createTimeSkipping({
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
   });
+  const searchAttributes = Object.fromEntries(
+    Object.entries(loadStackConfig().temporal.searchAttributes).map(([name, type]) => [name, INDEXED_TYPES[type]]),
+  );
+  await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes });
+  return env;
 }
 
 let bundlePromise: Promise<WorkflowBundleWithSourceMap | { codePath: string }> | undefined;
 /** Bundled once per run by global setup; bundles here only when a file is run outside that setup. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap | { codePath: string }> {
   const codePath = process.env[ENV.workflowBundle];
-  bundlePromise ??= codePath
-    ? Promise.resolve({ codePath })
-    : bundleQuietly(WORKFLOWS_PATH);
+  bundlePromise ??= codePath ? Promise.resolve({ codePath }) : bundleQuietly(WORKFLOWS_PATH);
   return bundlePromise;
 }
 
 const noop = () => undefined;
 /** webpack's progress output drowns the test report; keep warnings and errors only. */
-export const quietBundlerLogger = { trace: noop, debug: noop, info: noop, log: noop, warn: console.warn, error: console.error };
+export const quietBundlerLogger = {
+  trace: noop,
+  debug: noop,
+  info: noop,
+  log: noop,
+  warn: console.warn,
+  error: console.error,
+};
 
 export function bundleQuietly(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });

@@ -15,9 +15,7 @@ import {
 } from '../../src/workflows/definitions';
 import type { refundWorkflow } from '../../src/workflows/refund';
 import { orderLedgerWorkflow } from '../../src/workflows/order-ledger';
-import { temporal } from '@temporalio/proto';
-import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../src/domain/search-attributes';
+import { uniqueTaskQueue, workflowBundle } from '../harness/temporal';
 import { recordHistory } from '../replay/record';
 
 export async function createWorker(env: TestWorkflowEnvironment, gateway: RefundGateway, taskQueue: string) {
@@ -84,29 +82,6 @@ async function terminateStarted(env: TestWorkflowEnvironment): Promise<void> {
   };
   await Promise.all(children.map((id) => terminateQuietly(env.client.workflow.getHandle(id))));
   await Promise.all(handles.map(terminateQuietly));
-}
-
-const { IndexedValueType } = temporal.api.enums.v1;
-
-/**
- * The Java time-skipping server starts without the project's custom search attributes (the dev server gets them
- * from temporal-dev.yml); workflows upsert them, so register them first or every workflow task fails.
- */
-export async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
-  const searchAttributes = Object.fromEntries(
-    SEARCH_ATTRIBUTE_KEYS.map((key) => [
-      key.name,
-      key.type === 'INT' ? IndexedValueType.INDEXED_VALUE_TYPE_INT : IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    ]),
-  );
-  await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes });
-}
-
-/** A time-skipping environment ready for the refund workflows. */
-export async function createRefundTestEnv(): Promise<TestWorkflowEnvironment> {
-  const env = await createTimeSkippingEnv();
-  await registerSearchAttributes(env);
-  return env;
 }
 
 let counter = 0;

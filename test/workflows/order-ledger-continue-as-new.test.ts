@@ -6,26 +6,18 @@
  * the Java time-skipping server stops skipping time (the completion is addressed to a closed run). So after the
  * children settle, this test only waits in real time and never asks the server to skip again.
  */
+import { createTimeSkippingEnv } from '../harness/temporal';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { MINUTE_MS } from '../../src/domain/poll-schedule';
 import { ledgerQuery } from '../../src/workflows/definitions';
 import type { LedgerView } from '../../src/workflows/definitions';
 import { FakeGateway } from '../support/fake-gateway';
-import {
-  createRefundTestEnv,
-  ledgerHandle,
-  ledgerInput,
-  newRefundNo,
-  notify,
-  recordHistory,
-  requestRefund,
-  withWorker,
-} from './helpers';
+import { ledgerHandle, ledgerInput, newRefundNo, notify, recordHistory, requestRefund, withWorker } from './helpers';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  env = await createRefundTestEnv();
+  env = await createTimeSkippingEnv();
 });
 afterAll(async () => {
   await env?.teardown();

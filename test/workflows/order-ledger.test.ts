@@ -3,26 +3,18 @@
  * least 60 s apart, results flowing back from the refund workflows. Requests arrive through update-with-start.
  * (The Java time-skipping server supports update-with-start, so everything here runs on it.)
  */
+import { createTimeSkippingEnv } from '../harness/temporal';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { DAY_MS, MINUTE_MS } from '../../src/domain/poll-schedule';
 import { RetrySame } from '../../src/wechatpay/errors';
 import { ledgerQuery, refundableAmountQuery, refundCountQuery, refundListQuery } from '../../src/workflows/definitions';
 import { FakeGateway } from '../support/fake-gateway';
-import {
-  createRefundTestEnv,
-  ledgerHandle,
-  ledgerInput,
-  newRefundNo,
-  notify,
-  recordHistory,
-  requestRefund,
-  withWorker,
-} from './helpers';
+import { ledgerHandle, ledgerInput, newRefundNo, notify, recordHistory, requestRefund, withWorker } from './helpers';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  env = await createRefundTestEnv();
+  env = await createTimeSkippingEnv();
 });
 afterAll(async () => {
   await env?.teardown();

@@ -2,26 +2,18 @@
  * Refund workflow, ABNORMAL: the card route failed; an operator supplies bank details (validated at once), the
  * workflow applies abnormal refund and follows the refund on the bank-card schedule again.
  */
+import { createTimeSkippingEnv } from '../harness/temporal';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { HOUR_MS, MINUTE_MS } from '../../src/domain/poll-schedule';
 import { resolveAbnormalUpdate, retryNowUpdate } from '../../src/workflows/definitions';
 import type { ResolveAbnormalRequest } from '../../src/domain/schemas';
 import { FakeGateway } from '../support/fake-gateway';
-import {
-  createRefundTestEnv,
-  notify,
-  recordHistory,
-  refundInput,
-  startRefund,
-  status,
-  waitForState,
-  withWorker,
-} from './helpers';
+import { notify, recordHistory, refundInput, startRefund, status, waitForState, withWorker } from './helpers';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  env = await createRefundTestEnv();
+  env = await createTimeSkippingEnv();
 });
 afterAll(async () => {
   await env?.teardown();

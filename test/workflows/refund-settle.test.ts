@@ -2,6 +2,7 @@
  * Refund workflow, from acceptance to a final state (time-skipping server: days pass in milliseconds).
  * WeChat is the scriptable fake gateway; Temporal is real.
  */
+import { createTimeSkippingEnv } from '../harness/temporal';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   allScheduledPolls,
@@ -11,20 +12,11 @@ import {
   MINUTE_MS,
 } from '../../src/domain/poll-schedule';
 import { FakeGateway } from '../support/fake-gateway';
-import {
-  createRefundTestEnv,
-  expectTimesNear,
-  notify,
-  recordHistory,
-  refundInput,
-  startRefund,
-  status,
-  withWorker,
-} from './helpers';
+import { expectTimesNear, notify, recordHistory, refundInput, startRefund, status, withWorker } from './helpers';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  env = await createRefundTestEnv();
+  env = await createTimeSkippingEnv();
 });
 afterAll(async () => {
   await env?.teardown();

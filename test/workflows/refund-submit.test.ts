@@ -2,13 +2,14 @@
  * Refund workflow, submission: the same out_refund_no and amounts on every retry, backoff by error class,
  * REJECTED on final errors, a visible wait for an operator on fixable ones.
  */
+import { createTimeSkippingEnv } from '../harness/temporal';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { HOUR_MS, MINUTE_MS } from '../../src/domain/poll-schedule';
 import { Final, NeedsOperator, RetrySame, Throttled, UnknownOutcome } from '../../src/wechatpay/errors';
+import type { GatewayRefundStatus } from '../../src/wechatpay/gateway';
 import { retryNowUpdate } from '../../src/workflows/definitions';
 import { FakeGateway } from '../support/fake-gateway';
 import {
-  createRefundTestEnv,
   expectTimesNear,
   notify,
   recordHistory,
@@ -21,7 +22,7 @@ import {
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  env = await createRefundTestEnv();
+  env = await createTimeSkippingEnv();
 });
 afterAll(async () => {
   await env?.teardown();
@@ -190,5 +191,24 @@ test('retryNow is refused at once for a refund that is already final', async () 
     const handle = await startRefund(env, taskQueue, refundInput());
     await handle.result();
     await expect(handle.executeUpdate(retryNowUpdate, { args: [{}] })).rejects.toThrow();
+  });
+});
+
+test('a create reply with a status nobody knows goes to MANUAL_REVIEW; retryNow then queries, never re-creates', async () => {
+  const gateway = new FakeGateway({ createStatus: 'SOMETHING_NEW' as GatewayRefundStatus });
+  await withWorker(env, gateway, async (taskQueue) => {
+    const input = refundInput();
+    gateway.progress(input.outRefundNo, [{ afterMs: 10 * MINUTE_MS, status: 'SUCCESS' }]);
+    const handle = await startRefund(env, taskQueue, input);
+    const review = await waitForState(handle, 'MANUAL_REVIEW');
+    expect(review).toMatchObject({ reviewReason: 'UNRECOGNISED_STATUS', note: 'WeChat status SOMETHING_NEW' });
+
+    await env.sleep(15 * MINUTE_MS);
+    expect(await handle.executeUpdate(retryNowUpdate, { args: [{}] })).toEqual({
+      state: 'MANUAL_REVIEW',
+      action: 'query',
+    });
+    expect(await handle.result()).toMatchObject({ state: 'SUCCESS' });
+    expect(gateway.callsOf('createRefund')).toHaveLength(1);
   });
 });
