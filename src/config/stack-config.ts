@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { formatZodError } from './format-zod-error';
+import { describeZodError as formatZodError } from '../domain/zod-errors';
 import { simulatorConfigSchema } from '../simulator/config';
 import { webhookConfigSchema } from '../webhook/config';
 

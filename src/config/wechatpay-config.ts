@@ -17,7 +17,7 @@ import { createV3Gateway, v3GatewayConfigSchema } from '../wechatpay/v3/gateway'
 import { createV2Gateway, v2GatewayConfigSchema } from '../wechatpay/v2/gateway';
 import { loadSimulatorManifest, v2GatewayConfigFor, v3GatewayConfigFor } from '../simulator/manifest';
 import { ConfigError, type StackConfig } from './stack-config';
-import { formatZodError } from './format-zod-error';
+import { describeZodError as formatZodError } from '../domain/zod-errors';
 import { REPO_ROOT } from './tools';
 import { notifyUrl as webhookNotifyUrl } from '../webhook/notify-url';
 

@@ -263,9 +263,4 @@ export const refundNotificationSchema = z.object({
   receivedAt: z.string(),
 });
 
-/** "amountFen: must be greater than 0 fen; reason: …" — one line naming every bad field. */
-export function describeZodError(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
-    .join('; ');
-}
+export { describeZodError } from './zod-errors';

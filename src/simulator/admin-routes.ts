@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { formatZodError } from '../config/format-zod-error';
+import { describeZodError as formatZodError } from '../domain/zod-errors';
 import {
   advanceClockSchema,
   endpointFaultSchema,

@@ -10,7 +10,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import fastify, { type FastifyInstance } from 'fastify';
-import { formatZodError } from '../config/format-zod-error';
+import { describeZodError as formatZodError } from '../domain/zod-errors';
 import { buildV2Xml } from '../wechatpay/v2/xml';
 import { SimulatorAdminClient } from './admin-client';
 import { ADMIN_PREFIX, registerAdminRoutes } from './admin-routes';

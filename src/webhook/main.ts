@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { parse as parseYaml } from 'yaml';
-import { formatZodError } from '../config/format-zod-error';
+import { describeZodError as formatZodError } from '../domain/zod-errors';
 import { DEFAULT_STACK_CONFIG_PATH } from '../config/stack-config';
 import { REPO_ROOT } from '../config/tools';
 import { loadSimulatorManifest, MANIFEST_FILE } from '../simulator/manifest';

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { formatZodError } from '../../src/config/format-zod-error';
+import { describeZodError as formatZodError } from '../../src/domain/zod-errors';
 import { webhookConfigSchema } from '../../src/webhook/config';
 import { MerchantConfigError, verifierFromConfig } from '../../src/webhook/merchants';
 import { createRefund, startCaptureServer, startFrozenSimulator, uniqueNos, v2Gateway, v3Gateway } from './helpers';

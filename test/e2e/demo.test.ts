@@ -1,0 +1,63 @@
+/**
+ * `npm run demo -- --exit` end to end: the README's promise that the demo shows every refund path on the embedded
+ * stack and exits 0 only when each reached its expected end. Runs the real launcher (dev server with Web UI,
+ * simulator, webhook, worker as child processes) on free ports through a temporary copy of temporal-dev.yml.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { DEFAULT_STACK_CONFIG_PATH } from '../../src/config/stack-config';
+import { freePort } from '../../src/stack/free-port';
+import { REPO_ROOT } from '../harness/paths';
+
+jest.setTimeout(9 * 60_000);
+
+let dir: string;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+it('walks every refund path to its expected end and exits 0', async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'wxrefund-demo-'));
+  const doc = parseDocument(readFileSync(DEFAULT_STACK_CONFIG_PATH, 'utf8'));
+  const [grpc, ui, sim, simV2, hook] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
+  doc.setIn(['temporal', 'port'], grpc);
+  doc.setIn(['temporal', 'uiPort'], ui);
+  doc.setIn(['temporal', 'dbFile'], path.join(dir, 'temporal.sqlite'));
+  doc.setIn(['worker', 'metricsPort'], 0);
+  doc.setIn(['simulator', 'port'], sim);
+  doc.setIn(['simulator', 'v2', 'port'], simV2);
+  doc.setIn(['simulator', 'keysDir'], path.join(dir, 'keys'));
+  doc.setIn(['webhook', 'port'], hook);
+  doc.setIn(['webhook', 'publicBaseUrl'], `http://127.0.0.1:${hook}`);
+  doc.setIn(['webhook', 'orphanLogPath'], path.join(dir, 'orphans.jsonl'));
+  const stackFile = path.join(dir, 'stack.yml');
+  writeFileSync(stackFile, doc.toString());
+
+  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', path.join(REPO_ROOT, 'src', 'cli', 'demo.ts'), '--exit'],
+      { cwd: REPO_ROOT, env: { ...process.env, WXREFUND_STACK_CONFIG: stackFile }, maxBuffer: 64 * 1024 * 1024 },
+      (err, out) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: out }),
+    );
+  });
+  const summary = stdout.slice(stdout.lastIndexOf('summary:'));
+  if (code !== 0) console.log(stdout.slice(-6000));
+  expect(code).toBe(0);
+  expect(summary).toContain('all 8 paths reached their expected end.');
+  for (const name of [
+    'balance-instant',
+    'bank-card-days',
+    'notification-lost',
+    'system-error-retried',
+    'closed',
+    'abnormal-operator',
+    'cap-50-rejected',
+    'paid-total-rejected',
+  ]) {
+    expect(summary).toMatch(new RegExp(`✔ ${name}`));
+  }
+  expect(stdout).toMatch(/operator: abnormal refund \S+ handed to WeChat \(USER_BANK_CARD card \*\*\*\*5678\)/);
+  expect(stdout).toContain('"ok":true'); // the simulator's invariant report
+});
