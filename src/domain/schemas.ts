@@ -6,6 +6,7 @@
  * Pure: imported by workflow code (bundled into the sandbox) as well as by starters and the CLI.
  */
 import { z } from 'zod';
+import { ABNORMAL_BANK_TYPES } from './abnormal-bank-types';
 
 /** A positive, safe integer number of fen (M1). */
 export const fenSchema = z
@@ -178,24 +179,7 @@ export type RefundRequest = z.infer<typeof requestRefundSchema>;
 // ---------------------------------------------------------------------------------------------------------------
 // Operator updates
 
-/** §3.8: debit cards of these 15 banks only. */
-export const ABNORMAL_BANK_TYPES = [
-  'CMB_DEBIT',
-  'COMM_DEBIT',
-  'ABC_DEBIT',
-  'CCB_DEBIT',
-  'ICBC_DEBIT',
-  'BOC_DEBIT',
-  'PAB_DEBIT',
-  'SPDB_DEBIT',
-  'CITIC_DEBIT',
-  'CEB_DEBIT',
-  'CMBC_DEBIT',
-  'CIB_DEBIT',
-  'GDB_DEBIT',
-  'PSBC_DEBIT',
-  'NBCB_DEBIT',
-] as const;
+export { ABNORMAL_BANK_TYPES };
 
 export const resolveAbnormalSchema = z.discriminatedUnion(
   'type',

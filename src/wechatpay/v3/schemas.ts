@@ -4,6 +4,7 @@
  * 400 PARAM_ERROR); business rules such as refund ≤ total (400 INVALID_REQUEST) are checked by the client's input schema
  * (see v3/gateway.ts) so that the simulator can still reply with the right code. Response schemas ignore unknown fields.
  */
+import { ABNORMAL_BANK_TYPES } from '../../domain/abnormal-bank-types';
 import { z } from 'zod';
 import {
   currencySchema,
@@ -38,23 +39,7 @@ export const v3RequestFundsAccountSchema = z.enum(['AVAILABLE', 'UNSETTLED'], {
 export const v3ResponseFundsAccountSchema = z.string();
 export const V3_RESPONSE_FUNDS_ACCOUNTS = ['UNSETTLED', 'AVAILABLE', 'UNAVAILABLE', 'OPERATION', 'BASIC', 'ECNY_BASIC'];
 export const v3FromAccountSchema = z.enum(['AVAILABLE', 'UNAVAILABLE'], { error: 'must be AVAILABLE or UNAVAILABLE' });
-export const V3_ABNORMAL_BANK_TYPES = [
-  'CMB_DEBIT',
-  'COMM_DEBIT',
-  'ABC_DEBIT',
-  'CCB_DEBIT',
-  'ICBC_DEBIT',
-  'BOC_DEBIT',
-  'PAB_DEBIT',
-  'SPDB_DEBIT',
-  'CITIC_DEBIT',
-  'CEB_DEBIT',
-  'CMBC_DEBIT',
-  'CIB_DEBIT',
-  'GDB_DEBIT',
-  'PSBC_DEBIT',
-  'NBCB_DEBIT',
-] as const;
+export const V3_ABNORMAL_BANK_TYPES = ABNORMAL_BANK_TYPES;
 export const v3AbnormalBankTypeSchema = z.enum(V3_ABNORMAL_BANK_TYPES, {
   error: `must be one of ${V3_ABNORMAL_BANK_TYPES.join(', ')}`,
 });

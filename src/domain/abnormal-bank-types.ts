@@ -1,0 +1,21 @@
+/**
+ * Reference §3.8: apply-abnormal-refund pays only to debit cards of these 15 banks. Shared by the operator update's
+ * validation (domain) and the v3 wire schema (protocol).
+ */
+export const ABNORMAL_BANK_TYPES = [
+  'CMB_DEBIT',
+  'COMM_DEBIT',
+  'ABC_DEBIT',
+  'CCB_DEBIT',
+  'ICBC_DEBIT',
+  'BOC_DEBIT',
+  'PAB_DEBIT',
+  'SPDB_DEBIT',
+  'CITIC_DEBIT',
+  'CEB_DEBIT',
+  'CMBC_DEBIT',
+  'CIB_DEBIT',
+  'GDB_DEBIT',
+  'PSBC_DEBIT',
+  'NBCB_DEBIT',
+] as const;
