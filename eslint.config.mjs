@@ -12,6 +12,15 @@ export default tseslint.config(
     },
   },
   {
+    // Plain CommonJS Node scripts (lockfile maintenance).
+    files: ['scripts/**/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', console: 'readonly', process: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox: forbid the obvious sources of non-determinism.
     files: ['src/workflows/**/*.ts', 'src/domain/**/*.ts'],
     rules: {
