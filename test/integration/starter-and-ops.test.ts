@@ -120,7 +120,8 @@ describe('operator CLI', () => {
     const shown = await capture(['show', outRefundNo]);
     expect(shown).toContain(`refund-${outRefundNo}  SUCCESS`);
     expect(shown).toMatch(/submit\s+create ACCEPTED/);
-    expect(shown).toMatch(/PROCESSING → SUCCESS/);
+    // At this simulated speed WeChat may already answer the create with SUCCESS; either way the move is recorded.
+    expect(shown).toMatch(/(PENDING|PROCESSING) → SUCCESS \((create|query|notification)\)/);
 
     const ledger = await capture(['order', order.outTradeNo]);
     expect(ledger).toContain(`order ${order.outTradeNo}: paid 100.00 CNY`);
