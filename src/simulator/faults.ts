@@ -107,13 +107,7 @@ export class FaultRegistry {
       if (!this.selects(f, ctx)) continue;
       if (!this.rng.chance(f.probability)) continue;
       this.consume(f, this.endpointFaults, (list) => (this.endpointFaults = list as EndpointFault[]));
-      this.hits.push({
-        at: new Date().toISOString(),
-        faultId: f.id,
-        kind: f.kind,
-        target: endpoint,
-        outRefundNo: ctx.outRefundNo,
-      });
+      this.recordHit(f, endpoint, ctx);
       return f;
     }
     return undefined;
@@ -126,13 +120,7 @@ export class FaultRegistry {
       if (!this.selects(f, ctx) || ageSeconds >= f.lagSeconds) continue;
       if (!this.rng.chance(f.probability)) continue;
       this.consume(f, this.endpointFaults, (list) => (this.endpointFaults = list as EndpointFault[]));
-      this.hits.push({
-        at: new Date().toISOString(),
-        faultId: f.id,
-        kind: f.kind,
-        target: endpoint,
-        outRefundNo: ctx.outRefundNo,
-      });
+      this.recordHit(f, endpoint, ctx);
       return f;
     }
     return undefined;
@@ -147,16 +135,15 @@ export class FaultRegistry {
       if (f.mchid !== undefined && f.mchid !== ctx.mchid && f.mchid !== ctx.owner) continue;
       if (!this.rng.chance(f.probability)) continue;
       this.consume(f, this.notificationFaults, (list) => (this.notificationFaults = list as NotificationFault[]));
-      this.hits.push({
-        at: new Date().toISOString(),
-        faultId: f.id,
-        kind: f.kind,
-        target: 'notification',
-        outRefundNo: ctx.outRefundNo,
-      });
+      this.recordHit(f, 'notification', ctx);
       out.push(f);
     }
     return out;
+  }
+
+  /** Every strike is kept for the admin API's fault-hit report. */
+  private recordHit(f: { id: string; kind: string }, target: string, ctx: FaultContext): void {
+    this.hits.push({ at: new Date().toISOString(), faultId: f.id, kind: f.kind, target, outRefundNo: ctx.outRefundNo });
   }
 
   private selects(f: { mchid?: string; outRefundNo?: string }, ctx: FaultContext): boolean {
