@@ -73,7 +73,8 @@ export async function startWebhook(
   const orphanLogPath = path.join(dir, 'orphans.jsonl');
   const logs = new LogCapture();
   const server = createWebhookServer({
-    config: { port: 0, logLevel: 'debug', orphanLogPath, signalTimeoutMs: 2_000, handlerTimeoutMs: 4_000, ...config },
+    // Generous signal deadline: a loaded 2-core CI machine must not turn a slow signal into a (legitimate) 503.
+    config: { port: 0, logLevel: 'debug', orphanLogPath, signalTimeoutMs: 4_000, handlerTimeoutMs: 4_500, ...config },
     temporal,
     merchants,
     logStream: logs,
