@@ -118,7 +118,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   const tty = process.stdout.isTTY;
   let lastPrinted = '';
-  while (runs.some((r) => !r.done) && Date.now() - started < DEADLINE_MS) {
+  while (runs.some((r) => !r.done) && Date.now() - started < DEADLINE_MS && !supervisor.stopped) {
     for (const r of runs.filter((x) => !x.done && !x.rejection)) {
       r.view = await refundStatus(client, r.outRefundNo).catch(() => r.view);
       const op = r.path.operator;
@@ -144,6 +144,7 @@ async function main(): Promise<number> {
     lastPrinted = body;
     await new Promise((res) => setTimeout(res, 1_000));
   }
+  if (supervisor.stopped) throw new Error('the stack stopped before every path ended (see .data/demo-logs/stack.log)');
   for (const r of runs.filter((x) => !x.done)) r.problem = `still ${r.view?.state ?? 'unknown'} at the deadline`;
 
   const failed = runs.filter((r) => !r.ok);

@@ -102,6 +102,11 @@ export class Supervisor {
     return child;
   }
 
+  /** True once the stack is going down (Ctrl-C, or a part died). */
+  get stopped(): boolean {
+    return this.stopping;
+  }
+
   installSignalHandlers(): void {
     const onSignal = (sig: NodeJS.Signals) => {
       this.log(`received ${sig}: stopping the stack`);
