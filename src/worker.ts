@@ -4,7 +4,8 @@
  * Temporal connection: Temporal's env conventions (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
  * TEMPORAL_TLS_*; see src/config/temporal-connection.ts). WeChat Pay: the embedded simulator by default, the real API
  * with WECHATPAY_BACKEND=production and WECHATPAY_CONFIG=<merchant file> (src/config/wechatpay-config.ts).
- * Other env: WXREFUND_TASK_QUEUE, WXREFUND_METRICS_PORT (0 = off), WXREFUND_STACK_CONFIG.
+ * Other env: WXREFUND_TASK_QUEUE, WXREFUND_METRICS_PORT (0 = off), WXREFUND_STACK_CONFIG, WXREFUND_SEAL_KEYS (opens
+ * bank details sealed by the operator CLI).
  * SIGINT/SIGTERM: stops polling, lets running activities finish, then exits.
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
@@ -12,6 +13,7 @@ import { createActivities } from './activities';
 import { loadStackConfig } from './config/stack-config';
 import { temporalTarget } from './config/temporal-connection';
 import { createGatewayFromConfig } from './config/wechatpay-config';
+import { sealerFromEnv } from './secrets/seal';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
@@ -31,6 +33,13 @@ async function main(): Promise<void> {
     `WeChat Pay: ${selection.backend} ${selection.apiVersion} at ${selection.baseUrl} as merchant ${selection.mchid}`,
   );
 
+  const sealer = sealerFromEnv();
+  log.info(
+    sealer
+      ? `bank details: sealed, key ${sealer.currentKeyId}`
+      : 'bank details: no WXREFUND_SEAL_KEYS, sealed details are refused',
+  );
+
   const target = temporalTarget();
   log.info(`connecting to Temporal at ${target.connectionOptions.address} (namespace ${target.namespace})`);
   const connection = await NativeConnection.connect(target.connectionOptions);
@@ -41,7 +50,7 @@ async function main(): Promise<void> {
       taskQueue,
       // Bundled at start-up from source so `npm run worker` needs no build step.
       workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: log }),
-      activities: createActivities({ gateway: selection.gateway }),
+      activities: createActivities({ gateway: selection.gateway, unseal: sealer?.unseal }),
     });
     log.info(
       `worker polling task queue ${taskQueue}` +

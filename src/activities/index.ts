@@ -2,7 +2,8 @@
  * Activities are factories over injected dependencies (design.md): production passes the v3/v2 gateway, tests pass
  * a scriptable fake or the simulator-backed gateway. No module mocks, no Temporal mocks.
  */
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { SealedSecret } from '../domain/sealed-secret';
 import type {
   ApplyAbnormalRefundInput,
   CreateRefundInput,
@@ -17,7 +18,15 @@ export type { ActivityFailureType, GatewayFailureDetails } from './failures';
 
 export interface ActivityDeps {
   gateway: RefundGateway;
+  /** Opens bank details sealed by the operator CLI (WXREFUND_SEAL_KEYS); without it sealed details are refused. */
+  unseal?: (sealed: SealedSecret) => string;
 }
+
+/** apply-abnormal-refund's input as the workflow sends it: bank details in clear (legacy) or sealed. */
+export type ApplyAbnormalActivityInput = ApplyAbnormalRefundInput & {
+  sealedBankAccount?: SealedSecret;
+  sealedRealName?: SealedSecret;
+};
 
 export interface SubmitRefundInput {
   request: CreateRefundInput;
@@ -36,7 +45,7 @@ export interface SubmitRefundResult {
 
 const QUERY_THROTTLED_RETRY_MS = 60_000;
 
-export function createActivities({ gateway }: ActivityDeps) {
+export function createActivities({ gateway, unseal }: ActivityDeps) {
   return {
     async submitRefund({ request, queryFirst }: SubmitRefundInput): Promise<SubmitRefundResult> {
       const log = Context.current().log;
@@ -66,9 +75,27 @@ export function createActivities({ gateway }: ActivityDeps) {
       }
     },
 
-    async applyAbnormalRefund(input: ApplyAbnormalRefundInput): Promise<RefundRecord> {
+    async applyAbnormalRefund(input: ApplyAbnormalActivityInput): Promise<RefundRecord> {
+      const { sealedBankAccount, sealedRealName, ...request } = input;
+      if (sealedBankAccount || sealedRealName) {
+        if (!unseal) {
+          throw ApplicationFailure.nonRetryable(
+            'bank details are sealed but this worker has no sealing key (set WXREFUND_SEAL_KEYS as for the operator CLI)',
+            'NeedsOperator',
+          );
+        }
+        try {
+          if (sealedBankAccount) request.bankAccount = unseal(sealedBankAccount);
+          if (sealedRealName) request.realName = unseal(sealedRealName);
+        } catch (err) {
+          throw ApplicationFailure.nonRetryable(
+            `cannot open sealed bank details: ${(err as Error).message}`,
+            'NeedsOperator',
+          );
+        }
+      }
       try {
-        return await gateway.applyAbnormalRefund(input);
+        return await gateway.applyAbnormalRefund(request);
       } catch (err) {
         throw toApplicationFailure(err);
       }

@@ -8,6 +8,7 @@
  * says whether every path reached its expected end (non-zero, naming the paths that did not).
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -87,6 +88,8 @@ function table(runs: PathRun[], elapsedS: number): string {
 async function main(): Promise<number> {
   const cfg = loadStackConfig();
   supervisor.installSignalHandlers();
+  // Bank details are sealed by the operator CLI and opened by the worker: both inherit this run's key.
+  process.env.WXREFUND_SEAL_KEYS ??= `demo:${randomBytes(32).toString('base64')}`;
   console.log('npm run demo: starting the embedded stack (logs: .data/demo-logs/stack.log)');
   const { uiUrl, server } = await startStack(cfg, supervisor);
   const namespace = cfg.temporal.namespace;

@@ -9,13 +9,16 @@
  *   npm run ops -- retry-now <out_refund_no> [--operator <who>] [--note <text>]
  *   npm run ops -- order <out_trade_no> [--json]
  *
- * Bank details are validated by the workflow's update validator and never printed back (the card is masked).
+ * Bank details are validated here and by the workflow's update validator, never printed back (the card is masked), and
+ * sealed with WXREFUND_SEAL_KEYS before they reach Temporal (src/secrets/seal.ts); the worker opens them.
  */
 import { Client, WorkflowUpdateFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { connectClient } from '../config/temporal-connection';
 import { formatFen } from '../domain/money';
 import { REFUND_STATES } from '../domain/status';
+import { describeZodError, resolveAbnormalSchema, type ResolveAbnormalRequest } from '../domain/schemas';
+import { sealerFromEnv, type Sealer } from '../secrets/seal';
 import { listRefunds, orderLedger, refundStatus, resolveAbnormal, retryNow, timeline } from '../ops/refund-ops';
 import type { RefundStatusView } from '../workflows/definitions';
 import { parseFlags, UsageError } from './args';
@@ -51,7 +54,28 @@ function printStatus(view: RefundStatusView, out: Out): void {
   for (const e of timeline(view)) out(`    ${e.at}  ${e.kind.padEnd(19)} ${e.text}`);
 }
 
-export async function run(argv: string[], client: Client, out: Out = console.log): Promise<number> {
+/** USER_BANK_CARD → USER_BANK_CARD_SEALED: only the bank, the last four digits and ciphertext reach Temporal. */
+function sealBankDetails(
+  request: Extract<ResolveAbnormalRequest, { type: 'USER_BANK_CARD' }>,
+  sealer: Sealer,
+): ResolveAbnormalRequest {
+  return {
+    type: 'USER_BANK_CARD_SEALED',
+    bankType: request.bankType,
+    cardLast4: request.bankAccount.slice(-4),
+    sealedBankAccount: sealer.seal(request.bankAccount),
+    sealedRealName: sealer.seal(request.realName),
+    operator: request.operator,
+  };
+}
+
+export async function run(
+  argv: string[],
+  client: Client,
+  out: Out = console.log,
+  sealer: Sealer | undefined = sealerFromEnv(),
+  warn: Out = console.error,
+): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'list': {
@@ -120,7 +144,7 @@ export async function run(argv: string[], client: Client, out: Out = console.log
           subMchid: z.string().optional(),
         }),
       );
-      const request =
+      const plain =
         f.type === 'USER_BANK_CARD'
           ? {
               type: f.type,
@@ -130,10 +154,17 @@ export async function run(argv: string[], client: Client, out: Out = console.log
               operator: f.operator,
             }
           : { type: f.type, operator: f.operator };
-      // The workflow's validator checks the details (card digits, bank list) and answers at once.
-      const view = await resolveAbnormal(client, no, request as Parameters<typeof resolveAbnormal>[2], f.subMchid);
+      // Checked here first, so only valid details are sealed; the workflow's validator checks again.
+      const valid = resolveAbnormalSchema.safeParse(plain);
+      if (!valid.success) throw new UsageError(describeZodError(valid.error));
+      const request = valid.data.type === 'USER_BANK_CARD' && sealer ? sealBankDetails(valid.data, sealer) : valid.data;
+      if (valid.data.type === 'USER_BANK_CARD' && !sealer) {
+        warn('warning: WXREFUND_SEAL_KEYS is not set: the card number is stored in clear in the workflow history');
+      }
+      const view = await resolveAbnormal(client, no, request, f.subMchid);
       const masked = f.bankAccount ? ` card ****${f.bankAccount.slice(-4)}` : '';
-      out(`abnormal refund ${no} handed to WeChat (${f.type}${masked}); now ${view.state}`);
+      const sealed = request.type === 'USER_BANK_CARD_SEALED' ? ', sealed' : '';
+      out(`abnormal refund ${no} handed to WeChat (${f.type}${masked}${sealed}); now ${view.state}`);
       return 0;
     }
     case 'retry-now': {

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ABNORMAL_BANK_TYPES } from './abnormal-bank-types';
+import { sealedSecretSchema } from './sealed-secret';
 
 /** A positive, safe integer number of fen (M1). */
 export const fenSchema = z
@@ -202,12 +203,27 @@ export const resolveAbnormalSchema = z.discriminatedUnion(
       operator: z.string().min(1, 'operator must name who resolves the refund').max(128).optional(),
     }),
     z.object({
+      /**
+       * USER_BANK_CARD with the card number and name sealed by the operator CLI (src/secrets/seal.ts), so the
+       * workflow history never holds them in clear; the worker unseals them just before calling WeChat.
+       */
+      type: z.literal('USER_BANK_CARD_SEALED'),
+      bankType: z.enum(ABNORMAL_BANK_TYPES, {
+        error: `bankType must be one of ${ABNORMAL_BANK_TYPES.join(', ')} (debit cards only, §3.8)`,
+      }),
+      /** For humans reading the history: the card's last four digits. */
+      cardLast4: z.string({ error: 'cardLast4 is required' }).regex(/^[0-9]{4}$/, 'cardLast4 must be 4 digits'),
+      sealedBankAccount: sealedSecretSchema,
+      sealedRealName: sealedSecretSchema,
+      operator: z.string().min(1, 'operator must name who resolves the refund').max(128).optional(),
+    }),
+    z.object({
       /** Return the money to the merchant's settlement account; the merchant then refunds offline. */
       type: z.literal('MERCHANT_BANK_CARD'),
       operator: z.string().min(1, 'operator must name who resolves the refund').max(128).optional(),
     }),
   ],
-  { error: 'type must be USER_BANK_CARD or MERCHANT_BANK_CARD' },
+  { error: 'type must be USER_BANK_CARD, USER_BANK_CARD_SEALED or MERCHANT_BANK_CARD' },
 );
 export type ResolveAbnormalRequest = z.infer<typeof resolveAbnormalSchema>;
 

@@ -12,7 +12,7 @@
  * every retry (M8), so WeChat refunds at most once however often we resend.
  */
 import * as wf from '@temporalio/workflow';
-import type { RefundActivities } from '../activities';
+import type { ApplyAbnormalActivityInput, RefundActivities } from '../activities';
 import type { CreateRefundInput } from '../wechatpay/gateway';
 import { isTerminal, stateFromWechatStatus } from '../domain/status';
 import { resolvePolling } from '../domain/poll-schedule';
@@ -236,6 +236,30 @@ async function poll(refund: RefundTracker, gateway: WorkflowMutex, reason: PollR
 }
 
 /** Operator update: pay an ABNORMAL refund to another card. The bank details go to WeChat and nowhere else. */
+/** Where apply-abnormal-refund sends the money; sealed bank details stay sealed until the activity opens them. */
+function abnormalDestination(
+  request: ResolveAbnormalRequest,
+): Omit<ApplyAbnormalActivityInput, 'refundId' | 'outRefundNo'> {
+  switch (request.type) {
+    case 'USER_BANK_CARD':
+      return {
+        type: request.type,
+        bankType: request.bankType,
+        bankAccount: request.bankAccount,
+        realName: request.realName,
+      };
+    case 'USER_BANK_CARD_SEALED':
+      return {
+        type: 'USER_BANK_CARD',
+        bankType: request.bankType,
+        sealedBankAccount: request.sealedBankAccount,
+        sealedRealName: request.sealedRealName,
+      };
+    case 'MERCHANT_BANK_CARD':
+      return { type: request.type };
+  }
+}
+
 async function resolveAbnormal(
   refund: RefundTracker,
   gateway: WorkflowMutex,
@@ -260,21 +284,14 @@ async function resolveAbnormal(
         refundId: refund.refundId,
         outRefundNo: refund.input.outRefundNo,
         subMchid: refund.input.subMchid,
-        ...(request.type === 'USER_BANK_CARD'
-          ? {
-              type: request.type,
-              bankType: request.bankType,
-              bankAccount: request.bankAccount,
-              realName: request.realName,
-            }
-          : { type: request.type }),
+        ...abnormalDestination(request),
       });
     });
     refund.abnormalHandlingRequested = true;
     refund.abnormalResolutions.push({
       at: isoAt(at),
-      type: request.type,
-      bankType: request.type === 'USER_BANK_CARD' ? request.bankType : undefined,
+      type: request.type === 'MERCHANT_BANK_CARD' ? request.type : 'USER_BANK_CARD',
+      bankType: request.type === 'MERCHANT_BANK_CARD' ? undefined : request.bankType,
       operator: request.operator,
       result: 'ACCEPTED',
     });
@@ -285,8 +302,8 @@ async function resolveAbnormal(
     const failure = classifyActivityFailure(err);
     refund.abnormalResolutions.push({
       at: isoAt(at),
-      type: request.type,
-      bankType: request.type === 'USER_BANK_CARD' ? request.bankType : undefined,
+      type: request.type === 'MERCHANT_BANK_CARD' ? request.type : 'USER_BANK_CARD',
+      bankType: request.type === 'MERCHANT_BANK_CARD' ? undefined : request.bankType,
       operator: request.operator,
       result: 'FAILED',
       error: failure,

@@ -58,6 +58,6 @@ it('walks every refund path to its expected end and exits 0', async () => {
   ]) {
     expect(summary).toMatch(new RegExp(`✔ ${name}`));
   }
-  expect(stdout).toMatch(/operator: abnormal refund \S+ handed to WeChat \(USER_BANK_CARD card \*\*\*\*5678\)/);
+  expect(stdout).toMatch(/operator: abnormal refund \S+ handed to WeChat \(USER_BANK_CARD card \*\*\*\*5678, sealed\)/);
   expect(stdout).toContain('"ok":true'); // the simulator's invariant report
 });

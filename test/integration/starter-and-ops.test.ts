@@ -5,14 +5,20 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { randomBytes } from 'node:crypto';
 import { createActivities } from '../../src/activities';
+import { createSealer, parseSealKeys } from '../../src/secrets/seal';
 import { run as ops } from '../../src/cli/operator';
+import { resolveAbnormal } from '../../src/ops/refund-ops';
 import { UsageError } from '../../src/cli/args';
 import type { OrderLedgerInput } from '../../src/domain/schemas';
 import type { SimulatorHandle } from '../../src/simulator/server';
 import { RefundRejected, refundHandle, requestRefund } from '../../src/starter';
 import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
 import { closeGateways, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
+
+// The merchant's sealing key, shared by the operator CLI and the worker (WXREFUND_SEAL_KEYS in production).
+const sealer = createSealer(parseSealKeys(`k1:${randomBytes(32).toString('base64')}`));
 
 let env: TestWorkflowEnvironment;
 let sim: SimulatorHandle;
@@ -35,7 +41,7 @@ beforeAll(async () => {
     namespace: env.namespace ?? 'default',
     taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createActivities({ gateway: v3Gateway(sim) }),
+    activities: createActivities({ gateway: v3Gateway(sim), unseal: sealer.unseal }),
   });
   running = worker.run();
 });
@@ -64,8 +70,20 @@ const no = (p: string) => `${p}${Date.now().toString(36)}${Math.floor(Math.rando
 
 async function capture(argv: string[]): Promise<string> {
   const lines: string[] = [];
-  await ops(argv, env.client, (l) => lines.push(l));
+  await ops(argv, env.client, (l) => lines.push(l), sealer);
   return lines.join('\n');
+}
+
+/** Every payload in a workflow's history, decoded to text (what anyone with access to the history can read). */
+async function historyText(workflowId: string): Promise<string> {
+  const texts: string[] = [];
+  const walk = (v: unknown): void => {
+    if (v instanceof Uint8Array) texts.push(Buffer.from(v).toString('utf8'));
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(await env.client.workflow.getHandle(workflowId).fetchHistory());
+  return texts.join('\n');
 }
 
 describe('starter (order service library)', () => {
@@ -128,7 +146,7 @@ describe('operator CLI', () => {
     expect(ledger).toMatch(new RegExp(`${outRefundNo}\\s+SUCCESS\\s+25\\.00`));
   });
 
-  it('resolves an ABNORMAL refund with bank details; bad details are refused without touching the refund', async () => {
+  it('resolves an ABNORMAL refund with sealed bank details; bad details are refused without touching the refund', async () => {
     const order = await paid();
     const outRefundNo = no('AB');
     await sim.admin.forceOutcome(outRefundNo, { status: 'ABNORMAL', afterSeconds: 0 });
@@ -151,7 +169,16 @@ describe('operator CLI', () => {
       '--real-name',
       '张三',
     ];
-    await expect(capture(bad)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    // The CLI refuses before anything is sealed or sent; the workflow's own validator refuses the same at once.
+    await expect(capture(bad)).rejects.toThrow(/bankAccount: bankAccount must be the card number/);
+    await expect(
+      resolveAbnormal(env.client, outRefundNo, {
+        type: 'USER_BANK_CARD',
+        bankType: 'CCB_DEBIT',
+        bankAccount: '12ab',
+        realName: '张三',
+      }),
+    ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
     await expect(capture(['resolve-abnormal', outRefundNo, '--type', 'CASH'])).rejects.toBeInstanceOf(UsageError);
     expect(await capture(['show', outRefundNo])).toContain('  ABNORMAL');
 
@@ -169,9 +196,16 @@ describe('operator CLI', () => {
       '--operator',
       'alice',
     ]);
-    expect(good).toContain('card ****5678');
+    expect(good).toContain('card ****5678, sealed');
     expect(good).not.toContain('6217000010012345678');
     await expect(handle.result()).resolves.toMatchObject({ state: 'SUCCESS' });
+    // The worker opened the sealed details for WeChat (the simulator saw the real card), the history never had them.
+    expect(await sim.admin.refund(outRefundNo)).toMatchObject({ channel: 'OTHER_BANKCARD' });
+    const history = await historyText(receipt.refundWorkflowId);
+    expect(history).toContain('USER_BANK_CARD_SEALED');
+    expect(history).toContain('"cardLast4":"5678"');
+    expect(history).not.toContain('6217000010012345678');
+    expect(history).not.toContain('张三');
     expect(await capture(['show', outRefundNo])).toMatch(
       /apply-abnormal-refund USER_BANK_CARD CCB_DEBIT ACCEPTED by alice/,
     );

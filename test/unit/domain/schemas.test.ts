@@ -39,7 +39,7 @@ describe('resolveAbnormal bank details (§3.8)', () => {
       { type: 'USER_BANK_CARD' },
       /bankType: .*; bankAccount: bankAccount is required for USER_BANK_CARD; realName: realName is required/,
     ],
-    [{ type: 'SOMEWHERE' }, /type must be USER_BANK_CARD or MERCHANT_BANK_CARD/],
+    [{ type: 'SOMEWHERE' }, /type must be USER_BANK_CARD, USER_BANK_CARD_SEALED or MERCHANT_BANK_CARD/],
   ])('rejects %j', (value, message) => {
     expect(errorOf(resolveAbnormalSchema, value)).toMatch(message);
   });
