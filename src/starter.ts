@@ -9,7 +9,13 @@
  * CLI: npm run refund -- --out-trade-no T20261123001 --paid-total-fen 10000 --paid-at 2026-11-20T10:00:00+08:00 \
  *        --out-refund-no R20261123001 --amount-fen 2500 [--reason ...] [--transaction-id ...] [--wait]
  */
-import { Client, WithStartWorkflowOperation, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { fenFlag, parseFlags, UsageError } from './cli/args';
@@ -93,9 +99,35 @@ function asRejection(err: unknown): RefundRejected | undefined {
   return new RefundRejected(message, 'OTHER');
 }
 
-/** The refund workflow of a receipt, to follow it (`result()` resolves when it is SUCCESS, CLOSED or REJECTED). */
+/**
+ * The refund workflow of a receipt. It may not exist yet: the ledger starts it after answering, and a queued refund
+ * waits for its turn (one submission per order per minute). Use `awaitRefundOutcome` to wait for the end.
+ */
 export function refundHandle(client: Client, receipt: RefundReceipt): WorkflowHandle<typeof refundWorkflow> {
   return client.workflow.getHandle<typeof refundWorkflow>(receipt.refundWorkflowId);
+}
+
+/**
+ * Waits until the refund of a receipt is SUCCESS, CLOSED or REJECTED (ABNORMAL and MANUAL_REVIEW keep waiting for
+ * an operator). Waits first for the ledger to start the refund workflow, at most `startTimeoutMs`.
+ */
+export async function awaitRefundOutcome(
+  client: Client,
+  receipt: RefundReceipt,
+  { startTimeoutMs = 60 * 60_000, pollMs = 1_000 }: { startTimeoutMs?: number; pollMs?: number } = {},
+): Promise<RefundOutcome> {
+  const handle = refundHandle(client, receipt);
+  const deadline = Date.now() + startTimeoutMs;
+  for (;;) {
+    try {
+      await handle.describe();
+      break;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+  return handle.result();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -174,7 +206,7 @@ export async function main(argv: string[]): Promise<number> {
         ` (workflow ${receipt.refundWorkflowId})`,
     );
     if (flags.wait) {
-      const outcome = await refundHandle(client, receipt).result();
+      const outcome = await awaitRefundOutcome(client, receipt);
       console.log(`${outcome.state}: ${JSON.stringify(outcome)}`);
       return outcome.state === 'SUCCESS' ? 0 : 3;
     }

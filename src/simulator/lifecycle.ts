@@ -110,7 +110,11 @@ export class LifecycleEngine {
   /** apply-abnormal-refund accepted (API) or handled in the merchant portal. */
   resolveAbnormal(refund: SimRefund, handling: NonNullable<SimRefund['abnormalHandling']>, via: string): void {
     refund.abnormalHandling = handling;
-    this.transition(refund, 'PROCESSING', { note: `abnormal refund handling accepted (${via}, ${handling.type})` });
+    // §1.4: the channel becomes OTHER_BANKCARD as soon as the handling is accepted (the reply and queries show it).
+    this.transition(refund, 'PROCESSING', {
+      note: `abnormal refund handling accepted (${via}, ${handling.type})`,
+      channel: 'OTHER_BANKCARD',
+    });
     const account =
       handling.type === 'MERCHANT_BANK_CARD'
         ? MERCHANT_SETTLEMENT_ACCOUNT

@@ -13,7 +13,7 @@ import { resolveAbnormal } from '../../src/ops/refund-ops';
 import { UsageError } from '../../src/cli/args';
 import type { OrderLedgerInput } from '../../src/domain/schemas';
 import type { SimulatorHandle } from '../../src/simulator/server';
-import { RefundRejected, refundHandle, requestRefund } from '../../src/starter';
+import { awaitRefundOutcome, RefundRejected, refundHandle, requestRefund } from '../../src/starter';
 import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
 import { closeGateways, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
 
@@ -101,7 +101,7 @@ describe('starter (order service library)', () => {
     await expect(over).rejects.toMatchObject({ rule: 'M4' });
     expect(Date.now() - started).toBeLessThan(5_000);
 
-    const outcome = await refundHandle(env.client, receipt).result();
+    const outcome = await awaitRefundOutcome(env.client, receipt);
     expect(outcome).toMatchObject({ state: 'SUCCESS', outRefundNo });
   });
 
@@ -124,7 +124,7 @@ describe('operator CLI', () => {
     const order = await paid();
     const outRefundNo = no('OP');
     const receipt = await requestRefund(starter(), { order, refund: { outRefundNo, amountFen: 2_500 } });
-    await refundHandle(env.client, receipt).result();
+    await awaitRefundOutcome(env.client, receipt);
 
     // Visibility is eventually consistent: wait until the list shows it.
     let listed = '';
@@ -152,7 +152,9 @@ describe('operator CLI', () => {
     await sim.admin.forceOutcome(outRefundNo, { status: 'ABNORMAL', afterSeconds: 0 });
     const receipt = await requestRefund(starter(), { order, refund: { outRefundNo, amountFen: 4_000 } });
     const handle = refundHandle(env.client, receipt);
-    for (let i = 0; i < 100 && !(await capture(['show', outRefundNo])).includes('  ABNORMAL'); i++) {
+    // The ledger starts the refund workflow just after answering, so it may not exist at the first look.
+    const showOrNothing = () => capture(['show', outRefundNo]).catch(() => '');
+    for (let i = 0; i < 100 && !(await showOrNothing()).includes('  ABNORMAL'); i++) {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(await capture(['show', outRefundNo])).toContain(`refund-${outRefundNo}  ABNORMAL`);
