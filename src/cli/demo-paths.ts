@@ -147,7 +147,11 @@ export function demoPaths(ctx: DemoContext): DemoPath[] {
       expect: {
         state: 'SUCCESS',
         check: (v) =>
-          v.abnormalResolutions.some((r) => r.result === 'ACCEPTED') ? undefined : 'no accepted resolution',
+          !v.abnormalResolutions.some((r) => r.result === 'ACCEPTED')
+            ? 'no accepted resolution'
+            : v.channel !== 'OTHER_BANKCARD'
+              ? `paid via ${v.channel}, expected OTHER_BANKCARD`
+              : undefined,
       },
     },
     {
