@@ -24,7 +24,7 @@ import { generateNonce } from '../wechatpay/v3/sign';
 import { BizError, v2ErrorFor } from './biz-errors';
 import type { SimulatorCore } from './core';
 import type { EndpointId } from './fault-schemas';
-import { hangForever, rawBody, resetConnection, sleep } from './http-common';
+import { answerTransportFault, rawBody, resetConnection, sleep } from './http-common';
 import type { SimMerchant, SimOrder, SimRefund } from './model';
 import type { BudgetGroup } from './rate-limiter';
 import { hiddenByLag } from './v3-routes';
@@ -130,20 +130,8 @@ export function registerV2Routes(app: FastifyInstance, core: SimulatorCore, tls:
           return reply2(resultFail('SYSTEMERROR', '系统超时 (simulated fault, nothing was stored)'));
         case 'FREQUENCY_LIMITED':
           return reply2(resultFail('FREQUENCY_LIMITED', '频率限制 (simulated fault)'));
-        case 'SERVICE_UNAVAILABLE':
-          core.calls.record(endpoint, before.httpStatus, 'SERVICE_UNAVAILABLE');
-          reply
-            .code(before.httpStatus)
-            .type('text/html')
-            .send(`<html><body><h1>${before.httpStatus}</h1></body></html>`);
-          return;
-        case 'RESET':
-          core.calls.record(endpoint, 'RESET');
-          return resetConnection(reply);
-        case 'HANG':
-          core.calls.record(endpoint, 'HANG');
-          return hangForever(reply);
       }
+      if (answerTransportFault(reply, core.calls, endpoint, before)) return;
       let outcome: Outcome;
       try {
         outcome = prepared.run();

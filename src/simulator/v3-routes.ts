@@ -19,7 +19,7 @@ import {
 import { BizError, v3ErrorFor } from './biz-errors';
 import type { SimulatorCore } from './core';
 import type { EndpointId } from './fault-schemas';
-import { hangForever, rawBody, resetConnection, sleep, zodDetail } from './http-common';
+import { answerTransportFault, rawBody, resetConnection, sleep, zodDetail } from './http-common';
 import type { SimMerchant, SimRefund } from './model';
 import type { BudgetGroup } from './rate-limiter';
 import type { SignatureFault } from './wechat-signer';
@@ -148,20 +148,8 @@ export function registerV3Routes(app: FastifyInstance, core: SimulatorCore): voi
             return finish(error(500, 'SYSTEM_ERROR', '系统错误 (simulated fault, nothing was stored)'));
           case 'FREQUENCY_LIMITED':
             return finish(error(429, 'FREQUENCY_LIMITED', '请求频率超过限制 (simulated fault)'));
-          case 'SERVICE_UNAVAILABLE':
-            core.calls.record(endpoint, before.httpStatus, 'SERVICE_UNAVAILABLE');
-            reply
-              .code(before.httpStatus)
-              .type('text/html')
-              .send(`<html><body><h1>${before.httpStatus} Service Unavailable</h1></body></html>`);
-            return;
-          case 'RESET':
-            core.calls.record(endpoint, 'RESET');
-            return resetConnection(reply);
-          case 'HANG':
-            core.calls.record(endpoint, 'HANG');
-            return hangForever(reply);
         }
+        if (answerTransportFault(reply, core.calls, endpoint, before)) return;
       }
       let outcome: Outcome;
       try {
