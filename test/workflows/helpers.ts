@@ -1,7 +1,7 @@
 /** Shared set-up for the workflow tests: a worker on its own task queue, with activities over a fake gateway. */
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import type { RefundGateway, RefundNotification } from '../../src/wechatpay/gateway';
 import { orderWorkflowId, refundWorkflowId } from '../../src/domain/ids';
@@ -201,4 +201,15 @@ export function expectTimesNear(actualMs: number[], expectedMs: number[], slackM
   expect(actualMs).toHaveLength(expectedMs.length);
   const off = actualMs.map((a, i) => a - expectedMs[i]).filter((d) => d < -1_000 || d > slackMs);
   expect({ actualMs, expectedMs, off }).toEqual({ actualMs, expectedMs, off: [] });
+}
+
+/** The reason the workflow gave for rejecting an update (the client wraps it in WorkflowUpdateFailedError). */
+export async function rejectionOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    return (err as WorkflowUpdateFailedError).cause?.message ?? '';
+  }
+  throw new Error('update was accepted');
 }

@@ -10,7 +10,16 @@ import { DAY_MS, MINUTE_MS } from '../../src/domain/poll-schedule';
 import { RetrySame } from '../../src/wechatpay/errors';
 import { ledgerQuery, refundableAmountQuery, refundCountQuery, refundListQuery } from '../../src/workflows/definitions';
 import { FakeGateway } from '../support/fake-gateway';
-import { ledgerHandle, ledgerInput, newRefundNo, notify, recordHistory, requestRefund, withWorker } from './helpers';
+import {
+  ledgerHandle,
+  ledgerInput,
+  newRefundNo,
+  notify,
+  recordHistory,
+  requestRefund,
+  withWorker,
+  rejectionOf,
+} from './helpers';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -19,16 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.teardown();
 });
-
-async function rejectionOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-    return (err as WorkflowUpdateFailedError).cause?.message ?? '';
-  }
-  throw new Error('request was accepted');
-}
 
 /** Lets virtual time pass (children submit, poll, report back) and returns the ledger's view. */
 async function ledgerAfter(ms: number, handle: ReturnType<typeof ledgerHandle>) {

@@ -4,12 +4,20 @@
  */
 import { createTimeSkippingEnv } from '../harness/temporal';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { HOUR_MS, MINUTE_MS } from '../../src/domain/poll-schedule';
 import { resolveAbnormalUpdate, retryNowUpdate } from '../../src/workflows/definitions';
 import type { ResolveAbnormalRequest } from '../../src/domain/schemas';
 import { FakeGateway } from '../support/fake-gateway';
-import { notify, recordHistory, refundInput, startRefund, status, waitForState, withWorker } from './helpers';
+import {
+  notify,
+  recordHistory,
+  refundInput,
+  startRefund,
+  status,
+  waitForState,
+  withWorker,
+  rejectionOf,
+} from './helpers';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -18,17 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.teardown();
 });
-
-/** The reason the workflow gave for rejecting an update (the client wraps it). */
-async function rejectionOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-    return (err as WorkflowUpdateFailedError).cause?.message ?? '';
-  }
-  throw new Error('update was accepted');
-}
 
 const goodCard: ResolveAbnormalRequest = {
   type: 'USER_BANK_CARD',
