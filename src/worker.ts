@@ -5,9 +5,11 @@
  * TEMPORAL_TLS_*; see src/config/temporal-connection.ts). WeChat Pay: the embedded simulator by default, the real API
  * with WECHATPAY_BACKEND=production and WECHATPAY_CONFIG=<merchant file> (src/config/wechatpay-config.ts).
  * Other env: WXREFUND_TASK_QUEUE, WXREFUND_METRICS_PORT (0 = off), WXREFUND_STACK_CONFIG, WXREFUND_SEAL_KEYS (opens
- * bank details sealed by the operator CLI).
+ * bank details sealed by the operator CLI), WXREFUND_WORKFLOW_BUNDLE (a workflow bundle built ahead of time, so a
+ * restarted worker is polling again in a second or two instead of re-bundling).
  * SIGINT/SIGTERM: stops polling, lets running activities finish, then exits.
  */
+import { readFileSync } from 'node:fs';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadStackConfig } from './config/stack-config';
@@ -48,8 +50,10 @@ async function main(): Promise<void> {
       connection,
       namespace: target.namespace,
       taskQueue,
-      // Bundled at start-up from source so `npm run worker` needs no build step.
-      workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: log }),
+      // Bundled at start-up from source so `npm run worker` needs no build step, unless a prebuilt bundle is named.
+      workflowBundle: process.env.WXREFUND_WORKFLOW_BUNDLE
+        ? { code: readFileSync(process.env.WXREFUND_WORKFLOW_BUNDLE, 'utf8') }
+        : await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: log }),
       activities: createActivities({ gateway: selection.gateway, unseal: sealer?.unseal }),
     });
     log.info(
