@@ -60,9 +60,13 @@ export interface RequestRefundParams {
 
 /** Asks for a refund. Resolves with the accepted refund; rejects with `RefundRejected` when a rule forbids it. */
 export async function requestRefund(opts: RefundStarterOptions, params: RequestRefundParams): Promise<RefundReceipt> {
-  const order = orderLedgerInputSchema.safeParse(params.order);
+  if (typeof params !== 'object' || params === null) {
+    throw new RefundRejected('params: must be an object with `order` and `refund`', 'INVALID_INPUT');
+  }
+  // Strict at this boundary: a misspelt option (`minSpacingMS`) must be refused, not silently replaced by a default.
+  const order = orderLedgerInputSchema.strict().safeParse(params.order);
   if (!order.success) throw new RefundRejected(`order: ${describeZodError(order.error)}`, 'INVALID_INPUT');
-  const refund = requestRefundSchema.safeParse(params.refund);
+  const refund = requestRefundSchema.strict().safeParse(params.refund);
   if (!refund.success) throw new RefundRejected(`refund: ${describeZodError(refund.error)}`, 'INVALID_INPUT');
 
   const ledgerId = orderWorkflowId(order.data.outTradeNo, order.data.subMchid);

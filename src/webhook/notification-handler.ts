@@ -47,6 +47,8 @@ export interface NotificationHandlerDeps {
   recent: RecentNotifications<SignalOutcome>;
   signalTimeoutMs: number;
   clock: () => Date;
+  /** Every configured merchant: tells a notification replayed to the wrong merchant's path from a key problem. */
+  merchants?: ReadonlyMap<string, MerchantVerifier>;
 }
 
 /** Fixed public texts per reason: the protocol layer's detailed message goes to the log only. */
@@ -87,6 +89,25 @@ async function verify(req: NotificationRequest, now: Date): Promise<RefundNotifi
   return merchant.decodeV2({ rawBody: req.rawBody, now });
 }
 
+/**
+ * A v3 notification signed by WeChat that does not decrypt with this merchant's APIv3 key is normally a key problem
+ * (500 + alarm, §4.5). But merchants that share WeChat's verification keys (one company, several mchids) could have
+ * one's genuine notification replayed to another's path: if another merchant's key opens it, it is misrouted (4xx).
+ */
+async function belongsToAnotherMerchant(deps: NotificationHandlerDeps, req: NotificationRequest): Promise<boolean> {
+  if (req.apiVersion !== 'v3' || !deps.merchants) return false;
+  for (const other of deps.merchants.values()) {
+    if (other.mchid === req.merchant.mchid || !other.verifyV3) continue;
+    try {
+      await other.verifyV3({ headers: req.headers, rawBody: req.rawBody, now: deps.clock() });
+      return true;
+    } catch {
+      // not this one either
+    }
+  }
+  return false;
+}
+
 /** The workflow id, or undefined when out_refund_no is one we could never have issued (still genuine: an orphan). */
 function workflowIdOf(n: RefundNotification): string | undefined {
   try {
@@ -102,6 +123,10 @@ export async function handleNotification(deps: NotificationHandlerDeps, req: Not
     notification = await verify(req, deps.clock());
   } catch (err) {
     if (err instanceof NotificationRejected) {
+      if (err.authentic && (await belongsToAnotherMerchant(deps, req))) {
+        req.log.info({ detail: err.message }, 'notification for another configured merchant refused');
+        return { result: 'rejected', reason: 'MERCHANT_MISMATCH', answer: fail(400, REFUSAL_TEXT.MERCHANT_MISMATCH) };
+      }
       // The protocol layer's message names the failed check; it is logged, never sent back.
       const level = err.reason === 'SIGNTEST_PROBE' ? 'debug' : 'info'; // probes are routine (§4.8)
       req.log[level]({ detail: err.message }, 'notification refused by verification');

@@ -120,6 +120,7 @@ export function createWebhookServer(deps: WebhookDeps): WebhookServer {
     recent: new RecentNotifications<SignalOutcome>(config.dedupe),
     signalTimeoutMs: config.signalTimeoutMs,
     clock,
+    merchants,
   };
 
   const app = Fastify({

@@ -1,6 +1,19 @@
 /** zod building blocks for gateway configuration (keys as PEM text or as a path to a PEM file). */
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+
+/** Loads the PEM as what its label promises, so a corrupt key is refused at start-up, naming its setting. */
+function pemProblem(pem: string, label: string): string | undefined {
+  try {
+    if (label.includes('PRIVATE KEY')) createPrivateKey(pem);
+    else if (label.includes('PUBLIC KEY')) createPublicKey(pem);
+    else if (label === 'CERTIFICATE') new X509Certificate(pem);
+    return undefined;
+  } catch (e) {
+    return `is not a usable ${label}: ${(e as Error).message}`;
+  }
+}
 
 /**
  * A PEM given inline (contains "-----BEGIN") or as a file path, resolved to the PEM text. `label` names the
@@ -26,6 +39,11 @@ export function pemSource(label: string) {
       }
       if (!pem.includes(label) || !pem.includes('-----BEGIN')) {
         ctx.issues.push({ code: 'custom', input: value, message: `must contain a PEM ${label} block` });
+        return z.NEVER;
+      }
+      const problem = pemProblem(pem, label);
+      if (problem) {
+        ctx.issues.push({ code: 'custom', input: value, message: problem });
         return z.NEVER;
       }
       return pem;

@@ -2,7 +2,8 @@
  * Refund notifications → RefundNotification (gateway.ts), for the webhook.
  *
  * v3 (§4): verify over the raw body first (window, SIGNTEST, serial, signature), only then parse and decrypt.
- * v2 (§5.8): there is no signature; decrypting req_info with the merchant's key is the authenticity check.
+ * v2 (§5.8): there is no signature; req_info must decrypt with the merchant's key, but AES-256-ECB blocks can be
+ * spliced without it, so a v2 notification is never `authentic` (4xx only) and the workflow confirms it by a query.
  *
  * Every rejection is a NotificationRejected with a machine-readable `reason` and the HTTP status the webhook
  * should answer with (§4.5): 4xx when the message is not authentic, 5xx when it is authentic but cannot be
@@ -46,7 +47,10 @@ export class NotificationRejected extends Error {
   constructor(
     readonly reason: NotificationRejectReason,
     message: string,
-    /** True once the signature checked out (v3) or req_info decrypted (v2): the sender really is WeChat. */
+    /**
+     * True once a v3 signature checked out: the sender really is WeChat. Never for v2, whose ECB-encrypted req_info
+     * can be spliced without the key, so decrypting proves less than a signature.
+     */
     readonly authentic: boolean,
     options?: { cause?: unknown },
   ) {
@@ -170,7 +174,9 @@ export function decodeV2Notification(input: DecodeV2NotificationInput): RefundNo
     if (!(cause instanceof DecryptionFailed) && !(cause instanceof MalformedXml)) throw cause;
     throw new NotificationRejected('BAD_CIPHERTEXT', 'req_info does not decrypt with the API key', false, { cause });
   }
-  const info = parseWith(v2RefundNotificationInfoSchema, inner, 'req_info', true);
+  // Not `authentic`: req_info is AES-256-ECB, whose blocks can be cut or spliced without the key, so a req_info that
+  // decrypts but does not validate is more likely tampering than WeChat's mistake (4xx, not a 5xx alarm).
+  const info = parseWith(v2RefundNotificationInfoSchema, inner, 'req_info', false);
   return {
     // v2 notifications have no id; the ciphertext is the same on every retry of one notification.
     notificationId: `V2-${createHash('sha256').update(envelope.req_info.replace(/\s+/g, '')).digest('hex').slice(0, 32)}`,

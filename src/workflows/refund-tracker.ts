@@ -38,6 +38,7 @@ import {
   RefundStatusKey,
 } from '../domain/search-attributes';
 import { refundStatusChangedSignal } from './definitions';
+import { V2_NOTIFICATIONS_VERIFIED_BY_QUERY } from './patches';
 import { isoAt } from './support';
 import type {
   AbnormalResolutionRecord,
@@ -252,8 +253,9 @@ export class RefundTracker {
       return;
     }
     const to = stateFromWechatStatus(n.status);
-    if (to === 'ABNORMAL') {
-      // §7: on ABNORMAL the workflow MUST query before alerting; the query's answer is what moves the state.
+    if (to === 'ABNORMAL' || (n.apiVersion === 'v2' && wf.patched(V2_NOTIFICATIONS_VERIFIED_BY_QUERY))) {
+      // §7: on ABNORMAL the workflow MUST query before alerting; the query's answer is what moves the state. A v2
+      // notification may be spliced (see patches.ts), so it too only asks for that query.
       const decision = decideTransition(this.state, to, 'notification');
       if (decision.kind === 'apply') {
         record.decision = 'verifying';

@@ -156,3 +156,42 @@ test('duplicate, late and stale notifications are harmless', async () => {
     await recordHistory('refund-duplicate-notifications', handle);
   });
 });
+
+describe('v2 notifications are confirmed by a query (req_info is ECB: blocks can be spliced without the key)', () => {
+  test('a v2 SUCCESS notification triggers an immediate query, whose answer settles the refund', async () => {
+    const gateway = new FakeGateway();
+    await withWorker(env, gateway, async (taskQueue) => {
+      const input = refundInput();
+      const handle = await startRefund(env, taskQueue, input);
+      await env.sleep(20_000);
+      const notification = gateway.settle(input.outRefundNo, 'SUCCESS');
+      await notify(handle, { ...notification, apiVersion: 'v2' });
+      const outcome = await handle.result();
+
+      expect(outcome).toMatchObject({ state: 'SUCCESS', queries: 1, notifications: 1 });
+      const view = await status(handle);
+      expect(view.polls).toEqual([expect.objectContaining({ reason: 'VERIFY_NOTIFICATION', result: 'SUCCESS' })]);
+      // Answered long before the first scheduled query (60 s after acceptance).
+      expect(Date.parse(view.polls[0].at) - Date.parse(view.acceptedAt!)).toBeLessThan(60_000);
+      await recordHistory('refund-v2-notification-verified', handle);
+    });
+  });
+
+  test('a spliced v2 CLOSED notification that WeChat does not confirm changes nothing', async () => {
+    const gateway = new FakeGateway({ defaultProgress: [{ afterMs: 3 * MINUTE_MS, status: 'SUCCESS' }] });
+    await withWorker(env, gateway, async (taskQueue) => {
+      const input = refundInput();
+      const handle = await startRefund(env, taskQueue, input);
+      await env.sleep(20_000);
+      await notify(handle, { ...gateway.notificationFor(input.outRefundNo, 'CLOSED'), apiVersion: 'v2' });
+      const outcome = await handle.result();
+
+      // The query said PROCESSING, so the claimed CLOSED was never applied; the refund went on to succeed.
+      expect(outcome.state).toBe('SUCCESS');
+      const view = await status(handle);
+      expect(view.polls[0]).toMatchObject({ reason: 'VERIFY_NOTIFICATION', result: 'PROCESSING' });
+      expect(view.transitions.map((t) => t.to)).not.toContain('CLOSED');
+      expect(view.notifications[0]).toMatchObject({ status: 'CLOSED', decision: 'verifying' });
+    });
+  });
+});

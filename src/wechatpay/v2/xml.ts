@@ -83,6 +83,17 @@ function leafValue(name: string, node: unknown): string {
 
 /** Parse a flat v2 XML document into `{ name: text }`. Throws MalformedXml on anything else. */
 export function parseV2Xml(xml: string | Buffer): Record<string, string> {
+  try {
+    return parseFlatXml(xml);
+  } catch (e) {
+    // The XML library and String.fromCodePoint have their own errors for hostile input (`&#x110000;`, an element
+    // named __proto__, thousands of nested levels); callers are promised one error type.
+    if (e instanceof MalformedXml) throw e;
+    throw new MalformedXml(`invalid XML: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function parseFlatXml(xml: string | Buffer): Record<string, string> {
   const text = typeof xml === 'string' ? xml : xml.toString('utf8');
   if (/<!DOCTYPE/i.test(text) || /<!ENTITY/i.test(text)) throw new MalformedXml('DOCTYPE/ENTITY is not allowed');
   const valid = XMLValidator.validate(text);
