@@ -110,6 +110,12 @@ export function decideTransition(
 ): TransitionDecision {
   if (from === to) return { kind: 'duplicate' };
   if (isTerminal(from)) {
+    // A reply WeChat wrote before the refund settled can arrive after the notification that settled it (a create or
+    // query in flight): an earlier, non-final status is stale news. Another outcome (CLOSED after SUCCESS, ABNORMAL)
+    // is real contrary evidence. Found by the reliability soak.
+    if (to === 'PENDING' || to === 'PROCESSING') {
+      return { kind: 'stale', reason: `${from} is final; ${evidence} reply says ${to} (written before it settled)` };
+    }
     return { kind: 'contradiction', reason: `${from} is final; ${evidence} says ${to}` };
   }
   const allowed = ALLOWED[from][to] ?? [];

@@ -34,6 +34,12 @@ export interface RawResponse {
 
 export interface Endpoint {
   pool: Pool;
+  /**
+   * Whole-request deadline, time queued for a connection included. The per-phase timeouts only start once the
+   * request is on a socket, so without it a few hanging calls that hold every connection would leave the others
+   * queued until the activity's own timeout, unclassified (found by the reliability suite).
+   */
+  deadlineMs: number;
   /** Path prefix of the base URL ('' for WeChat's own hosts); part of the signed URL. */
   pathPrefix: string;
   origin: string;
@@ -53,7 +59,8 @@ export function createEndpoint(baseUrl: string, timeouts: HttpTimeouts, tls: Tls
     keepAliveTimeout: 30_000,
     connections: 32,
   });
-  return { pool, origin: url.origin, pathPrefix: url.pathname.replace(/\/+$/, '') };
+  const deadlineMs = timeouts.connectMs + timeouts.headersMs + timeouts.bodyMs;
+  return { pool, deadlineMs, origin: url.origin, pathPrefix: url.pathname.replace(/\/+$/, '') };
 }
 
 /** Replies larger than this are not WeChat replies; refuse to buffer them. */
@@ -69,6 +76,7 @@ export async function send(
       path: req.path,
       headers: req.headers,
       body: req.body,
+      signal: AbortSignal.timeout(endpoint.deadlineMs),
     });
     const chunks: Buffer[] = [];
     let size = 0;
@@ -112,12 +120,13 @@ const SERVER_CERT_CODES = new Set([
 const CLIENT_CERT_REJECTED =
   /ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|HANDSHAKE_FAILURE)|alert (bad certificate|certificate required|unknown ca|certificate unknown)/i;
 
-function causes(e: unknown): Array<{ code?: string; message?: string }> {
-  const out: Array<{ code?: string; message?: string }> = [];
+function causes(e: unknown): Array<{ name?: string; code?: string; message?: string }> {
+  const out: Array<{ name?: string; code?: string; message?: string }> = [];
   let cur: unknown = e;
   for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
     const err = cur as { code?: unknown; message?: unknown; cause?: unknown };
     out.push({
+      name: typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : undefined,
       code: typeof err.code === 'string' ? err.code : undefined,
       message: typeof err.message === 'string' ? err.message : undefined,
     });
@@ -143,7 +152,7 @@ export function classifyTransportError(e: unknown): WechatPayError {
       cause: e,
     });
   }
-  if (chain.some((c) => c.code && TIMEOUT_CODES.has(c.code))) {
+  if (chain.some((c) => (c.code && TIMEOUT_CODES.has(c.code)) || c.name === 'TimeoutError')) {
     return new UnknownOutcome({ code: 'TIMEOUT', message: text, cause: e });
   }
   return new UnknownOutcome({ code: 'NETWORK_ERROR', message: text || String(e), cause: e });

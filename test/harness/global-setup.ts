@@ -3,13 +3,14 @@
  * search attributes from temporal-dev.yml) and bundle the workflow code once. Test files find both through env vars
  * set here (jest passes the parent's env to its workers).
  */
-import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadStackConfig } from '../../src/config/stack-config';
 import { startDevServer, type DevServerHandle } from '../../src/stack/dev-server';
 import { freePort } from '../../src/stack/free-port';
 import { ENV, WORKFLOWS_PATH, OUTPUT_DIR } from './paths';
 import { bundleQuietly } from './temporal';
+import { FIGURES_FILE } from '../reliability/support/report';
 
 declare global {
   var __WXREFUND_DEV_SERVER__: DevServerHandle | undefined;
@@ -17,6 +18,7 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   mkdirSync(OUTPUT_DIR, { recursive: true });
+  rmSync(FIGURES_FILE, { force: true }); // this run's reliability figures only
   const cfg = loadStackConfig();
 
   if (!process.env[ENV.devServerAddress]) {

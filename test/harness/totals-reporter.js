@@ -4,7 +4,9 @@ class TotalsReporter {
     const skipped = results.numPendingTests + results.numTodoTests;
     // A suite that fails to load has no failed tests but must still count as a failure.
     const failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
-    process.stdout.write(`\n${results.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+    process.stdout.write(
+      `\n${results.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`,
+    );
   }
 }
 module.exports = TotalsReporter;

@@ -43,15 +43,24 @@ describe('mapping WeChat statuses (§6.2)', () => {
 });
 
 describe('allowed transitions (§6.3)', () => {
-  test('final states never change: the same state is a duplicate, anything else a contradiction', () => {
+  test('final states never change: the same state is a duplicate, an earlier one stale, another outcome a contradiction', () => {
+    const expected = (from: string, to: string) =>
+      from === to ? 'duplicate' : to === 'PENDING' || to === 'PROCESSING' ? 'stale' : 'contradiction';
     for (const from of ['SUCCESS', 'CLOSED', 'REJECTED'] as const) {
       for (const to of REFUND_STATES) {
         for (const evidence of ALL_EVIDENCE) {
           const decision = decideTransition(from, to, evidence);
-          expect(decision.kind).toBe(from === to ? 'duplicate' : 'contradiction');
+          expect({ from, to, evidence, kind: decision.kind }).toEqual({ from, to, evidence, kind: expected(from, to) });
         }
       }
     }
+  });
+
+  test('a reply written before the refund settled, arriving after the notification, raises no alert', () => {
+    // Reliability soak: the create reply (PROCESSING) reached the workflow after the SUCCESS notification.
+    expect(decideTransition('SUCCESS', 'PROCESSING', 'create')).toMatchObject({ kind: 'stale' });
+    expect(decideTransition('SUCCESS', 'CLOSED', 'query')).toMatchObject({ kind: 'contradiction' });
+    expect(decideTransition('SUCCESS', 'ABNORMAL', 'notification')).toMatchObject({ kind: 'contradiction' });
   });
 
   test('WeChat evidence moves a pending or processing refund forward', () => {
