@@ -4,9 +4,10 @@
  * Temporal connection: Temporal's env conventions (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
  * TEMPORAL_TLS_*; see src/config/temporal-connection.ts). WeChat Pay: the embedded simulator by default, the real API
  * with WECHATPAY_BACKEND=production and WECHATPAY_CONFIG=<merchant file> (src/config/wechatpay-config.ts).
- * Other env: WXREFUND_TASK_QUEUE, WXREFUND_METRICS_PORT (0 = off), WXREFUND_STACK_CONFIG, WXREFUND_SEAL_KEYS (opens
- * bank details sealed by the operator CLI), WXREFUND_WORKFLOW_BUNDLE (a workflow bundle built ahead of time, so a
- * restarted worker is polling again in a second or two instead of re-bundling).
+ * Other env: WXREFUND_TASK_QUEUE, WXREFUND_METRICS_PORT (0 = off), WXREFUND_MAX_CACHED_WORKFLOWS (workflows kept in
+ * memory), WXREFUND_STACK_CONFIG, WXREFUND_SEAL_KEYS (opens bank details sealed by the operator CLI),
+ * WXREFUND_WORKFLOW_BUNDLE (a workflow bundle built ahead of time, so a restarted worker is polling again in a second
+ * or two instead of re-bundling).
  * SIGINT/SIGTERM: stops polling, lets running activities finish, then exits.
  */
 import { readFileSync } from 'node:fs';
@@ -23,6 +24,11 @@ async function main(): Promise<void> {
   const stack = loadStackConfig();
   const taskQueue = process.env.WXREFUND_TASK_QUEUE ?? stack.worker.taskQueue;
   const metricsPort = Number(process.env.WXREFUND_METRICS_PORT ?? stack.worker.metricsPort);
+  const cacheEnv = process.env.WXREFUND_MAX_CACHED_WORKFLOWS;
+  const maxCachedWorkflows = cacheEnv === undefined ? stack.worker.maxCachedWorkflows : Number(cacheEnv);
+  if (maxCachedWorkflows !== undefined && !(Number.isSafeInteger(maxCachedWorkflows) && maxCachedWorkflows >= 0)) {
+    throw new Error(`WXREFUND_MAX_CACHED_WORKFLOWS: must be a whole number ≥ 0, got ${cacheEnv}`);
+  }
 
   Runtime.install({
     logger: new DefaultLogger((process.env.WXREFUND_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO'),
@@ -55,6 +61,7 @@ async function main(): Promise<void> {
         ? { code: readFileSync(process.env.WXREFUND_WORKFLOW_BUNDLE, 'utf8') }
         : await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: log }),
       activities: createActivities({ gateway: selection.gateway, unseal: sealer?.unseal }),
+      ...(maxCachedWorkflows !== undefined ? { maxCachedWorkflows } : {}),
     });
     log.info(
       `worker polling task queue ${taskQueue}` +

@@ -31,6 +31,7 @@ import { lineReady } from '../../../src/stack/supervisor';
 import { verifiersFromSimulatorManifest } from '../../../src/webhook/merchants';
 import { createWebhookServer, type WebhookServer } from '../../../src/webhook/server';
 import { ENV, OUTPUT_DIR, REPO_ROOT } from '../../harness/paths';
+import { PROFILE } from './profile';
 
 export const MCHID = DEMO_DIRECT_MCHID;
 
@@ -161,7 +162,8 @@ export interface ReliabilityStack {
 }
 
 /**
- * Starts the scenario's stack. `name` names its task queue and its log directory (`test-output/reliability/<name>`):
+ * Starts the scenario's stack. `name` names its task queue and its log directory (`test-output/reliability/<name>`,
+ * `<name>-soak` under `npm run soak`):
  * the dev server's and the worker's logs stay there after the run.
  */
 export async function startReliabilityStack(
@@ -169,7 +171,8 @@ export async function startReliabilityStack(
   opts: ReliabilityStackOptions = {},
 ): Promise<ReliabilityStack> {
   const dir = mkdtempSync(path.join(tmpdir(), `wxrefund-${name}-`));
-  const logDir = path.join(OUTPUT_DIR, 'reliability', name);
+  // Per profile, so a soak run beside a CI-size run of the same scenario does not wipe the other's logs.
+  const logDir = path.join(OUTPUT_DIR, 'reliability', PROFILE === 'ci' ? name : `${name}-${PROFILE}`);
   rmSync(logDir, { recursive: true, force: true });
   mkdirSync(logDir, { recursive: true });
 

@@ -1,0 +1,83 @@
+/** Preparing and driving refunds through the real product path (starter → ledger → refund workflow → simulator). */
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { QueryDefinition } from '@temporalio/common';
+import { refundWorkflowId } from '../../src/domain/ids';
+import type { SimulatorHandle } from '../../src/simulator/server';
+import { awaitRefundOutcome, requestRefund, type RefundOutcome, type RefundReceipt } from '../../src/starter';
+import { MCHID } from './stack';
+import { mapLimit, sleep } from './util';
+
+export interface BenchRefund {
+  outTradeNo: string;
+  outRefundNo: string;
+  workflowId: string;
+}
+
+export const PAID_TOTAL_FEN = 1_000;
+export const REFUND_FEN = 100;
+
+/** One order per refund (WeChat's 60 s same-order spacing never applies), numbered under a run-unique tag. */
+export function benchRefunds(tag: string, count: number): BenchRefund[] {
+  return Array.from({ length: count }, (_, i) => ({
+    outTradeNo: `T${tag}${i}`,
+    outRefundNo: `R${tag}${i}`,
+    workflowId: refundWorkflowId(`R${tag}${i}`),
+  }));
+}
+
+/** Seeds the paid orders at the simulator (bank_type OTHERS = balance, else a bank card). */
+export async function seedOrders(sim: SimulatorHandle, refunds: BenchRefund[], bankType: string, concurrency = 20) {
+  const paidAt = new Date(sim.clock.now() - 3_600_000).toISOString();
+  await mapLimit(refunds, concurrency, (r) =>
+    sim.admin.seedOrder({
+      mchid: MCHID,
+      outTradeNo: r.outTradeNo,
+      totalFen: PAID_TOTAL_FEN,
+      paidAt,
+      payer: { bankType },
+    }),
+  );
+  return paidAt;
+}
+
+/** The order service's call: update-with-start on the order's ledger, which starts the refund workflow. */
+export function requestBenchRefund(
+  client: Client,
+  taskQueue: string,
+  r: BenchRefund,
+  paidAt: string,
+  payerBankType: string,
+): Promise<RefundReceipt> {
+  return requestRefund(
+    { client, taskQueue },
+    {
+      order: { outTradeNo: r.outTradeNo, paidTotalFen: PAID_TOTAL_FEN, paidAt, payerBankType },
+      refund: { outRefundNo: r.outRefundNo, amountFen: REFUND_FEN, reason: 'bench', requestedBy: 'bench' },
+    },
+  );
+}
+
+export async function awaitOutcome(client: Client, receipt: RefundReceipt): Promise<RefundOutcome> {
+  return awaitRefundOutcome(client, receipt, { startTimeoutMs: 10 * 60_000, pollMs: 50 });
+}
+
+/** Polls a workflow's query (every 25 ms) until it reports `state`; the workflow may not exist yet. */
+export async function waitForState<S>(
+  handle: WorkflowHandle,
+  query: QueryDefinition<S>,
+  state: string,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const view = (await handle.query(query)) as unknown;
+      const current = typeof view === 'string' ? view : (view as { state?: string }).state;
+      if (current === state) return;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`${handle.workflowId} did not reach ${state} in ${timeoutMs} ms`);
+    await sleep(25);
+  }
+}
