@@ -19,12 +19,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { temporal } from '@temporalio/proto';
 import { createActivities } from '../src/activities';
-import { loadStackConfig } from '../src/config/stack-config';
-import { temporalTestServerPath } from '../src/config/tools';
 import {
   allScheduledPolls,
   DEFAULT_BALANCE_SCHEDULE,
@@ -34,6 +30,7 @@ import {
 } from '../src/domain/poll-schedule';
 import type { RefundGateway } from '../src/wechatpay/gateway';
 import { refundWorkflow } from '../src/workflows';
+import { createTimeSkippingEnv } from '../test/harness/temporal';
 import { statusQuery } from '../src/workflows/definitions';
 import { baselineNotifiedSignal, baselineStageQuery, minimalWorkflow } from './baseline/workflows';
 import { createBaselineActivities } from './baseline/activities';
@@ -75,16 +72,6 @@ export function minimumQueries(p: Pick<Path, 'kind' | 'settleAfterMs' | 'notifie
   return polls.findIndex((t) => t >= p.settleAfterMs) + 1;
 }
 
-const INDEXED: Record<string, temporal.api.enums.v1.IndexedValueType> = {
-  Text: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
-  Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  Int: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
-  Double: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
-  Bool: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-  Datetime: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-  KeywordList: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-};
-
 /** Every gateway call first brings the simulator's clock to the workflow's (test server's) time. */
 function clockSyncedGateway(gateway: RefundGateway, sync: () => Promise<void>): RefundGateway {
   return new Proxy(gateway, {
@@ -104,13 +91,8 @@ async function main(): Promise<void> {
   const count = intFlag('count', values.count, 3);
 
   quietRuntime();
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
-  });
-  const searchAttributes = Object.fromEntries(
-    Object.entries(loadStackConfig().temporal.searchAttributes).map(([name, type]) => [name, INDEXED[type]]),
-  );
-  await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes });
+  // The test harness's Java time-skipping server, with the search attributes of temporal-dev.yml registered.
+  const env = await createTimeSkippingEnv();
   const startMs = await env.currentTimeMs();
   const stack = await startBenchStack({
     temporal: { client: env.client },

@@ -4,11 +4,10 @@
  * simulator, webhook, worker as child processes) on free ports through a temporary copy of temporal-dev.yml.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
-import { DEFAULT_STACK_CONFIG_PATH } from '../../src/config/stack-config';
+import { writeStackConfigVariant } from '../../src/config/stack-file';
 import { freePort } from '../../src/stack/free-port';
 import { REPO_ROOT } from '../harness/paths';
 
@@ -19,20 +18,20 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it('walks every refund path to its expected end and exits 0', async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'wxrefund-demo-'));
-  const doc = parseDocument(readFileSync(DEFAULT_STACK_CONFIG_PATH, 'utf8'));
   const [grpc, ui, sim, simV2, hook] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
-  doc.setIn(['temporal', 'port'], grpc);
-  doc.setIn(['temporal', 'uiPort'], ui);
-  doc.setIn(['temporal', 'dbFile'], path.join(dir, 'temporal.sqlite'));
-  doc.setIn(['worker', 'metricsPort'], 0);
-  doc.setIn(['simulator', 'port'], sim);
-  doc.setIn(['simulator', 'v2', 'port'], simV2);
-  doc.setIn(['simulator', 'keysDir'], path.join(dir, 'keys'));
-  doc.setIn(['webhook', 'port'], hook);
-  doc.setIn(['webhook', 'publicBaseUrl'], `http://127.0.0.1:${hook}`);
-  doc.setIn(['webhook', 'orphanLogPath'], path.join(dir, 'orphans.jsonl'));
   const stackFile = path.join(dir, 'stack.yml');
-  writeFileSync(stackFile, doc.toString());
+  writeStackConfigVariant(stackFile, {
+    'temporal.port': grpc,
+    'temporal.uiPort': ui,
+    'temporal.dbFile': path.join(dir, 'temporal.sqlite'),
+    'worker.metricsPort': 0,
+    'simulator.port': sim,
+    'simulator.v2.port': simV2,
+    'simulator.keysDir': path.join(dir, 'keys'),
+    'webhook.port': hook,
+    'webhook.publicBaseUrl': `http://127.0.0.1:${hook}`,
+    'webhook.orphanLogPath': path.join(dir, 'orphans.jsonl'),
+  });
 
   const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
     execFile(

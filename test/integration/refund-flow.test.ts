@@ -131,7 +131,12 @@ test('a refund goes through the ledger to the simulator and is settled by its ve
 
   await sim.admin.advance({ minutes: 5 }); // WeChat pays the balance refund and notifies
   const outcome = await handle.result();
-  expect(outcome).toMatchObject({ state: 'SUCCESS', channel: 'ORIGINAL', queries: 0, notifications: 1 });
+  // No notify_url in the create, so WeChat notifies the portal URL, in v2 XML (§4.9). An unsigned, ECB-encrypted v2
+  // notification is confirmed by one immediate query before it counts; no scheduled poll was needed.
+  expect(outcome).toMatchObject({ state: 'SUCCESS', channel: 'ORIGINAL', queries: 1, notifications: 1 });
+  const settled = await handle.query(statusQuery);
+  expect(settled.polls.map((p) => p.reason)).toEqual(['VERIFY_NOTIFICATION']);
+  expect(settled.notifications).toEqual([expect.objectContaining({ status: 'SUCCESS', decision: 'verifying' })]);
   expect(outcome.amounts).toMatchObject({ refundFen: 2_500, totalFen: 10_000, currency: 'CNY' });
   expect(await sim.admin.refund(outRefundNo)).toMatchObject({ status: 'SUCCESS' });
 

@@ -6,31 +6,21 @@
  *  - the real worker (`src/worker.ts`) as a child process, so it can be SIGKILLed and restarted like production.
  * Ports are free ones and every file lives in a temporary directory, so scenarios run beside the rest of `npm test`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  closeSync,
-  createWriteStream,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { parseDocument } from 'yaml';
-import { DEFAULT_STACK_CONFIG_PATH, loadStackConfig, type StackConfig } from '../../../src/config/stack-config';
+import { loadStackConfig, type StackConfig } from '../../../src/config/stack-config';
+import { writeStackConfigVariant } from '../../../src/config/stack-file';
 import { DEMO_DIRECT_MCHID } from '../../../src/simulator/keys';
 import { startSimulator, type SimulatorHandle } from '../../../src/simulator/server';
 import type { SimulatorConfigInput } from '../../../src/simulator/config';
 import { startDevServer, type DevServerHandle } from '../../../src/stack/dev-server';
 import { freePort } from '../../../src/stack/free-port';
-import { lineReady } from '../../../src/stack/supervisor';
+import { WorkerProcess } from '../../../src/stack/worker-process';
 import { verifiersFromSimulatorManifest } from '../../../src/webhook/merchants';
 import { createWebhookServer, type WebhookServer } from '../../../src/webhook/server';
-import { ENV, OUTPUT_DIR, REPO_ROOT } from '../../harness/paths';
+import { ENV, OUTPUT_DIR } from '../../harness/paths';
 import { PROFILE } from './profile';
 
 export const MCHID = DEMO_DIRECT_MCHID;
@@ -54,6 +44,9 @@ export class TemporalServerProcess {
 
   get address(): string {
     return `${this.cfg.ip}:${this.cfg.port}`;
+  }
+  get port(): number {
+    return this.cfg.port;
   }
   get namespace(): string {
     return this.cfg.namespace;
@@ -87,62 +80,18 @@ export class TemporalServerProcess {
   }
 }
 
-/** The real worker (`src/worker.ts`) as a child process, started from the bundle global setup built once. */
-export class WorkerProcess {
-  private child?: ChildProcess;
-  /** How many times the worker was started (1 after the first start). */
-  starts = 0;
-
-  constructor(
-    private readonly env: NodeJS.ProcessEnv,
-    private readonly logFile: string,
-  ) {}
-
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-  get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** Starts the worker and resolves once it polls its task queue. */
-  async start(): Promise<void> {
-    if (this.running) throw new Error('worker already running');
-    const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/worker.ts'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, FORCE_COLOR: '0', ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    for (const stream of [child.stdout, child.stderr]) stream?.pipe(log, { end: false });
-    child.once('exit', (code, signal) => log.end(`--- worker exited (${signal ?? `code ${code}`})\n`));
-    this.child = child;
-    this.starts += 1;
-    let timer: NodeJS.Timeout | undefined;
+/** The scenario's dev server on a free port, history in `dir`; a port taken before the server bound it is retried. */
+async function startTemporalOnFreePort(dir: string, logFile: string): Promise<TemporalServerProcess> {
+  const base = loadStackConfig().temporal;
+  for (let attempt = 1; ; attempt++) {
+    const cfg = { ...base, port: await freePort(), dbFile: path.join(dir, 'temporal.sqlite') };
+    const server = new TemporalServerProcess(cfg, logFile);
     try {
-      await Promise.race([
-        lineReady(/worker polling task queue/)(child),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`worker not ready after 90 s; see ${this.logFile}`)), 90_000);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
+      await server.start();
+      return server;
+    } catch (e) {
+      if (attempt >= 3) throw e;
     }
-  }
-
-  /** SIGKILL by default: no graceful shutdown, activities die mid-call, like a machine that lost power. */
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(signal);
-    await gone;
-  }
-
-  async restart(): Promise<void> {
-    await this.kill();
-    await this.start();
   }
 }
 
@@ -176,40 +125,25 @@ export async function startReliabilityStack(
   rmSync(logDir, { recursive: true, force: true });
   mkdirSync(logDir, { recursive: true });
 
-  const [grpc, ui, simPort, simV2Port, hookPort] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
-  const doc = parseDocument(readFileSync(DEFAULT_STACK_CONFIG_PATH, 'utf8'));
-  doc.setIn(['temporal', 'port'], grpc);
-  doc.setIn(['temporal', 'uiPort'], ui);
-  doc.setIn(['temporal', 'dbFile'], path.join(dir, 'temporal.sqlite'));
-  doc.setIn(['worker', 'metricsPort'], 0);
-  doc.setIn(['simulator', 'port'], simPort);
-  doc.setIn(['simulator', 'v2', 'port'], simV2Port);
-  doc.setIn(['simulator', 'keysDir'], path.join(dir, 'keys'));
-  doc.setIn(['webhook', 'port'], hookPort);
-  doc.setIn(['webhook', 'publicBaseUrl'], `http://127.0.0.1:${hookPort}`);
-  doc.setIn(['webhook', 'orphanLogPath'], path.join(dir, 'orphans.jsonl'));
-  const stackFile = path.join(dir, 'stack.yml');
-  writeFileSync(stackFile, doc.toString());
-  const config = loadStackConfig(stackFile);
-
-  const temporal = new TemporalServerProcess(config.temporal, path.join(logDir, 'temporal.log'));
-  await temporal.start();
-  const connection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection, namespace: temporal.namespace });
-
+  // The simulator and the webhook listen on ports the OS picks (a port chosen early can be taken by a neighbour test
+  // before it is bound); the dev server needs a fixed one to come back on after a restart, so it is retried.
+  const keysDir = path.join(dir, 'keys');
   const sim = await startSimulator({
     seed: 1,
     ...opts.simulator,
     host: '127.0.0.1',
-    port: simPort,
-    v2: { port: simV2Port, tls: true },
-    keysDir: path.join(dir, 'keys'),
+    port: 0,
+    v2: { port: 0, tls: true },
+    keysDir,
   });
+  const temporal = await startTemporalOnFreePort(dir, path.join(logDir, 'temporal.log'));
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection, namespace: temporal.namespace });
 
   const webhook = createWebhookServer({
     config: {
       host: '127.0.0.1',
-      port: hookPort,
+      port: 0,
       logLevel: 'error',
       orphanLogPath: path.join(dir, 'orphans.jsonl'),
       ...opts.webhook,
@@ -218,6 +152,19 @@ export async function startReliabilityStack(
     merchants: verifiersFromSimulatorManifest(sim.manifest),
   });
   const webhookUrl = await webhook.listen();
+
+  const stackFile = path.join(dir, 'stack.yml');
+  const config = writeStackConfigVariant(stackFile, {
+    'temporal.port': temporal.port,
+    'temporal.dbFile': path.join(dir, 'temporal.sqlite'),
+    'worker.metricsPort': 0,
+    'simulator.port': Number(new URL(sim.baseUrl).port),
+    'simulator.v2.port': Number(new URL(sim.v2BaseUrl).port),
+    'simulator.keysDir': keysDir,
+    'webhook.port': Number(new URL(webhookUrl).port),
+    'webhook.publicBaseUrl': webhookUrl,
+    'webhook.orphanLogPath': path.join(dir, 'orphans.jsonl'),
+  });
 
   const taskQueue = `reliability-${name}`;
   const worker = new WorkerProcess(
@@ -246,7 +193,7 @@ export async function startReliabilityStack(
     webhookUrl,
     worker,
     async close() {
-      await worker.kill('SIGTERM').catch(() => undefined);
+      await worker.stop().catch(() => undefined);
       await webhook.close().catch(() => undefined);
       await sim.close().catch(() => undefined);
       await connection.close().catch(() => undefined);
