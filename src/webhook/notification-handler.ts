@@ -64,9 +64,9 @@ const REFUSAL_TEXT: Record<NotificationRejectReason, string> = {
 };
 
 /**
- * Not authentic (forged, probe, stale, unknown key, garbage) → 4xx: 401 for failed authentication, 400 for a body we
- * cannot even read. Authentic but unusable (verified v3 that does not decrypt or validate, reference §4.5/F11; v2
- * whose req_info decrypted but does not validate) → 500, so WeChat retries and someone is alerted.
+ * Not authentic (forged, probe, stale, unknown key, garbage, and any v2 that does not validate: its ECB req_info can be
+ * spliced) → 4xx: 401 for failed authentication, 400 for a body we cannot even read. Authentic but unusable (a
+ * verified v3 that does not decrypt or validate, reference §4.5/F11) → 500, so WeChat retries and someone is alerted.
  */
 function refusal(err: NotificationRejected): Outcome {
   const text = REFUSAL_TEXT[err.reason] ?? 'notification refused';

@@ -124,8 +124,9 @@ describe('unverifiable 2xx replies (F7): never a success for the client', () => 
     ['STALE_TIMESTAMP', 'UNVERIFIABLE_RESPONSE_STALE_TIMESTAMP'],
     ['MISSING_SIGNATURE', 'UNVERIFIABLE_RESPONSE_MISSING_HEADERS'],
   ] as const)('%s → UnknownOutcome %s, refund stored', async (kind, code) => {
-    await sim.admin.addFault({ endpoint: 'v3.create', kind, times: 1 });
     const input = await createInput(`R-${kind}`);
+    // Selected by refund number: a reply an earlier test's SLOW fault still holds must not consume this fault.
+    await sim.admin.addFault({ endpoint: 'v3.create', kind, times: 1, outRefundNo: input.outRefundNo });
     expect(await errorOf(v3Gateway(sim).createRefund(input))).toMatchObject({ errorClass: 'UnknownOutcome', code });
     expect(await stored(input.outRefundNo)).toBe(1);
   });
