@@ -46,12 +46,17 @@ export interface FaultHit {
 export interface FaultContext {
   mchid?: string;
   outRefundNo?: string;
+  /** `arrival()` when the request came in: faults added later leave it alone (e.g. a reply still held by SLOW). */
+  arrival?: number;
 }
 
 export class FaultRegistry {
   private endpointFaults: EndpointFault[] = [];
   private notificationFaults: NotificationFault[] = [];
   private counter = 0;
+  /** Orders fault additions and request arrivals, so a fault strikes only requests that arrived after it. */
+  private sequence = 0;
+  private readonly addedAt = new Map<string, number>();
   readonly hits: FaultHit[] = [];
 
   constructor(private readonly rng: RandomStream) {}
@@ -66,7 +71,14 @@ export class FaultRegistry {
     const fault = { ...parsed, id: parsed.id ?? this.nextId('fault') };
     this.endpointFaults = this.endpointFaults.filter((f) => f.id !== fault.id);
     this.endpointFaults.push(fault);
+    this.sequence += 1;
+    this.addedAt.set(fault.id, this.sequence);
     return fault;
+  }
+
+  /** Taken when a request arrives, for its FaultContext. */
+  arrival(): number {
+    return this.sequence;
   }
 
   addNotificationFault(input: NotificationFaultInput): NotificationFault {
@@ -146,7 +158,8 @@ export class FaultRegistry {
     this.hits.push({ at: new Date().toISOString(), faultId: f.id, kind: f.kind, target, outRefundNo: ctx.outRefundNo });
   }
 
-  private selects(f: { mchid?: string; outRefundNo?: string }, ctx: FaultContext): boolean {
+  private selects(f: { id: string; mchid?: string; outRefundNo?: string }, ctx: FaultContext): boolean {
+    if (ctx.arrival !== undefined && ctx.arrival < (this.addedAt.get(f.id) ?? 0)) return false;
     if (f.mchid !== undefined && f.mchid !== ctx.mchid) return false;
     if (f.outRefundNo !== undefined && f.outRefundNo !== ctx.outRefundNo) return false;
     return true;

@@ -123,7 +123,7 @@ export function registerV2Routes(app: FastifyInstance, core: SimulatorCore, tls:
       } catch (e) {
         return reply2(bizOutcome(e));
       }
-      const faultCtx = { mchid: caller.mchid, outRefundNo: prepared.outRefundNo };
+      const faultCtx = { mchid: caller.mchid, outRefundNo: prepared.outRefundNo, arrival: core.faults.arrival() };
       const before = core.faults.strike(endpoint, 'before', faultCtx);
       switch (before?.kind) {
         case 'SYSTEM_ERROR':

@@ -139,7 +139,7 @@ export function registerV3Routes(app: FastifyInstance, core: SimulatorCore): voi
         if (parsed.ok) throw new Error('handlers return a Parsed value on success');
         return finish(parsed);
       }
-      const faultCtx = { mchid: caller.mchid, outRefundNo: parsed.outRefundNo };
+      const faultCtx = { mchid: caller.mchid, outRefundNo: parsed.outRefundNo, arrival: core.faults.arrival() };
       const before = core.faults.strike(endpoint, 'before', faultCtx);
       if (before) {
         countAsError = false;

@@ -163,6 +163,19 @@ describe('selection', () => {
     expect((await sim.admin.faults()).faults.map((f) => f.mchid)).toEqual(['1900000100']); // the spent one is gone
   });
 
+  it('a fault strikes only requests that arrive after it (a reply already held is left alone)', async () => {
+    await sim.admin.addFault({ endpoint: 'v3.create', kind: 'SLOW', delayMs: 1_000, times: 1 });
+    const gw = v3Gateway(sim);
+    const held = gw.createRefund(await createInput('R-HELD'));
+    for (let i = 0; i < 50 && (await stored('R-HELD')) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await sim.admin.addFault({ endpoint: 'v3.create', kind: 'BAD_SIGNATURE', times: 1 });
+    await expect(held).resolves.toMatchObject({ outRefundNo: 'R-HELD' });
+    // Still there for the next request, which arrives after it.
+    expect(await errorOf(gw.createRefund(await createInput('R-NEXT')))).toMatchObject({
+      code: 'UNVERIFIABLE_RESPONSE_BAD_SIGNATURE',
+    });
+  });
+
   it('probabilistic faults are seeded: the same request sequence fails the same way after a reset', async () => {
     async function run() {
       await sim.admin.reset();
