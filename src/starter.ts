@@ -50,6 +50,12 @@ export class RefundRejected extends Error {
 export interface RefundStarterOptions {
   client: Client;
   taskQueue: string;
+  /**
+   * How long to keep repeating a request the server turned away because the order's ledger was busy (Temporal's
+   * limit on updates in flight per workflow, or an update aborted by the ledger's continue-as-new). Safe: the same
+   * out_refund_no and amount always get the same receipt. Default 60 s; 0 = do not repeat.
+   */
+  busyRetryMs?: number;
 }
 
 export interface RequestRefundParams {
@@ -70,23 +76,46 @@ export async function requestRefund(opts: RefundStarterOptions, params: RequestR
   if (!refund.success) throw new RefundRejected(`refund: ${describeZodError(refund.error)}`, 'INVALID_INPUT');
 
   const ledgerId = orderWorkflowId(order.data.outTradeNo, order.data.subMchid);
-  const startLedger = new WithStartWorkflowOperation<typeof orderLedgerWorkflow>('orderLedgerWorkflow', {
-    workflowId: ledgerId,
-    taskQueue: opts.taskQueue,
-    args: [order.data],
-    // A ledger already running for this order takes the update; its stored payment facts win.
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    typedSearchAttributes: [{ key: OutTradeNoKey, value: order.data.outTradeNo }],
-    staticSummary: `Refund ledger of order ${order.data.outTradeNo} (paid ${formatFen(order.data.paidTotalFen)} CNY)`,
-  });
-  try {
-    return await opts.client.workflow.executeUpdateWithStart(requestRefundUpdate, {
-      args: [refund.data],
-      startWorkflowOperation: startLedger,
+  const deadline = Date.now() + (opts.busyRetryMs ?? 60_000);
+  for (let attempt = 0; ; attempt++) {
+    // One operation per call: the SDK does not let a WithStartWorkflowOperation be sent twice.
+    const startLedger = new WithStartWorkflowOperation<typeof orderLedgerWorkflow>('orderLedgerWorkflow', {
+      workflowId: ledgerId,
+      taskQueue: opts.taskQueue,
+      args: [order.data],
+      // A ledger already running for this order takes the update; its stored payment facts win.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: [{ key: OutTradeNoKey, value: order.data.outTradeNo }],
+      staticSummary: `Refund ledger of order ${order.data.outTradeNo} (paid ${formatFen(order.data.paidTotalFen)} CNY)`,
     });
-  } catch (err) {
-    throw asRejection(err) ?? err;
+    try {
+      return await opts.client.workflow.executeUpdateWithStart(requestRefundUpdate, {
+        args: [refund.data],
+        startWorkflowOperation: startLedger,
+      });
+    } catch (err) {
+      const rejection = asRejection(err);
+      if (rejection) throw rejection;
+      if (!ledgerWasBusy(err) || Date.now() >= deadline) throw err;
+      // Full jitter: requests that collided on one ledger must not collide again on the same schedule.
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(2_000, 100 * 2 ** attempt)));
+    }
   }
+}
+
+/** gRPC codes of "this ledger is busy, try again": RESOURCE_EXHAUSTED (updates in flight), ABORTED, UNAVAILABLE. */
+const BUSY_CODES = new Set([8, 10, 14]);
+
+/**
+ * The server refused to take the update for now (found by the reliability soak: 150 requests at once on one order
+ * exceed the dev server's 10 updates in flight per workflow). Nothing was decided, so asking again is safe.
+ */
+function ledgerWasBusy(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'number' && BUSY_CODES.has(code)) return true;
+  }
+  return false;
 }
 
 const RULES = new Set(['M1', 'M4', 'M5', 'M6', 'M8']);

@@ -26,6 +26,8 @@ import { PROFILE } from './profile';
 export const MCHID = DEMO_DIRECT_MCHID;
 
 export interface ReliabilityStackOptions {
+  /** Extra dev-server dynamic config (e.g. a lower `history.maxInFlightUpdates`), beside temporal-dev.yml's. */
+  temporalDynamicConfig?: Record<string, string | number | boolean>;
   /** Simulator settings (seed, timeScale, lifecycle, rules, rate limits, faults...). */
   simulator?: Omit<SimulatorConfigInput, 'port' | 'v2' | 'keysDir' | 'host'>;
   /** Webhook settings beyond host/port (e.g. signalTimeoutMs). */
@@ -81,10 +83,19 @@ export class TemporalServerProcess {
 }
 
 /** The scenario's dev server on a free port, history in `dir`; a port taken before the server bound it is retried. */
-async function startTemporalOnFreePort(dir: string, logFile: string): Promise<TemporalServerProcess> {
+async function startTemporalOnFreePort(
+  dir: string,
+  logFile: string,
+  dynamicConfig: Record<string, string | number | boolean> = {},
+): Promise<TemporalServerProcess> {
   const base = loadStackConfig().temporal;
   for (let attempt = 1; ; attempt++) {
-    const cfg = { ...base, port: await freePort(), dbFile: path.join(dir, 'temporal.sqlite') };
+    const cfg = {
+      ...base,
+      port: await freePort(),
+      dbFile: path.join(dir, 'temporal.sqlite'),
+      dynamicConfig: { ...base.dynamicConfig, ...dynamicConfig },
+    };
     const server = new TemporalServerProcess(cfg, logFile);
     try {
       await server.start();
@@ -136,7 +147,7 @@ export async function startReliabilityStack(
     v2: { port: 0, tls: true },
     keysDir,
   });
-  const temporal = await startTemporalOnFreePort(dir, path.join(logDir, 'temporal.log'));
+  const temporal = await startTemporalOnFreePort(dir, path.join(logDir, 'temporal.log'), opts.temporalDynamicConfig);
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: temporal.namespace });
 
