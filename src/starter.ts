@@ -89,10 +89,12 @@ export async function requestRefund(opts: RefundStarterOptions, params: RequestR
       staticSummary: `Refund ledger of order ${order.data.outTradeNo} (paid ${formatFen(order.data.paidTotalFen)} CNY)`,
     });
     try {
-      return await opts.client.workflow.executeUpdateWithStart(requestRefundUpdate, {
-        args: [refund.data],
-        startWorkflowOperation: startLedger,
-      });
+      return await oneLaneOfLedger(ledgerId, () =>
+        opts.client.workflow.executeUpdateWithStart(requestRefundUpdate, {
+          args: [refund.data],
+          startWorkflowOperation: startLedger,
+        }),
+      );
     } catch (err) {
       const rejection = asRejection(err);
       if (rejection) throw rejection;
@@ -100,6 +102,29 @@ export async function requestRefund(opts: RefundStarterOptions, params: RequestR
       // Full jitter: requests that collided on one ledger must not collide again on the same schedule.
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(2_000, 100 * 2 ** attempt)));
     }
+  }
+}
+
+/**
+ * Requests of this process to one order's ledger, at most this many at once; the rest wait their turn here. Below
+ * Temporal's default limit of 10 updates in flight per workflow, so one order service alone does not hit it, and a
+ * burst on one order queues in memory instead of retrying against the server (the soak measured that storm: 3,000
+ * requests on 20 orders took over 5 minutes when every refused request came back on its own).
+ */
+const LANES_PER_LEDGER = 8;
+const ledgerLanes = new Map<string, { busy: number; waiting: Array<() => void> }>();
+
+async function oneLaneOfLedger<T>(ledgerId: string, call: () => Promise<T>): Promise<T> {
+  let lanes = ledgerLanes.get(ledgerId);
+  if (!lanes) ledgerLanes.set(ledgerId, (lanes = { busy: 0, waiting: [] }));
+  if (lanes.busy < LANES_PER_LEDGER) lanes.busy += 1;
+  else await new Promise<void>((resolve) => lanes.waiting.push(resolve)); // handed a lane by a finishing call
+  try {
+    return await call();
+  } finally {
+    const next = lanes.waiting.shift();
+    if (next) next();
+    else if (--lanes.busy === 0) ledgerLanes.delete(ledgerId);
   }
 }
 
