@@ -77,17 +77,18 @@ export async function requestRefund(opts: RefundStarterOptions, params: RequestR
 
   const ledgerId = orderWorkflowId(order.data.outTradeNo, order.data.subMchid);
   const deadline = Date.now() + (opts.busyRetryMs ?? 60_000);
+  const startOptions = {
+    workflowId: ledgerId,
+    taskQueue: opts.taskQueue,
+    args: [order.data] as [OrderLedgerInput],
+    // A ledger already running for this order takes the update; its stored payment facts win.
+    workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    typedSearchAttributes: [{ key: OutTradeNoKey, value: order.data.outTradeNo }],
+    staticSummary: `Refund ledger of order ${order.data.outTradeNo} (paid ${formatFen(order.data.paidTotalFen)} CNY)`,
+  };
   for (let attempt = 0; ; attempt++) {
-    // One operation per call: the SDK does not let a WithStartWorkflowOperation be sent twice.
-    const startLedger = new WithStartWorkflowOperation<typeof orderLedgerWorkflow>('orderLedgerWorkflow', {
-      workflowId: ledgerId,
-      taskQueue: opts.taskQueue,
-      args: [order.data],
-      // A ledger already running for this order takes the update; its stored payment facts win.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      typedSearchAttributes: [{ key: OutTradeNoKey, value: order.data.outTradeNo }],
-      staticSummary: `Refund ledger of order ${order.data.outTradeNo} (paid ${formatFen(order.data.paidTotalFen)} CNY)`,
-    });
+    // A fresh operation per call: the SDK does not let a WithStartWorkflowOperation be sent twice.
+    const startLedger = new WithStartWorkflowOperation<typeof orderLedgerWorkflow>('orderLedgerWorkflow', startOptions);
     try {
       return await oneLaneOfLedger(ledgerId, () =>
         opts.client.workflow.executeUpdateWithStart(requestRefundUpdate, {

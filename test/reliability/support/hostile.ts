@@ -35,29 +35,25 @@ export const nastyString = (maxLength = 40) =>
     ),
   );
 
+/** One generator per JSON-ish type; the `not…` generators below draw from all the others. */
+const JSONISH = {
+  string: fc.string({ maxLength: 10 }),
+  integer: fc.integer(),
+  double: fc.double(),
+  boolean: fc.boolean(),
+  null: fc.constant(null),
+  array: fc.array(fc.integer(), { maxLength: 3 }),
+  object: fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }),
+};
+const anythingBut = (...kinds: Array<keyof typeof JSONISH>) =>
+  fc.oneof(
+    ...Object.entries(JSONISH).flatMap(([kind, arb]) => (kinds.includes(kind as keyof typeof JSONISH) ? [] : [arb])),
+  );
+
 /** Values of any other JSON-ish type than the one expected. */
-export const notAString = fc.oneof(
-  fc.integer(),
-  fc.double(),
-  fc.boolean(),
-  fc.constant(null),
-  fc.array(fc.integer(), { maxLength: 3 }),
-  fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }),
-);
-export const notANumber = fc.oneof(
-  fc.string({ maxLength: 10 }),
-  fc.boolean(),
-  fc.constant(null),
-  fc.array(fc.integer(), { maxLength: 3 }),
-  fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }),
-);
-export const notABoolean = fc.oneof(
-  fc.string({ maxLength: 10 }),
-  fc.integer(),
-  fc.constant(null),
-  fc.array(fc.integer(), { maxLength: 3 }),
-  fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }),
-);
+export const notAString = anythingBut('string');
+export const notANumber = anythingBut('integer', 'double');
+export const notABoolean = anythingBut('boolean', 'double');
 
 /** Not a positive safe integer number of fen (M1). */
 export const badFen = fc.oneof(
