@@ -75,6 +75,7 @@ export function registerAdminRoutes(app: FastifyInstance, core: SimulatorCore): 
     async (req: FastifyRequest, reply: FastifyReply) => {
       try {
         const result = await handler(req);
+        core.persist(true);
         reply
           .code(status)
           .type('application/json')

@@ -12,6 +12,7 @@ export type BizErrorKind =
   | 'NO_AUTH'
   | 'ORDER_NOT_FOUND' // M10
   | 'ORDER_NOT_PAID' // M10
+  | 'TRADE_NOT_EXIST' // order query (§11): unknown order, or one of another merchant
   | 'MERCHANT_MISMATCH' // M11
   | 'IDS_DISAGREE' // §8.7: transaction_id and out_trade_no name different orders
   | 'OUT_REFUND_NO_OTHER_ORDER' // §8.3 step 8
@@ -62,6 +63,8 @@ export function v3ErrorFor(kind: BizErrorKind, rules: RulesConfig): V3ErrorShape
     case 'ORDER_NOT_PAID':
     case 'REFUND_NOT_FOUND':
       return { status: 404, code: 'RESOURCE_NOT_EXISTS' };
+    case 'TRADE_NOT_EXIST':
+      return { status: 404, code: rules.orderNotFoundCode }; // §11.1: ORDER_NOT_EXIST (some pages: RESOURCE_NOT_EXISTS)
     case 'MERCHANT_MISMATCH':
     case 'IDS_DISAGREE':
     case 'OUT_REFUND_NO_OTHER_ORDER':
@@ -102,6 +105,7 @@ export function v2ErrorFor(kind: BizErrorKind, message: string): V2ErrorShape {
     case 'NO_AUTH':
       return result('NOAUTH');
     case 'ORDER_NOT_FOUND':
+    case 'TRADE_NOT_EXIST':
       return result('ORDERNOTEXIST');
     case 'ORDER_NOT_PAID':
       return result('TRADE_STATE_ERROR');

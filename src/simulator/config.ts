@@ -141,6 +141,8 @@ export const rulesConfigSchema = z.strictObject({
    * that window is refused as concurrent (M9: v3 500 SYSTEM_ERROR, v2 BIZERR_NEED_RETRY).
    */
   createProcessingMs: z.int().nonnegative().default(0),
+  /** §11.1: v3 code of an unknown order on the order query (404); some WeChat pages say RESOURCE_NOT_EXISTS. */
+  orderNotFoundCode: z.enum(['ORDER_NOT_EXIST', 'RESOURCE_NOT_EXISTS']).default('ORDER_NOT_EXIST'),
   /** Request timestamps further than this from the real clock → 401 SIGN_ERROR. */
   authTimestampToleranceSeconds: z.int().positive().default(300),
 });
@@ -197,6 +199,12 @@ export const simulatorConfigSchema = z.strictObject({
     .prefault({}),
   /** Where generated keys and manifest.json are written (and re-read on the next start); none = memory only. */
   keysDir: z.string().min(1).optional(),
+  /**
+   * Keep orders, refunds (status history, scheduled processing), notifications (retry state), balances and the
+   * virtual clock in this SQLite file across restarts (created when missing; relative paths are resolved like
+   * keysDir). Absent: state lives in memory only.
+   */
+  stateFile: z.string().min(1, { error: 'stateFile must be a file path' }).optional(),
   /** Re-use keys found in keysDir (a restarted simulator keeps the identity the worker was configured with). */
   reuseKeys: z.boolean().default(true),
   wechat: wechatIdentitySchema.prefault({}),

@@ -19,6 +19,7 @@ import { resolveKeyMaterial, type KeyMaterial } from './keys';
 import { LifecycleEngine } from './lifecycle';
 import { Notifier } from './notifier';
 import { seedOrder } from './orders';
+import { SimulatorPersistence } from './persistence';
 import { SeededRandom } from './random';
 import { RateLimiter } from './rate-limiter';
 import { RefundService } from './refund-service';
@@ -40,6 +41,8 @@ export class SimulatorCore {
   readonly notifier: Notifier;
   readonly service: RefundService;
   readonly calls = new CallStats();
+  /** The state file (config `stateFile`); undefined: state lives in memory only. */
+  readonly persistence?: SimulatorPersistence;
   private readonly startAt: number;
   /** Rules, budgets, delays and notification settings as configured: reset() restores them after PATCH /settings. */
   private readonly configuredSettings: SettingsPatch;
@@ -47,7 +50,10 @@ export class SimulatorCore {
   constructor(readonly config: SimulatorConfig) {
     this.random = new SeededRandom(config.seed);
     this.material = resolveKeyMaterial(config, this.random);
-    this.startAt = config.startTime ? Date.parse(config.startTime) : Date.now();
+    this.persistence = config.stateFile ? new SimulatorPersistence(config.stateFile) : undefined;
+    const stored = this.persistence?.load();
+    // A restarted simulator resumes from the simulated time it had reached (startTime applies to a new state only).
+    this.startAt = stored?.clockNow ?? (config.startTime ? Date.parse(config.startTime) : Date.now());
     this.clock = new VirtualClock({ startAt: this.startAt, timeScale: config.timeScale });
     this.store = new SimulatorStore(this.material.merchants, this.material.initialBalances);
     this.ids = new IdFactory(this.random.stream('ids'));
@@ -70,7 +76,33 @@ export class SimulatorCore {
       lifecycle: config.lifecycle,
       notifications: config.notifications,
     });
-    this.applyConfiguredState();
+    if (stored) {
+      // Orders and forced outcomes of the configuration were applied when the state was new; faults are not stored.
+      SimulatorPersistence.restore(this.parts(), stored);
+      this.faults.replace(this.config.faults, this.config.notificationFaults);
+    } else {
+      this.applyConfiguredState();
+    }
+    this.persistence?.attach(this.parts());
+  }
+
+  private parts() {
+    return {
+      store: this.store,
+      clock: this.clock,
+      lifecycle: this.lifecycle,
+      notifier: this.notifier,
+      ids: this.ids,
+      requestIds: this.requestIds,
+    };
+  }
+
+  /**
+   * Write pending state changes to the state file now (before an API reply goes out); `all` also rewrites balances
+   * and merchant settings (admin calls). No-op without a state file.
+   */
+  persist(all = false): void {
+    this.persistence?.flush(all);
   }
 
   /** Faults, forced outcomes and orders from the configuration (also re-applied by reset). */
@@ -94,6 +126,7 @@ export class SimulatorCore {
   /**
    * Back to the configured start: no orders, refunds or notifications, configured balances and faults, fresh
    * seeded streams, configured settings. The clock keeps running from where it is (time never goes backwards).
+   * The state file is rewritten to match.
    */
   reset(): void {
     this.clock.clearTimers();
@@ -109,9 +142,13 @@ export class SimulatorCore {
     this.ids.reset();
     this.requestIds.reset();
     this.applyConfiguredState();
+    this.persistence?.rewrite();
   }
 
   async close(): Promise<void> {
+    // First: what is still in flight when the simulator stops (a delivery without its answer) is not recorded, so a
+    // restarted simulator attempts it again instead of taking it for abandoned.
+    this.persistence?.close();
     this.clock.close();
     await this.notifier.close();
   }

@@ -1,6 +1,6 @@
 /**
  * The fault catalogue (reference §8.6) as zod schemas, shared by the config file and the admin API.
- * Every fault is selectable per endpoint, per merchant, per out_refund_no, and/or with a seeded probability, and may be
+ * Every fault is selectable per endpoint, per merchant, per out_refund_no, per out_trade_no, and/or with a seeded probability, and may be
  * limited to a number of occurrences, so every test is reproducible.
  */
 import { z } from 'zod';
@@ -10,9 +10,13 @@ export const ENDPOINTS = [
   'v3.query',
   'v3.abnormal',
   'v3.certificates',
+  /** Order query (§11.1): direct and partner, by out_trade_no or transaction_id. */
+  'v3.orderquery',
   'v2.refund',
   'v2.refundv2',
   'v2.refundquery',
+  /** POST /pay/orderquery (§11.2). */
+  'v2.orderquery',
 ] as const;
 export type EndpointId = (typeof ENDPOINTS)[number];
 
@@ -66,6 +70,11 @@ const selection = {
     .optional(),
   /** Only requests about this refund number. */
   outRefundNo: z.string().min(1).max(64).optional(),
+  /**
+   * Only requests about this order (refund creates and order queries, whether they name it by out_trade_no or by
+   * transaction_id; notifications of its refunds).
+   */
+  outTradeNo: z.string().min(1).max(32).optional(),
 };
 
 export const endpointFaultSchema = z

@@ -41,11 +41,13 @@ export interface FaultHit {
   kind: string;
   target: string;
   outRefundNo?: string;
+  outTradeNo?: string;
 }
 
 export interface FaultContext {
   mchid?: string;
   outRefundNo?: string;
+  outTradeNo?: string;
   /** `arrival()` when the request came in: faults added later leave it alone (e.g. a reply still held by SLOW). */
   arrival?: number;
 }
@@ -144,6 +146,7 @@ export class FaultRegistry {
     for (const f of [...this.notificationFaults]) {
       if (f.status !== undefined && f.status !== ctx.status) continue;
       if (f.outRefundNo !== undefined && f.outRefundNo !== ctx.outRefundNo) continue;
+      if (f.outTradeNo !== undefined && f.outTradeNo !== ctx.outTradeNo) continue;
       if (f.mchid !== undefined && f.mchid !== ctx.mchid && f.mchid !== ctx.owner) continue;
       if (!this.rng.chance(f.probability)) continue;
       this.consume(f, this.notificationFaults, (list) => (this.notificationFaults = list as NotificationFault[]));
@@ -155,13 +158,24 @@ export class FaultRegistry {
 
   /** Every strike is kept for the admin API's fault-hit report. */
   private recordHit(f: { id: string; kind: string }, target: string, ctx: FaultContext): void {
-    this.hits.push({ at: new Date().toISOString(), faultId: f.id, kind: f.kind, target, outRefundNo: ctx.outRefundNo });
+    this.hits.push({
+      at: new Date().toISOString(),
+      faultId: f.id,
+      kind: f.kind,
+      target,
+      outRefundNo: ctx.outRefundNo,
+      ...(ctx.outTradeNo !== undefined ? { outTradeNo: ctx.outTradeNo } : {}),
+    });
   }
 
-  private selects(f: { id: string; mchid?: string; outRefundNo?: string }, ctx: FaultContext): boolean {
+  private selects(
+    f: { id: string; mchid?: string; outRefundNo?: string; outTradeNo?: string },
+    ctx: FaultContext,
+  ): boolean {
     if (ctx.arrival !== undefined && ctx.arrival < (this.addedAt.get(f.id) ?? 0)) return false;
     if (f.mchid !== undefined && f.mchid !== ctx.mchid) return false;
     if (f.outRefundNo !== undefined && f.outRefundNo !== ctx.outRefundNo) return false;
+    if (f.outTradeNo !== undefined && f.outTradeNo !== ctx.outTradeNo) return false;
     return true;
   }
 

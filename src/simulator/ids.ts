@@ -14,6 +14,15 @@ export class IdFactory {
     this.counter = 0;
   }
 
+  /** How many ids were issued: stored, so a restarted simulator never issues the same id twice (persistence.ts). */
+  get position(): number {
+    return this.counter;
+  }
+
+  resumeAt(position: number): void {
+    this.counter = Math.max(this.counter, position);
+  }
+
   private next(): string {
     this.counter += 1;
     return String(this.counter).padStart(6, '0');

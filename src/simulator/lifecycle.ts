@@ -31,13 +31,16 @@ export interface TransitionListener {
   (refund: SimRefund, status: TerminalOutcome): void;
 }
 
-interface Plan {
+export interface Plan {
   status: TerminalOutcome;
   at: number;
   channel: RefundChannel;
   account: string;
   note: string;
 }
+
+/** A refund's pending timer as data, so it can be stored and re-armed after a restart (persistence.ts). */
+export type RefundSchedule = { kind: 'transition'; plan: Plan } | { kind: 'funds-check'; at: number };
 
 const ALLOWED: Record<RefundStatus, RefundStatus[]> = {
   PROCESSING: ['SUCCESS', 'CLOSED', 'ABNORMAL'],
@@ -52,6 +55,8 @@ export class IllegalTransition extends Error {
 
 export class LifecycleEngine {
   private readonly timers = new Map<string, TimerHandle>();
+  /** What each timer of `timers` will do, as data (same keys). */
+  private readonly schedules = new Map<string, RefundSchedule>();
   /** Forced outcomes registered before the refund exists, by owner?/out_refund_no. */
   private pendingForced: ForcedOutcome[] = [];
 
@@ -66,7 +71,33 @@ export class LifecycleEngine {
   reset(): void {
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
+    this.schedules.clear();
     this.pendingForced = [];
+  }
+
+  /** The refund's pending timer, as data (undefined when nothing is scheduled). */
+  scheduleOf(refund: SimRefund): RefundSchedule | undefined {
+    return this.schedules.get(refund.refundId);
+  }
+
+  /** Forced outcomes waiting for a refund that does not exist yet. */
+  get pendingForcedOutcomes(): readonly ForcedOutcome[] {
+    return this.pendingForced;
+  }
+
+  /** After a restart: re-arm a stored timer and the forced outcomes still waiting (persistence.ts). */
+  restore(refund: SimRefund, schedule: RefundSchedule | undefined): void {
+    if (!schedule) return;
+    if (schedule.kind === 'transition') {
+      this.schedule(refund, schedule.plan);
+      return;
+    }
+    const order = this.store.orderByTransactionId(refund.transactionId);
+    if (order) this.scheduleFundsCheck(refund, order, schedule.at);
+  }
+
+  restorePendingForced(outcomes: ForcedOutcome[]): void {
+    this.pendingForced = [...outcomes];
   }
 
   /**
@@ -154,6 +185,7 @@ export class LifecycleEngine {
       refund.debitedFen = 0;
     }
     refund.history.push({ status: to, at: now, note: opts.note });
+    this.store.touchRefund(refund);
     if (to !== 'PROCESSING') {
       this.cancelTimer(refund);
       this.onTerminal(refund, to);
@@ -247,10 +279,15 @@ export class LifecycleEngine {
     return addBusinessDays(from, days) + jitter;
   }
 
-  private scheduleFundsCheck(refund: SimRefund, order: SimOrder): void {
-    const at = this.clock.now() + this.config.fundsRetryIntervalSeconds * SECOND_MS;
-    this.setTimer(refund, at, 'funds-check', () => {
+  private scheduleFundsCheck(
+    refund: SimRefund,
+    order: SimOrder,
+    at = this.clock.now() + this.config.fundsRetryIntervalSeconds * SECOND_MS,
+  ): void {
+    this.setTimer(refund, at, { kind: 'funds-check', at }, 'funds-check', () => {
+      this.forget(refund);
       if (refund.status !== 'PROCESSING' || refund.awaitingFundsSince === undefined) return;
+      this.store.touchRefund(refund);
       const account = this.store.account(refund.owner);
       const need = refund.amount.settlementRefund - refund.amount.refundFee;
       if (account.balanceFen >= need) {
@@ -272,20 +309,31 @@ export class LifecycleEngine {
   }
 
   private schedule(refund: SimRefund, plan: Plan): void {
-    this.setTimer(refund, plan.at, `refund ${refund.outRefundNo} → ${plan.status}`, () => {
+    const what: RefundSchedule = { kind: 'transition', plan };
+    this.setTimer(refund, plan.at, what, `refund ${refund.outRefundNo} → ${plan.status}`, () => {
+      this.forget(refund);
       if (!ALLOWED[refund.status].includes(plan.status)) return;
       this.transition(refund, plan.status, { note: plan.note, channel: plan.channel, account: plan.account });
     });
   }
 
-  private setTimer(refund: SimRefund, at: number, label: string, fn: () => void): void {
+  private setTimer(refund: SimRefund, at: number, what: RefundSchedule, label: string, fn: () => void): void {
     this.cancelTimer(refund);
     this.timers.set(refund.refundId, this.clock.at(at, label, fn));
+    this.schedules.set(refund.refundId, what);
+    this.store.touchRefund(refund);
+  }
+
+  /** The timer fired: nothing is scheduled any more (unless the callback schedules again). */
+  private forget(refund: SimRefund): void {
+    this.timers.delete(refund.refundId);
+    if (this.schedules.delete(refund.refundId)) this.store.touchRefund(refund);
   }
 
   private cancelTimer(refund: SimRefund): void {
     this.timers.get(refund.refundId)?.cancel();
     this.timers.delete(refund.refundId);
+    if (this.schedules.delete(refund.refundId)) this.store.touchRefund(refund);
   }
 
   /** Planned next transition of a refund (admin view). */

@@ -3,7 +3,10 @@
  *
  * Configuration, first found wins: `--config <file>` (YAML or JSON; its `simulator:` section if it has one, else the
  * whole document), else the `simulator:` section of temporal-dev.yml, else defaults (demo merchants). Flags override:
- *   --port <n>  --v2-port <n>  --host <h>  --seed <n>  --time-scale <x>  --keys-dir <dir>  --no-v2-tls
+ *   --port <n>  --v2-port <n>  --host <h>  --seed <n>  --time-scale <x>  --keys-dir <dir>  --state-file <file>
+ *   --no-v2-tls
+ * With `stateFile` (temporal-dev.yml: .data/simulator/state.sqlite) orders, refunds, notifications, balances and the
+ * virtual clock survive a restart; a relative path is resolved like keysDir.
  * Without a keys directory, `.data/simulator/keys` is used, so the worker and webhook find manifest.json there.
  * The stack file is temporal-dev.yml at the repository root, or the file named by WXREFUND_STACK_CONFIG.
  */
@@ -31,6 +34,7 @@ async function main(): Promise<void> {
       seed: { type: 'string' },
       'time-scale': { type: 'string' },
       'keys-dir': { type: 'string' },
+      'state-file': { type: 'string' },
       'no-v2-tls': { type: 'boolean' },
     },
     strict: true,
@@ -47,6 +51,15 @@ async function main(): Promise<void> {
   const v2 = { ...((raw.v2 as Record<string, unknown> | undefined) ?? {}) };
   if (values['v2-port'] !== undefined) v2.port = num('v2-port', values['v2-port']);
   if (values['no-v2-tls']) v2.tls = false;
+  // A relative path from a file is relative to that file (temporal-dev.yml: the repository root, where the worker and
+  // webhook look); from a flag, relative to the working directory.
+  const fromFile = (p: string) => path.resolve(source ? path.dirname(source) : process.cwd(), p);
+  const stateFile =
+    values['state-file'] !== undefined
+      ? path.resolve(values['state-file'])
+      : typeof raw.stateFile === 'string' && raw.stateFile.length > 0
+        ? fromFile(raw.stateFile)
+        : raw.stateFile;
   const input = {
     ...raw,
     ...(values.host !== undefined ? { host: values.host } : {}),
@@ -54,12 +67,11 @@ async function main(): Promise<void> {
     ...(values.seed !== undefined ? { seed: num('seed', values.seed) } : {}),
     ...(values['time-scale'] !== undefined ? { timeScale: num('time-scale', values['time-scale']) } : {}),
     v2,
-    // A relative keysDir from a file is relative to that file (temporal-dev.yml: the repository root, where the
-    // worker and webhook look); from a flag, relative to the working directory.
     keysDir:
       values['keys-dir'] !== undefined
         ? path.resolve(values['keys-dir'])
-        : path.resolve(source ? path.dirname(source) : process.cwd(), String(raw.keysDir ?? DEFAULT_KEYS_DIR)),
+        : fromFile(String(raw.keysDir ?? DEFAULT_KEYS_DIR)),
+    ...(stateFile !== undefined ? { stateFile } : {}),
   };
   const config = parseSimulatorConfig(
     input,
@@ -71,6 +83,7 @@ async function main(): Promise<void> {
     `  API v3 + admin : ${sim.baseUrl}   (admin: ${sim.adminUrl})`,
     `  API v2         : ${sim.v2BaseUrl}${config.v2.tls ? '   (client certificate required on /secapi/*)' : ''}`,
     `  manifest       : ${sim.manifestPath ?? '(not written)'}`,
+    `  state          : ${config.stateFile ?? '(in memory: lost on restart)'}`,
     ...sim.merchants.map(
       (m) =>
         `  merchant ${m.mchid} (${m.mode}${m.subMerchants.length ? `, sub-merchants ${m.subMerchants.map((s) => s.subMchid).join(', ')}` : ''})`,

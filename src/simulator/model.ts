@@ -38,6 +38,8 @@ export interface PayerProfile {
   cardState: 'VALID' | 'CANCELLED' | 'FROZEN';
   balanceAccount: 'OPEN' | 'CLOSED';
   userAccount: 'NORMAL' | 'CLOSED';
+  /** openid under the order's appid (order query); set by seeding. */
+  openid?: string;
 }
 
 export interface OrderCoupon {

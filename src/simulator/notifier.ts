@@ -17,14 +17,22 @@ import type { SimulatorStore } from './store';
 import type { SignatureFault, WechatSigner } from './wechat-signer';
 import { SECOND_MS } from './time-format';
 
-interface DeliveryContext {
+interface DeliveryContext extends StoredDelivery {
   refund: SimRefund;
+}
+
+/** What an unfinished notification needs to go on after a restart (persistence.ts stores it beside the row). */
+export interface StoredDelivery {
   status: TerminalOutcome;
   faults: NotificationFault[];
   /** Body without decryption faults (built once: the same ciphertext on every retry, like WeChat). */
   body: string;
   undecryptableBody?: string;
+  /** REORDER: simulated time a held notification is released if no later one came. */
+  heldUntil?: number;
 }
+
+const UNFINISHED: ReadonlySet<SimNotification['state']> = new Set(['SCHEDULED', 'HELD', 'IN_FLIGHT']);
 
 const SIGNATURE_FAULTS: Partial<Record<NotificationFault['kind'], SignatureFault>> = {
   BAD_SIGNATURE: 'BAD_SIGNATURE',
@@ -77,6 +85,7 @@ export class Notifier {
       mchid: refund.mchid,
       owner: refund.owner,
       outRefundNo: refund.outRefundNo,
+      outTradeNo: refund.outTradeNo,
       status,
     });
     if (faults.some((f) => f.kind === 'V2_XML')) format = 'v2';
@@ -94,11 +103,11 @@ export class Notifier {
       faults: faults.map((f) => f.kind),
     };
     if (!url) {
-      this.store.notifications.push({ ...base, state: 'NO_URL', attempts: [] });
+      this.store.addNotification({ ...base, state: 'NO_URL', attempts: [] });
       return;
     }
     if (faults.some((f) => f.kind === 'DROP')) {
-      this.store.notifications.push({ ...base, state: 'DROPPED', attempts: [] });
+      this.store.addNotification({ ...base, state: 'DROPPED', attempts: [] });
       return;
     }
     const order = this.store.orderByTransactionId(refund.transactionId);
@@ -116,20 +125,45 @@ export class Notifier {
     const copies = faults.find((f) => f.kind === 'DUPLICATE')?.copies ?? 1;
     const delay = faults.find((f) => f.kind === 'DELAY');
     const reorder = faults.find((f) => f.kind === 'REORDER');
+    // If no later notification ever comes, a held one is released anyway after delaySeconds.
+    if (reorder) ctx.heldUntil = now + reorder.delaySeconds * SECOND_MS;
     for (let i = 0; i < copies; i++) {
-      const n: SimNotification = { ...base, state: 'SCHEDULED', attempts: [] };
-      this.store.notifications.push(n);
+      const n: SimNotification = { ...base, state: reorder ? 'HELD' : 'SCHEDULED', attempts: [] };
+      this.store.addNotification(n);
       this.contexts.set(n, ctx);
-      if (reorder) {
-        n.state = 'HELD';
-        const key = refundKey(refund);
-        this.held.set(key, [...(this.held.get(key) ?? []), n]);
-        // If no later notification ever comes, release it anyway after delaySeconds.
-        this.clock.at(now + reorder.delaySeconds * SECOND_MS, `release held ${id}`, () => this.release(n));
+      if (ctx.heldUntil !== undefined) {
+        this.hold(n, ctx.heldUntil);
       } else {
         this.scheduleAttempt(n, now + (delay ? delay.delaySeconds * SECOND_MS : 0));
       }
     }
+  }
+
+  private hold(n: SimNotification, until: number): void {
+    const key = refundKey(n);
+    this.held.set(key, [...(this.held.get(key) ?? []), n]);
+    this.clock.at(until, `release held ${n.id}`, () => this.release(n));
+  }
+
+  /** An unfinished notification's delivery data, for the state file (undefined once it is finished). */
+  storedDelivery(n: SimNotification): StoredDelivery | undefined {
+    const ctx = this.contexts.get(n);
+    if (!ctx || !UNFINISHED.has(n.state)) return undefined;
+    const { refund: _refund, ...stored } = ctx;
+    return stored;
+  }
+
+  /**
+   * After a restart: pick up an unfinished notification where it was. One that was in flight when the simulator
+   * stopped never got its answer recorded, so it is attempted again now (WeChat, too, delivers at least once).
+   */
+  restore(n: SimNotification, stored: StoredDelivery | undefined): void {
+    if (!stored || !UNFINISHED.has(n.state)) return;
+    const refund = this.store.refundById(n.refundId);
+    if (!refund) return;
+    this.contexts.set(n, { ...stored, refund });
+    if (n.state === 'HELD') this.hold(n, stored.heldUntil ?? this.clock.now());
+    else this.scheduleAttempt(n, n.state === 'SCHEDULED' ? (n.nextAttemptAt ?? this.clock.now()) : this.clock.now());
   }
 
   private release(n: SimNotification): void {
@@ -145,6 +179,7 @@ export class Notifier {
   private scheduleAttempt(n: SimNotification, at: number): void {
     n.state = 'SCHEDULED';
     n.nextAttemptAt = at;
+    this.store.touchNotification(n);
     this.clock.at(at, `notify ${n.id} #${n.attempts.length + 1}`, () => this.attempt(n));
   }
 
@@ -153,6 +188,7 @@ export class Notifier {
     if (!ctx || this.closed) return;
     n.state = 'IN_FLIGHT';
     n.nextAttemptAt = undefined;
+    this.store.touchNotification(n);
     const attemptNo = n.attempts.length + 1;
     const active = ctx.faults.filter((f) => attemptNo <= f.attempts);
     const signatureFault = active.map((f) => SIGNATURE_FAULTS[f.kind]).find((f) => f !== undefined);
@@ -209,6 +245,7 @@ export class Notifier {
       faults: active.map((f) => f.kind),
       signedWith,
     });
+    this.store.touchNotification(n);
     if (ok) {
       n.state = 'DELIVERED';
       this.releaseEarlier(n);

@@ -18,6 +18,11 @@ export const payerProfileSchema = z.strictObject({
   cardState: z.enum(['VALID', 'CANCELLED', 'FROZEN']).default('VALID'),
   balanceAccount: z.enum(['OPEN', 'CLOSED']).default('OPEN'),
   userAccount: z.enum(['NORMAL', 'CLOSED']).default('NORMAL'),
+  /** The payer's openid under the order's appid (order query `payer.openid`); derived from the order when absent. */
+  openid: z
+    .string()
+    .regex(/^[0-9A-Za-z_-]{1,128}$/, { error: 'must be 1-128 characters of [0-9A-Za-z_-]' })
+    .optional(),
 });
 export type PayerProfileInput = z.input<typeof payerProfileSchema>;
 

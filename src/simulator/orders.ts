@@ -1,6 +1,7 @@
 /**
  * Paid orders, seeded through the admin API (or config): WeChat refunds only orders it knows were paid (M10).
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { PatchOrderInput, SeedOrderInput } from './admin-schemas';
 import { patchOrderSchema, seedOrderSchema } from './admin-schemas';
@@ -54,7 +55,11 @@ export function seedOrder(
     totalFen: o.totalFen,
     state: o.state,
     paidAt,
-    payer: { ...o.payer, cardLast4: o.payer.cardLast4 ?? ids.cardLast4() },
+    payer: {
+      ...o.payer,
+      cardLast4: o.payer.cardLast4 ?? ids.cardLast4(),
+      openid: o.payer.openid ?? derivedOpenid(merchant.appid, owner, o.outTradeNo),
+    },
     coupons: o.coupons.map((c, i) => ({
       couponId: c.couponId ?? `${o.outTradeNo.slice(0, 20)}C${i}`,
       type: c.type,
@@ -76,5 +81,12 @@ export function patchOrder(store: SimulatorStore, outTradeNo: string, input: Pat
   if (p.payer)
     Object.assign(order.payer, Object.fromEntries(Object.entries(p.payer).filter(([, v]) => v !== undefined)));
   if (p.state) order.state = p.state;
+  store.touchOrder(order);
   return order;
+}
+
+/** A stable, openid-shaped (28 characters, `o…`) payer id for an order seeded without one. */
+export function derivedOpenid(appid: string, owner: string, outTradeNo: string): string {
+  const digest = createHash('sha256').update(`${appid}\u0000${owner}\u0000${outTradeNo}`).digest('base64url');
+  return `o${digest.slice(0, 27)}`;
 }

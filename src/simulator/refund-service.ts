@@ -246,6 +246,47 @@ export class RefundService {
     return this.store.refund(owner, outRefundNo);
   }
 
+  /**
+   * Order query (§11): whose orders the caller may see. Direct: its own. Partner: the named sub-merchant's, once the
+   * binding is checked (MCH_NOT_EXISTS / NO_AUTH like the refund routes). Refund permission plays no part here.
+   */
+  resolveQueryOwner(caller: SimMerchant, subMchid: string | undefined): string {
+    if (subMchid === undefined) return caller.mchid;
+    const provider = this.store.providerOf.get(subMchid);
+    if (provider === undefined) throw new BizError('MCH_NOT_EXISTS', `sub_mchid ${subMchid} does not exist`);
+    if (provider !== caller.mchid) {
+      throw new BizError('NO_AUTH', `${caller.mchid} is not the service provider of sub-merchant ${subMchid}`);
+    }
+    return subMchid;
+  }
+
+  /**
+   * Order query (§11): the order of `owner` named by transaction_id (wins when both are given, as in v2) or
+   * out_trade_no, paid or not. An unpaid order has no transaction_id yet, so it is found only by out_trade_no. Another
+   * merchant's order is as unknown as a missing one.
+   */
+  findTrade(owner: string, ids: { transactionId?: string; outTradeNo?: string }): SimOrder {
+    const order =
+      ids.transactionId !== undefined
+        ? this.store.orderByTransactionId(ids.transactionId)
+        : ids.outTradeNo !== undefined
+          ? this.store.orderByOutTradeNo(owner, ids.outTradeNo)
+          : undefined;
+    const visible = order && order.owner === owner && (ids.transactionId === undefined || order.state !== 'NOTPAY');
+    if (!order || !visible) {
+      const name =
+        ids.transactionId !== undefined ? `transaction_id ${ids.transactionId}` : `out_trade_no ${ids.outTradeNo}`;
+      throw new BizError('TRADE_NOT_EXIST', `订单不存在: no order with ${name} for merchant ${owner}`);
+    }
+    return order;
+  }
+
+  /** trade_state of an order (§11.1): NOTPAY, SUCCESS, or REFUND once any refund was accepted for it. */
+  tradeState(order: SimOrder): 'NOTPAY' | 'SUCCESS' | 'REFUND' {
+    if (order.state === 'NOTPAY') return 'NOTPAY';
+    return this.store.refundsOfOrder(order).length > 0 ? 'REFUND' : 'SUCCESS';
+  }
+
   /** Orders older than a month have their own create budget (§3.10). */
   isOldOrder(order: SimOrder): boolean {
     return this.clock.now() - order.paidAt > ONE_MONTH_MS;

@@ -1,11 +1,19 @@
 /**
- * In-memory state of the simulated WeChat Pay: merchants, accounts (balances), paid orders, refunds, notifications.
- * Only lookups and bookkeeping live here; the rules that decide what may change are in rules.ts / refund-service.ts.
- * State is not persisted: a restarted simulator starts empty (keys are kept, see keys.ts).
+ * State of the simulated WeChat Pay: merchants, accounts (balances), paid orders, refunds, notifications.
+ * Only lookups and bookkeeping live here; the rules that decide what may change are in refund-service.ts /
+ * lifecycle.ts. The objects are mutated in place by those modules, which report every change with `touch…()`: with
+ * `stateFile` configured, persistence.ts listens and writes the changed rows; otherwise the calls do nothing.
  */
 import type { Account, SimMerchant, SimNotification, SimOrder, SimRefund } from './model';
 
 const key = (owner: string, id: string) => `${owner}\u0000${id}`;
+
+/** Told about every changed entity (persistence.ts). */
+export interface StoreListener {
+  order(order: SimOrder): void;
+  refund(refund: SimRefund): void;
+  notification(notification: SimNotification): void;
+}
 
 export class SimulatorStore {
   readonly merchants = new Map<string, SimMerchant>();
@@ -18,7 +26,10 @@ export class SimulatorStore {
   /** (owner, out_refund_no) → refund. */
   private readonly refunds = new Map<string, SimRefund>();
   private readonly refundsById = new Map<string, SimRefund>();
+  /** In creation order; a notification's index is its stable key (DUPLICATE copies share the WeChat id). */
   readonly notifications: SimNotification[] = [];
+  private readonly notificationIndex = new WeakMap<SimNotification, number>();
+  private listener?: StoreListener;
 
   constructor(
     merchants: SimMerchant[],
@@ -29,6 +40,57 @@ export class SimulatorStore {
       for (const s of m.subMerchants) this.providerOf.set(s.subMchid, m.mchid);
     }
     this.resetBalances();
+  }
+
+  setListener(listener: StoreListener | undefined): void {
+    this.listener = listener;
+  }
+
+  touchOrder(order: SimOrder): void {
+    this.listener?.order(order);
+  }
+
+  touchRefund(refund: SimRefund): void {
+    this.listener?.refund(refund);
+  }
+
+  touchNotification(notification: SimNotification): void {
+    this.listener?.notification(notification);
+  }
+
+  addNotification(notification: SimNotification): void {
+    this.notificationIndex.set(notification, this.notifications.push(notification) - 1);
+    this.touchNotification(notification);
+  }
+
+  /** Position of a notification in `notifications` (its key in the state file). */
+  indexOf(notification: SimNotification): number {
+    const i = this.notificationIndex.get(notification);
+    if (i === undefined) throw new Error(`notification ${notification.id} is not in the store`);
+    return i;
+  }
+
+  /**
+   * Replace orders, refunds, notifications and balances with stored ones (persistence.ts, at start). Nothing is
+   * reported to the listener: the rows came from the file.
+   */
+  load(state: {
+    accounts: Account[];
+    orders: SimOrder[];
+    refunds: SimRefund[];
+    notifications: SimNotification[];
+  }): void {
+    const listener = this.listener;
+    this.listener = undefined;
+    try {
+      this.reset();
+      for (const a of state.accounts) this.accounts.set(a.owner, { owner: a.owner, balanceFen: a.balanceFen });
+      for (const o of state.orders) this.addOrder(o);
+      for (const r of state.refunds) this.addRefund(r);
+      for (const n of state.notifications) this.addNotification(n);
+    } finally {
+      this.listener = listener;
+    }
   }
 
   /** Forget orders, refunds and notifications; balances back to their configured values. */
@@ -65,6 +127,7 @@ export class SimulatorStore {
   addOrder(order: SimOrder): void {
     this.orders.set(key(order.owner, order.outTradeNo), order);
     this.ordersByTransaction.set(order.transactionId, order);
+    this.touchOrder(order);
   }
 
   hasTransaction(transactionId: string): boolean {
@@ -91,6 +154,7 @@ export class SimulatorStore {
   addRefund(refund: SimRefund): void {
     this.refunds.set(key(refund.owner, refund.outRefundNo), refund);
     this.refundsById.set(refund.refundId, refund);
+    this.touchRefund(refund);
   }
 
   refund(owner: string, outRefundNo: string): SimRefund | undefined {

@@ -1,5 +1,6 @@
 /**
- * API v2 endpoints (reference §5, §8.3): /secapi/pay/refund, /secapi/pay/refundv2, /pay/refundquery. Always HTTP 200
+ * API v2 endpoints (reference §5, §8.3, §11.2): /secapi/pay/refund, /secapi/pay/refundv2, /pay/refundquery,
+ * /pay/orderquery. Always HTTP 200
  * with XML (except simulated gateway failures).
  *
  * Order of checks: client certificate on /secapi/* when TLS is on (return_code=FAIL CERT_ERROR) → XML
@@ -27,17 +28,25 @@ import type { EndpointId } from './fault-schemas';
 import { answerTransportFault, rawBody, resetConnection, sleep } from './http-common';
 import type { SimMerchant, SimOrder, SimRefund } from './model';
 import type { BudgetGroup } from './rate-limiter';
-import { hiddenByLag } from './v3-routes';
-import { v2CreateFields, v2PromotionDetail, v2QueryFields } from './wire-views';
+import { hiddenByLag, outTradeNoOf } from './v3-routes';
+import { v2OrderQueryRequestSchema, type V2OrderQueryRequest } from './order-query-schemas';
+import { v2CreateFields, v2OrderQueryFields, v2PromotionDetail, v2QueryFields } from './wire-views';
 
 type Fields = Record<string, string | number | undefined>;
+
+interface Prepared {
+  /** For fault selection. */
+  outRefundNo?: string;
+  outTradeNo?: string;
+  run: () => Outcome;
+}
 
 type Outcome =
   | { kind: 'return-fail'; message: string }
   | { kind: 'result-fail'; errCode: string; errCodeDes: string }
   | { kind: 'ok'; fields: Fields; release?: () => void; holdMs?: number };
 
-export const V2_PATHS = ['/secapi/pay/refund', '/secapi/pay/refundv2', '/pay/refundquery'];
+export const V2_PATHS = ['/secapi/pay/refund', '/secapi/pay/refundv2', '/pay/refundquery', '/pay/orderquery'];
 
 const PAGE_SIZE = 10;
 
@@ -74,11 +83,7 @@ export function registerV2Routes(app: FastifyInstance, core: SimulatorCore, tls:
     group: BudgetGroup,
     needsCert: boolean,
     schema: z.ZodType,
-    handler: (
-      params: Record<string, string>,
-      data: Record<string, unknown>,
-      caller: SimMerchant,
-    ) => { outRefundNo?: string; run: () => Outcome },
+    handler: (params: Record<string, string>, data: Record<string, unknown>, caller: SimMerchant) => Prepared,
   ) {
     return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
       const returnFail = (message: string) => {
@@ -117,13 +122,18 @@ export function registerV2Routes(app: FastifyInstance, core: SimulatorCore, tls:
         core.limiter.record(caller.mchid, group, false);
         return reply2(resultFail('PARAM_ERROR', formatZodError(checked.error)));
       }
-      let prepared: { outRefundNo?: string; run: () => Outcome };
+      let prepared: Prepared;
       try {
         prepared = handler(params, checked.data as Record<string, unknown>, caller);
       } catch (e) {
         return reply2(bizOutcome(e));
       }
-      const faultCtx = { mchid: caller.mchid, outRefundNo: prepared.outRefundNo, arrival: core.faults.arrival() };
+      const faultCtx = {
+        mchid: caller.mchid,
+        outRefundNo: prepared.outRefundNo,
+        outTradeNo: prepared.outTradeNo,
+        arrival: core.faults.arrival(),
+      };
       const before = core.faults.strike(endpoint, 'before', faultCtx);
       switch (before?.kind) {
         case 'SYSTEM_ERROR':
@@ -138,6 +148,8 @@ export function registerV2Routes(app: FastifyInstance, core: SimulatorCore, tls:
       } catch (e) {
         outcome = bizOutcome(e);
       }
+      // Stored before any reply about it goes out (stateFile).
+      core.persist();
       if (outcome.kind !== 'ok') {
         core.limiter.record(caller.mchid, group, false);
         return reply2(outcome);
@@ -210,6 +222,7 @@ export function registerV2Routes(app: FastifyInstance, core: SimulatorCore, tls:
         : undefined;
       return {
         outRefundNo: d.out_refund_no,
+        outTradeNo: d.transaction_id !== undefined ? outTradeNoOf(core, d.transaction_id) : d.out_trade_no,
         run: (): Outcome => {
           const owner = core.service.resolveOwner(caller, d.sub_mch_id);
           const order = core.service.findOrder('v2', owner, d.transaction_id, d.out_trade_no);
@@ -294,6 +307,26 @@ export function registerV2Routes(app: FastifyInstance, core: SimulatorCore, tls:
             kind: 'ok',
             fields: v2QueryFields(order, page, byOrder && refunds.length > PAGE_SIZE ? refunds.length : undefined),
           };
+        },
+      };
+    }),
+  );
+
+  // /pay/orderquery (§11.2): the payment's own record; like the refund query, no client certificate needed.
+  app.post(
+    '/pay/orderquery',
+    route('v2.orderquery', 'query', false, v2OrderQueryRequestSchema, (_params, data, caller) => {
+      const d = data as V2OrderQueryRequest;
+      return {
+        outTradeNo: d.transaction_id !== undefined ? outTradeNoOf(core, d.transaction_id) : d.out_trade_no,
+        run: (): Outcome => {
+          const owner = core.service.resolveQueryOwner(caller, d.sub_mch_id);
+          // transaction_id wins when both are sent (§11.2, as on every v2 call).
+          const order = core.service.findTrade(
+            owner,
+            d.transaction_id !== undefined ? { transactionId: d.transaction_id } : { outTradeNo: d.out_trade_no },
+          );
+          return { kind: 'ok', fields: v2OrderQueryFields(order, core.service.tradeState(order)) };
         },
       };
     }),

@@ -23,7 +23,8 @@ import { answerTransportFault, rawBody, resetConnection, sleep, zodDetail } from
 import type { SimMerchant, SimRefund } from './model';
 import type { BudgetGroup } from './rate-limiter';
 import type { SignatureFault } from './wechat-signer';
-import { v3RefundObject } from './wire-views';
+import { v3OrderQueryDirectSchema, v3OrderQueryPartnerSchema, v3OrderQueryPathSchemas } from './order-query-schemas';
+import { v3OrderObject, v3RefundObject } from './wire-views';
 import { SECOND_MS } from './time-format';
 
 type Detail = { field: string; value?: unknown; issue: string; location: string };
@@ -35,6 +36,7 @@ type Outcome =
 interface Parsed {
   /** For fault selection. */
   outRefundNo?: string;
+  outTradeNo?: string;
   run: () => Outcome;
 }
 
@@ -48,6 +50,8 @@ export const V3_PATHS: RegExp[] = [
   /^\/v3\/refund\/domestic\/refunds\/[^/]+$/,
   /^\/v3\/refund\/domestic\/refunds\/[^/]+\/apply-abnormal-refund$/,
   /^\/v3\/certificates$/,
+  /^\/v3\/pay\/transactions\/(out-trade-no|id)\/[^/]+$/,
+  /^\/v3\/pay\/partner\/transactions\/(out-trade-no|id)\/[^/]+$/,
 ];
 
 type Failure = Extract<Outcome, { ok: false }>;
@@ -139,7 +143,12 @@ export function registerV3Routes(app: FastifyInstance, core: SimulatorCore): voi
         if (parsed.ok) throw new Error('handlers return a Parsed value on success');
         return finish(parsed);
       }
-      const faultCtx = { mchid: caller.mchid, outRefundNo: parsed.outRefundNo, arrival: core.faults.arrival() };
+      const faultCtx = {
+        mchid: caller.mchid,
+        outRefundNo: parsed.outRefundNo,
+        outTradeNo: parsed.outTradeNo,
+        arrival: core.faults.arrival(),
+      };
       const before = core.faults.strike(endpoint, 'before', faultCtx);
       if (before) {
         countAsError = false;
@@ -157,6 +166,8 @@ export function registerV3Routes(app: FastifyInstance, core: SimulatorCore): voi
       } catch (e) {
         outcome = bizOutcome(e);
       }
+      // Stored before any reply about it goes out (stateFile).
+      core.persist();
       if (!outcome.ok) return finish(outcome);
       try {
         core.limiter.record(caller.mchid, group, true);
@@ -243,6 +254,7 @@ export function registerV3Routes(app: FastifyInstance, core: SimulatorCore): voi
       const r = p.data;
       return {
         outRefundNo: r.out_refund_no,
+        outTradeNo: r.out_trade_no ?? outTradeNoOf(core, r.transaction_id),
         run: () => {
           const owner = core.service.resolveOwner(caller, r.sub_mchid);
           const order = core.service.findOrder('v3', owner, r.transaction_id, r.out_trade_no);
@@ -379,6 +391,66 @@ export function registerV3Routes(app: FastifyInstance, core: SimulatorCore): voi
     }),
   );
 
+  /**
+   * Order query (§11.1). The merchant named in the query string (mchid, or sp_mchid for a service provider) must be
+   * the one that signed the request; a provider sees only its bound sub-merchants' orders. Validated with the
+   * simulator's own schemas (order-query-schemas.ts).
+   */
+  function orderQuery(mode: 'direct' | 'partner', by: 'out_trade_no' | 'transaction_id'): Handler {
+    return (req, caller) => {
+      const params = req.params as { id: string };
+      const pathInput = { [by]: params.id };
+      const path = v3OrderQueryPathSchemas[by].safeParse(pathInput);
+      if (!path.success) {
+        const detail = zodDetail(path.error, pathInput, 'url');
+        return error(400, 'PARAM_ERROR', `${detail.field}: ${detail.issue}`, detail);
+      }
+      const query = req.query as Record<string, unknown>;
+      const queryInput =
+        mode === 'direct' ? { mchid: query.mchid } : { sp_mchid: query.sp_mchid, sub_mchid: query.sub_mchid };
+      const q =
+        mode === 'direct'
+          ? v3OrderQueryDirectSchema.safeParse(queryInput)
+          : v3OrderQueryPartnerSchema.safeParse(queryInput);
+      if (!q.success) {
+        const detail = zodDetail(q.error, queryInput, 'query');
+        return error(400, 'PARAM_ERROR', `${detail.field}: ${detail.issue}`, detail);
+      }
+      const [field, named] = 'mchid' in q.data ? ['mchid', q.data.mchid] : ['sp_mchid', q.data.sp_mchid];
+      const subMchid = 'sub_mchid' in q.data ? q.data.sub_mchid : undefined;
+      const ids = by === 'out_trade_no' ? { outTradeNo: params.id } : { transactionId: params.id };
+      return {
+        // Faults select by out_trade_no also when the order is named by its transaction_id.
+        outTradeNo: ids.outTradeNo ?? outTradeNoOf(core, params.id),
+        run: () => {
+          if (named !== caller.mchid) {
+            throw new BizError(
+              'NO_AUTH',
+              `${field} ${named} is not the merchant that signed the request (${caller.mchid})`,
+            );
+          }
+          const owner = core.service.resolveQueryOwner(caller, subMchid);
+          const order = core.service.findTrade(owner, ids);
+          return { ok: true, body: v3OrderObject(order, core.service.tradeState(order), mode === 'partner') };
+        },
+      };
+    };
+  }
+
+  app.get(
+    '/v3/pay/transactions/out-trade-no/:id',
+    route('v3.orderquery', 'query', orderQuery('direct', 'out_trade_no')),
+  );
+  app.get('/v3/pay/transactions/id/:id', route('v3.orderquery', 'query', orderQuery('direct', 'transaction_id')));
+  app.get(
+    '/v3/pay/partner/transactions/out-trade-no/:id',
+    route('v3.orderquery', 'query', orderQuery('partner', 'out_trade_no')),
+  );
+  app.get(
+    '/v3/pay/partner/transactions/id/:id',
+    route('v3.orderquery', 'query', orderQuery('partner', 'transaction_id')),
+  );
+
   // GET /v3/certificates (§3.4)
   app.get(
     '/v3/certificates',
@@ -396,6 +468,11 @@ export function registerV3Routes(app: FastifyInstance, core: SimulatorCore): voi
       },
     })),
   );
+}
+
+/** The out_trade_no of the order with this transaction_id, for fault selection (undefined when unknown). */
+export function outTradeNoOf(core: SimulatorCore, transactionId: string | undefined): string | undefined {
+  return transactionId === undefined ? undefined : core.store.orderByTransactionId(transactionId)?.outTradeNo;
 }
 
 /** F6: a refund accepted less than `lagSeconds` ago is not yet visible to queries. */

@@ -4,6 +4,7 @@
  */
 import { buildIndexedFields } from '../wechatpay/v2/indexed-fields';
 import type { SimOrder, SimRefund } from './model';
+import { derivedOpenid } from './orders';
 import { rfc3339, v2Time } from './time-format';
 
 export function v3RefundObject(r: SimRefund): Record<string, unknown> {
@@ -136,5 +137,110 @@ export function v2QueryFields(
         })),
       })),
     ),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Order query (§11): the payment's own record.
+// ---------------------------------------------------------------------------------------------------------------
+
+export type TradeState = 'NOTPAY' | 'SUCCESS' | 'REFUND';
+
+const TRADE_STATE_DESC: Record<TradeState, string> = {
+  SUCCESS: '支付成功',
+  REFUND: '转入退款',
+  NOTPAY: '订单未支付',
+};
+
+/** The payer's openid under the sub-merchant's own appid (partner mode with sub_appid). */
+function subOpenid(order: SimOrder): string | undefined {
+  return order.subAppid ? derivedOpenid(order.subAppid, order.owner, order.outTradeNo) : undefined;
+}
+
+const couponsFen = (order: SimOrder) => order.coupons.reduce((s, c) => s + c.amountFen, 0);
+
+/**
+ * v3 order query body (§11.1), direct (`appid`, `mchid`, `payer.openid`) or partner (`sp_appid`, `sp_mchid`,
+ * `sub_appid`, `sub_mchid`, `payer.sp_openid` / `sub_openid`). Unpaid orders have no transaction_id, bank_type,
+ * success_time, payer or payer_total yet.
+ */
+export function v3OrderObject(order: SimOrder, state: TradeState, partner: boolean): Record<string, unknown> {
+  const paid = state !== 'NOTPAY';
+  const ids = partner
+    ? {
+        sp_appid: order.appid,
+        sp_mchid: order.mchid,
+        ...(order.subAppid ? { sub_appid: order.subAppid } : {}),
+        sub_mchid: order.owner,
+      }
+    : { appid: order.appid, mchid: order.mchid };
+  const sub = subOpenid(order);
+  const payer = partner
+    ? { sp_openid: order.payer.openid, ...(sub ? { sub_openid: sub } : {}) }
+    : { openid: order.payer.openid };
+  return {
+    ...ids,
+    out_trade_no: order.outTradeNo,
+    ...(paid ? { transaction_id: order.transactionId } : {}),
+    trade_type: 'JSAPI',
+    trade_state: state,
+    trade_state_desc: TRADE_STATE_DESC[state],
+    ...(paid ? { bank_type: order.payer.bankType, success_time: rfc3339(order.paidAt) } : {}),
+    attach: '',
+    ...(paid ? { payer } : {}),
+    amount: {
+      total: order.totalFen,
+      ...(paid ? { payer_total: order.totalFen - couponsFen(order) } : {}),
+      currency: 'CNY',
+      payer_currency: 'CNY',
+    },
+    promotion_detail: paid
+      ? order.coupons.map((c) => ({
+          coupon_id: c.couponId,
+          scope: c.scope,
+          type: c.type === 'COUPON' ? 'CASH' : 'NOCASH',
+          amount: c.amountFen,
+          wechatpay_contribute: 0,
+          merchant_contribute: c.amountFen,
+          other_contribute: 0,
+          currency: 'CNY',
+        }))
+      : [],
+  };
+}
+
+/** v2 `yyyyMMddHHmmss`, Beijing time (order query `time_end`). */
+function v2CompactTime(ms: number): string {
+  return v2Time(ms).replace(/[- :]/g, '');
+}
+
+/** /pay/orderquery data fields (§11.2); only trade_state, its description and out_trade_no for an unpaid order. */
+export function v2OrderQueryFields(order: SimOrder, state: TradeState): Record<string, string | number> {
+  const base = { out_trade_no: order.outTradeNo, trade_state: state, trade_state_desc: TRADE_STATE_DESC[state] };
+  if (state === 'NOTPAY') return base;
+  const settlementTotal =
+    order.totalFen - order.coupons.filter((c) => c.type === 'DISCOUNT').reduce((s, c) => s + c.amountFen, 0);
+  const sub = subOpenid(order);
+  return {
+    ...base,
+    transaction_id: order.transactionId,
+    trade_type: 'JSAPI',
+    bank_type: order.payer.bankType,
+    total_fee: order.totalFen,
+    settlement_total_fee: settlementTotal,
+    fee_type: 'CNY',
+    cash_fee: order.totalFen - couponsFen(order),
+    cash_fee_type: 'CNY',
+    coupon_fee: couponsFen(order),
+    ...(order.coupons.length > 0 ? { coupon_count: order.coupons.length } : {}),
+    ...buildIndexedFields(
+      order.coupons.map((c) => ({
+        fields: { coupon_type: V2_COUPON_TYPE[c.type], coupon_id: c.couponId, coupon_fee: c.amountFen },
+      })),
+    ),
+    time_end: v2CompactTime(order.paidAt),
+    openid: order.payer.openid ?? '',
+    is_subscribe: 'N',
+    ...(sub ? { sub_openid: sub, sub_is_subscribe: 'N' } : {}),
   };
 }

@@ -215,6 +215,9 @@ describe('npm run sim', () => {
         '0',
         '--keys-dir',
         dir,
+        // Not the stack's own .data/simulator/state.sqlite (a running `npm run dev` may have it open).
+        '--state-file',
+        path.join(dir, 'state.sqlite'),
       ],
       { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -233,6 +236,7 @@ describe('npm run sim', () => {
       const res = await request(`${adminUrl}/health`);
       expect(await res.body.json()).toEqual({ ok: true });
       expect(loadSimulatorManifest(dir).urls.admin).toBe(adminUrl);
+      expect(output).toContain(`state          : ${path.join(dir, 'state.sqlite')}`);
     } finally {
       child.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });

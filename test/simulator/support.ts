@@ -2,8 +2,10 @@
  * Shared helpers of the simulator tests: a simulator on a frozen clock, the project's gateways configured from its
  * manifest, and a local notification receiver that verifies with the project's own verifier.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'undici';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/server';
 import type { SimulatorConfigInput } from '../../src/simulator/config';
 import { v2GatewayConfigFor, v3GatewayConfigFor, type SimulatorManifest } from '../../src/simulator/manifest';
@@ -12,6 +14,9 @@ import { createV3Gateway, type V3Gateway, type V3GatewayConfigInput } from '../.
 import { WechatPayKeyring } from '../../src/wechatpay/v3/keyring';
 import { decodeV2Notification, looksLikeXml, verifyV3Notification } from '../../src/wechatpay/notifications';
 import type { RefundNotification } from '../../src/wechatpay/gateway';
+import { signV2, type V2SignType } from '../../src/wechatpay/v2/sign';
+import { buildV2Xml, parseV2Xml } from '../../src/wechatpay/v2/xml';
+import { buildV3Authorization } from '../../src/wechatpay/v3/sign';
 
 export const DIRECT = '1900000109';
 export const PROVIDER = '1900000100';
@@ -180,5 +185,104 @@ export async function storedSoon(sim: SimulatorHandle, outRefundNo: string, time
   while ((await sim.admin.refunds()).every((r) => r.outRefundNo !== outRefundNo)) {
     if (Date.now() > deadline) throw new Error(`refund ${outRefundNo} was not stored within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export interface SignedV3Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  raw: Buffer;
+  json?: Record<string, unknown>;
+}
+
+/**
+ * A v3 call signed with the project's signing primitive (src/wechatpay/v3/sign.ts), without any gateway: the path
+ * (with its query string) and body are signed exactly as sent.
+ */
+export async function signedV3(
+  sim: SimulatorHandle,
+  call: {
+    method?: 'GET' | 'POST';
+    path: string;
+    body?: string;
+    mchid?: string;
+    /** Send to this path instead of the signed one (signature tests). */
+    sendPath?: string;
+  },
+): Promise<SignedV3Reply> {
+  const merchant = sim.manifest.merchants.find((m) => m.mchid === (call.mchid ?? DIRECT));
+  if (!merchant?.privateKeyPem) throw new Error(`no generated key for merchant ${call.mchid ?? DIRECT}`);
+  const method = call.method ?? (call.body === undefined ? 'GET' : 'POST');
+  const authorization = buildV3Authorization({
+    method,
+    url: call.path,
+    body: call.body ?? '',
+    mchid: merchant.mchid,
+    serialNo: merchant.serialNo,
+    privateKey: merchant.privateKeyPem,
+    timestamp: Math.floor(Date.now() / 1000),
+    nonce: randomBytes(16).toString('hex'),
+  });
+  const res = await request(`${sim.baseUrl}${call.sendPath ?? call.path}`, {
+    method,
+    headers: {
+      accept: 'application/json',
+      'user-agent': 'simulator-test/1.0',
+      authorization,
+      ...(call.body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    body: call.body,
+  });
+  const raw = Buffer.from(await res.body.arrayBuffer());
+  return {
+    status: res.statusCode,
+    headers: res.headers as IncomingHttpHeaders,
+    raw,
+    json:
+      raw.length && String(res.headers['content-type'] ?? '').includes('json')
+        ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>)
+        : undefined,
+  };
+}
+
+/**
+ * A v2 XML call signed with the project's v2 primitive (src/wechatpay/v2/sign.ts): appid, mch_id and nonce_str are
+ * filled in for `mchid` (default the direct demo merchant), `apiKey` overrides the signing key (bad-sign tests).
+ * Presents the merchant's client certificate unless `withCert` is false. Returns the parsed reply fields.
+ */
+export async function signedV2(
+  sim: SimulatorHandle,
+  path: string,
+  params: Record<string, string | number | undefined>,
+  opts: { mchid?: string; signType?: V2SignType; apiKey?: string; withCert?: boolean } = {},
+): Promise<Record<string, string>> {
+  const merchant = sim.manifest.merchants.find((m) => m.mchid === (opts.mchid ?? DIRECT));
+  if (!merchant) throw new Error(`no merchant ${opts.mchid ?? DIRECT}`);
+  const fields: Record<string, string | number | undefined> = {
+    appid: merchant.appid,
+    mch_id: merchant.mchid,
+    nonce_str: randomBytes(8).toString('hex'),
+    ...(opts.signType ? { sign_type: opts.signType } : {}),
+    ...params,
+  };
+  fields.sign = signV2(fields, opts.apiKey ?? merchant.apiV2Key, opts.signType ?? 'MD5');
+  const agent = new Agent({
+    connect: {
+      ca: sim.manifest.caCertificatePem,
+      ...(opts.withCert !== false && merchant.certificatePem && merchant.privateKeyPem
+        ? { cert: merchant.certificatePem, key: merchant.privateKeyPem }
+        : {}),
+    },
+  });
+  try {
+    const res = await request(`${sim.v2BaseUrl}${path}`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { 'content-type': 'text/xml' },
+      body: buildV2Xml(fields),
+    });
+    return parseV2Xml(await res.body.text());
+  } finally {
+    await agent.close();
   }
 }
