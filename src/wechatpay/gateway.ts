@@ -30,12 +30,20 @@ export interface RefundAmounts {
   settlementRefundFen?: number;
   settlementTotalFen?: number;
   discountRefundFen?: number;
-  currency: 'CNY';
+  /**
+   * As WeChat wrote it. Always `CNY` for a refund this engine asked for (M2); kept as text so that a reply naming
+   * another currency is compared with the request by the workflow (domain/evidence.ts) instead of failing to parse.
+   */
+  currency: string;
 }
 
 /** The internal model every gateway call returns. */
 export interface RefundRecord {
   outRefundNo: string;
+  /** The merchant (direct) or service provider (partner) the reply names, when it names one (v2 replies, v3 partner). */
+  mchid?: string;
+  /** The sub-merchant the reply names (partner mode), when it names one. */
+  subMchid?: string;
   outTradeNo?: string;
   transactionId?: string;
   /** WeChat's refund id (needed by apply-abnormal-refund). */
@@ -99,11 +107,53 @@ export interface ApplyAbnormalRefundInput {
   realName?: string;
 }
 
+export interface QueryOrderInput {
+  /** One of outTradeNo / transactionId is required; outTradeNo is used when both are given. */
+  outTradeNo?: string;
+  transactionId?: string;
+  /** Service-provider (partner) mode: the sub-merchant that owns the order. */
+  subMchid?: string;
+}
+
+/**
+ * WeChat's trade_state (v3 and v2 use the same words). Only SUCCESS and REFUND (paid, refunds exist) can be
+ * refunded; unknown words are passed through as they are.
+ */
+export type TradeState = 'SUCCESS' | 'REFUND' | 'NOTPAY' | 'CLOSED' | 'REVOKED' | 'USERPAYING' | 'PAYERROR' | string;
+
+/** The payment's own record, as WeChat's order query returns it: the facts an order's refunds are judged against. */
+export interface OrderRecord {
+  /** The direct merchant, or the service provider (sp_mchid) in partner mode. */
+  mchid: string;
+  subMchid?: string;
+  outTradeNo: string;
+  /** Absent while the order is not paid. */
+  transactionId?: string;
+  tradeState: TradeState;
+  /** The payer's bank_type: OTHERS for the WeChat balance, else e.g. CMB_DEBIT, ICBC_CREDIT. */
+  bankType?: string;
+  /** Payment success time, ISO-8601 with offset (v3 success_time; v2 time_end, Beijing time). Absent if unpaid. */
+  successTime?: string;
+  /** Order total in fen (v3 amount.total / v2 total_fee). */
+  totalFen: number;
+  /** What the payer paid, fen (v3 amount.payer_total / v2 cash_fee), when known. */
+  payerTotalFen?: number;
+  /** v3 amount.currency / v2 fee_type (CNY when absent). */
+  currency: string;
+  apiVersion: 'v3' | 'v2';
+}
+
 export interface RefundGateway {
   readonly apiVersion: 'v3' | 'v2';
   createRefund(input: CreateRefundInput): Promise<RefundRecord>;
   /** Resolves `null` when WeChat has no refund with that number (v3 404 RESOURCE_NOT_EXISTS / v2 REFUNDNOTEXIST). */
   queryRefund(input: QueryRefundInput): Promise<RefundRecord | null>;
+  /**
+   * The payment's own record (v3 query order by out_trade_no or transaction_id, direct and partner paths; v2
+   * /pay/orderquery). Resolves `null` when WeChat does not know the order (v3 404 ORDER_NOT_EXIST or
+   * RESOURCE_NOT_EXISTS / v2 ORDERNOTEXIST).
+   */
+  queryOrder(input: QueryOrderInput): Promise<OrderRecord | null>;
   /** v2 has no such API: the v2 gateway throws NeedsOperator (handle in the merchant portal). */
   applyAbnormalRefund(input: ApplyAbnormalRefundInput): Promise<RefundRecord>;
   close?(): Promise<void>;

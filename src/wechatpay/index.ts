@@ -37,16 +37,18 @@ export { buildV2Xml, parseV2Xml, MalformedXml } from './v2/xml';
 export { encryptV2ReqInfo } from './v2/req-info';
 export * from './v2/indexed-fields';
 export * from './v2/schemas';
-export { formatZodError, zodIssues } from './schema-rules';
+export { formatZodError, zodIssues, requestCurrencySchema, replyCurrencySchema } from './schema-rules';
+export { orderReplyMismatch } from './order-query';
+export type { OrderQuestion } from './order-query';
 
-export { WechatPayV3Client, encodePathSegment } from './v3/client';
+export { WechatPayV3Client, encodePathSegment, V3_ORDER_NOT_FOUND_CODES } from './v3/client';
 export type { V3ClientOptions, V3CallResult } from './v3/client';
-export { createV3Gateway, v3GatewayConfigSchema, v3RefundToRecord } from './v3/gateway';
+export { createV3Gateway, v3GatewayConfigSchema, v3RefundToRecord, v3OrderToRecord } from './v3/gateway';
 export type { V3Gateway, V3GatewayConfigInput, V3GatewayDeps } from './v3/gateway';
 export { V3_ERROR_CLASSES, mapV3Error } from './v3/error-map';
 export { WechatPayV2Client, V2_PATHS } from './v2/client';
 export type { V2ClientOptions } from './v2/client';
-export { createV2Gateway, v2GatewayConfigSchema } from './v2/gateway';
+export { createV2Gateway, v2GatewayConfigSchema, v2OrderToRecord } from './v2/gateway';
 export type { V2Gateway, V2GatewayConfigInput } from './v2/gateway';
 export { V2_ERROR_CLASSES, mapV2ResultError, mapV2ReturnFail } from './v2/error-map';
 export {
@@ -65,4 +67,4 @@ export type {
 } from './notifications';
 export { classifyTransportError, DEFAULT_TIMEOUTS } from './transport';
 export type { HttpTimeouts } from './transport';
-export { v2TimeToRfc3339, toBeijingRfc3339 } from './time';
+export { v2TimeToRfc3339, v2CompactTimeToRfc3339, toBeijingRfc3339 } from './time';

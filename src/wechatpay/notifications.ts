@@ -135,7 +135,8 @@ export function decodeVerifiedV3Notification(rawBody: Buffer | string, apiV3Key:
       refundFen: r.amount.refund,
       payerTotalFen: r.amount.payer_total,
       payerRefundFen: r.amount.payer_refund,
-      currency: 'CNY',
+      // As WeChat wrote it; the documented resource names none, which means CNY.
+      currency: r.amount.currency ?? 'CNY',
     },
     receivedAt: envelope.create_time,
   };
@@ -196,7 +197,8 @@ export function decodeV2Notification(input: DecodeV2NotificationInput): RefundNo
       payerRefundFen: info.cash_refund_fee,
       settlementRefundFen: info.settlement_refund_fee,
       settlementTotalFen: info.settlement_total_fee,
-      currency: 'CNY',
+      // v2 omits the currency (it means CNY); read it when a req_info does carry one.
+      currency: info.refund_fee_type ?? info.fee_type ?? 'CNY',
     },
     receivedAt: toBeijingRfc3339(clockFn(input.now)()),
   };

@@ -42,7 +42,24 @@ export const appidSchema = ruleString(/^[0-9A-Za-z_-]{1,32}$/, 'must be 1-32 cha
 export const reasonSchema = z
   .string({ error: required('must be a string of at most 80 characters') })
   .max(80, { error: 'must be at most 80 characters' });
-export const currencySchema = z.literal('CNY', { error: "must be 'CNY' (the only supported currency)" });
+/** Currency of a request this engine sends: always CNY (M2). */
+export const requestCurrencySchema = z.literal('CNY', { error: "must be 'CNY' (the only supported currency)" });
+/** Request side under its historical name (requests still always say CNY). */
+export const currencySchema = requestCurrencySchema;
+export const CURRENCY_RULE = 'must be a currency code of 1-16 upper-case letters, digits or _';
+/**
+ * Currency in a reply or notification: whatever WeChat wrote, as long as it looks like a currency code. It is not
+ * pinned to CNY here: the workflow compares it with the request (domain/evidence.ts) and names the difference, which a
+ * parse failure could not do.
+ */
+export const replyCurrencySchema = ruleString(/^[A-Z][A-Z0-9_]{0,15}$/, CURRENCY_RULE);
+
+/**
+ * Order trade_state (§11): SUCCESS, REFUND, NOTPAY, CLOSED, REVOKED, USERPAYING, PAYERROR, the same words in v3 and v2.
+ * Kept as a word, not an enum: an unknown state is passed on (and is not refundable) instead of failing a verified reply.
+ */
+export const TRADE_STATE_RULE = 'must be a trade_state such as SUCCESS, REFUND or NOTPAY';
+export const tradeStateSchema = ruleString(/^[A-Z_]{1,32}$/, TRADE_STATE_RULE);
 
 /**
  * notify_url: 8-256 characters, absolute URL without query string (§3.6). WeChat itself only calls https:// URLs;
@@ -65,6 +82,12 @@ export const rfc3339Schema = ruleString(
 export const v2TimeSchema = ruleString(
   /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/,
   'must be a time as yyyy-MM-dd HH:mm:ss',
+);
+
+/** v2 `yyyyMMddHHmmss` (Beijing time): time_end of the order query. */
+export const v2CompactTimeSchema = ruleString(
+  /^\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])[0-5]\d[0-5]\d$/,
+  'must be a time as yyyyMMddHHmmss',
 );
 
 /** v2 XML carries numbers as text: accept a digit string (or a number) and check it as fen. */

@@ -33,6 +33,8 @@ export const V2_PATHS = {
   refund: '/secapi/pay/refund',
   refundV2: '/secapi/pay/refundv2',
   refundQuery: '/pay/refundquery',
+  /** §11.2: documented without client certificate; sent like refundquery (the certificate is presented anyway, §5.1). */
+  orderQuery: '/pay/orderquery',
 } as const;
 
 export class WechatPayV2Client {
@@ -50,7 +52,8 @@ export class WechatPayV2Client {
 
   /**
    * Add appid/mch_id/nonce_str/sign_type, sign, validate against `requestSchema`, send, and return the verified
-   * reply fields when return_code and result_code are SUCCESS. `notFoundCode` (REFUNDNOTEXIST on query) yields null.
+   * reply fields when return_code and result_code are SUCCESS. `notFoundCode` (REFUNDNOTEXIST on the refund query,
+   * ORDERNOTEXIST on the order query) yields null.
    */
   async call(
     path: string,

@@ -1,5 +1,6 @@
 /**
- * RefundGateway over API v2 (XML, mTLS). Single-item refunds (goodsDetail) go to /secapi/pay/refundv2.
+ * RefundGateway over API v2 (XML, mTLS). Single-item refunds (goodsDetail) go to /secapi/pay/refundv2; the payment's
+ * own record comes from /pay/orderquery (§11.2).
  * v2 has no abnormal-refund API: applyAbnormalRefund raises NeedsOperator (handle it in the merchant portal).
  */
 import { z } from 'zod';
@@ -8,15 +9,21 @@ import {
   ApplyAbnormalRefundInput,
   CreateRefundInput,
   GatewayRefundStatus,
+  OrderRecord,
+  QueryOrderInput,
   QueryRefundInput,
   RefundGateway,
   RefundRecord,
 } from '../gateway';
 import { baseUrlSchema, httpTimeoutsSchema, pemSource } from '../config-rules';
 import { formatZodError, zodIssues } from '../schema-rules';
-import { v2TimeToRfc3339 } from '../time';
+import { orderReplyMismatch } from '../order-query';
+import { v2CompactTimeToRfc3339, v2TimeToRfc3339 } from '../time';
 import { V2_PATHS, WechatPayV2Client } from './client';
 import {
+  V2OrderQueryResponse,
+  v2OrderQueryRequestSchema,
+  v2OrderQueryResponseSchema,
   V2RefundQueryItem,
   v2RefundQueryRequestSchema,
   v2RefundQueryResponseSchema,
@@ -80,6 +87,28 @@ function parseReply<S extends z.ZodType>(schema: S, reply: Record<string, string
     message: formatZodError(parsed.error),
     httpStatus: 200,
   });
+}
+
+/** fee_type and friends are optional in v2 and mean CNY when absent. */
+const DEFAULT_CURRENCY = 'CNY';
+
+/** Accepted /pay/orderquery reply (§11.2) → internal model; time_end (Beijing time) becomes RFC 3339 with +08:00. */
+export function v2OrderToRecord(o: V2OrderQueryResponse): OrderRecord {
+  return {
+    mchid: o.mch_id,
+    subMchid: o.sub_mch_id,
+    outTradeNo: o.out_trade_no,
+    transactionId: o.transaction_id,
+    tradeState: o.trade_state,
+    bankType: o.bank_type,
+    successTime: v2CompactTimeToRfc3339(o.time_end),
+    // total_fee is required for a paid order (schema). An unpaid one may omit it (§11.2): 0 then, which means
+    // "nothing paid" and is never used as a paid total (only SUCCESS / REFUND orders can be refunded).
+    totalFen: o.total_fee ?? 0,
+    payerTotalFen: o.cash_fee,
+    currency: o.fee_type ?? DEFAULT_CURRENCY,
+    apiVersion: 'v2',
+  };
 }
 
 export function createV2Gateway(configInput: V2GatewayConfigInput, deps: { nonce?: () => string } = {}): V2Gateway {
@@ -165,6 +194,8 @@ export function createV2Gateway(configInput: V2GatewayConfigInput, deps: { nonce
       }
       return {
         outRefundNo: r.out_refund_no,
+        mchid: r.mch_id,
+        subMchid: r.sub_mch_id || undefined,
         outTradeNo: r.out_trade_no,
         transactionId: r.transaction_id,
         refundId: r.refund_id,
@@ -179,7 +210,7 @@ export function createV2Gateway(configInput: V2GatewayConfigInput, deps: { nonce
           settlementRefundFen: r.settlement_refund_fee,
           settlementTotalFen: r.settlement_total_fee,
           discountRefundFen: r.coupon_refund_fee,
-          currency: 'CNY',
+          currency: r.refund_fee_type ?? r.fee_type ?? DEFAULT_CURRENCY,
         },
         apiVersion: 'v2',
       };
@@ -205,6 +236,8 @@ export function createV2Gateway(configInput: V2GatewayConfigInput, deps: { nonce
       }
       return {
         outRefundNo: item.out_refund_no,
+        mchid: q.mch_id || undefined,
+        subMchid: q.sub_mch_id || undefined,
         outTradeNo: q.out_trade_no,
         transactionId: q.transaction_id,
         refundId: item.refund_id,
@@ -219,11 +252,39 @@ export function createV2Gateway(configInput: V2GatewayConfigInput, deps: { nonce
           settlementRefundFen: item.settlement_refund_fee,
           settlementTotalFen: q.settlement_total_fee,
           discountRefundFen: item.coupon_refund_fee,
-          currency: 'CNY',
+          // fee_type_$n is the refund's own currency; the order's fee_type otherwise.
+          currency: item.fee_type ?? q.fee_type ?? DEFAULT_CURRENCY,
         },
         successTime: v2TimeToRfc3339(item.refund_success_time),
         apiVersion: 'v2',
       };
+    },
+
+    async queryOrder(input: QueryOrderInput): Promise<OrderRecord | null> {
+      const subMchId = subMchIdFor(input.subMchid);
+      // Send one id: out_trade_no when both are given (gateway.ts); WeChat would prefer transaction_id.
+      const byOutTradeNo = input.outTradeNo !== undefined;
+      const asked = {
+        outTradeNo: input.outTradeNo,
+        transactionId: byOutTradeNo ? undefined : input.transactionId,
+      };
+      const reply = await client.call(
+        V2_PATHS.orderQuery,
+        { sub_mch_id: subMchId, out_trade_no: asked.outTradeNo, transaction_id: asked.transactionId },
+        v2OrderQueryRequestSchema,
+        { notFoundCode: 'ORDERNOTEXIST' },
+      );
+      if (reply === null) return null;
+      const record = v2OrderToRecord(parseReply(v2OrderQueryResponseSchema, reply));
+      const mismatch = orderReplyMismatch({ ...asked, mchid: config.mchid, subMchid: subMchId }, record);
+      if (mismatch) {
+        throw new NeedsOperator({
+          code: 'RESPONSE_MISMATCH',
+          message: `order query reply is for another order (${mismatch})`,
+          httpStatus: 200,
+        });
+      }
+      return record;
     },
 
     async applyAbnormalRefund(_input: ApplyAbnormalRefundInput): Promise<RefundRecord> {

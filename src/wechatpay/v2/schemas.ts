@@ -1,5 +1,6 @@
 /**
- * zod schemas for every API v2 refund request, reply and notification (reference §5.3–§5.8).
+ * zod schemas for every API v2 refund request, reply and notification (reference §5.3–§5.8), and for the order
+ * query (§11.2).
  *
  * v2 travels as flat XML, so these schemas take the parsed `Record<string, string>` (numbers arrive as digit strings
  * and come out as numbers) and also accept numbers, so the client can validate what it is about to send. Field names
@@ -9,13 +10,18 @@
 import { z } from 'zod';
 import {
   appidSchema,
+  FEN_RULE,
   lengthString,
   mchidSchema,
   notifyUrlSchema,
   outRefundNoSchema,
   outTradeNoSchema,
   refundIdSchema,
+  replyCurrencySchema,
+  requestCurrencySchema,
+  tradeStateSchema,
   transactionIdSchema,
+  v2CompactTimeSchema,
   v2CountSchema,
   v2FenOrZeroSchema,
   v2FenSchema,
@@ -36,6 +42,16 @@ export const v2NotifyRefundStatusSchema = z.enum(['SUCCESS', 'CHANGE', 'REFUNDCL
   error: 'must be one of SUCCESS, CHANGE, REFUNDCLOSE',
 });
 export const v2ReturnCodeSchema = z.enum(['SUCCESS', 'FAIL'], { error: 'must be SUCCESS or FAIL' });
+
+/**
+ * An optional reply field. v2 writes an absent value as an empty element (`<device_info></device_info>`), so `''`
+ * counts as absent; anything else must satisfy `inner`.
+ */
+function v2Optional<T extends z.ZodType>(inner: T) {
+  return z.preprocess((v) => (v === '' ? undefined : v), inner.optional()).optional();
+}
+/** fee_type / cash_fee_type / refund_fee_type of a reply: as WeChat wrote it (the gateway defaults to CNY). */
+const v2ReplyCurrency = v2Optional(replyCurrencySchema);
 
 /** Fields present in every signed v2 request. */
 const v2SignedRequestBase = {
@@ -62,7 +78,8 @@ const v2RefundRequestShape = {
   out_refund_no: outRefundNoSchema,
   total_fee: v2FenSchema,
   refund_fee: v2FenSchema,
-  refund_fee_type: z.literal('CNY', { error: "must be 'CNY'" }).optional(),
+  /** Requests always say CNY (M2). */
+  refund_fee_type: requestCurrencySchema.optional(),
   refund_desc: z.string().max(80, { error: 'must be at most 80 characters' }).optional(),
   refund_account: v2RefundAccountSchema.optional(),
   notify_url: notifyUrlSchema.optional(),
@@ -184,10 +201,12 @@ const v2RefundResponseFlatSchema = z.object({
   settlement_refund_fee: v2FenOrZeroSchema.optional(),
   total_fee: v2FenSchema,
   settlement_total_fee: v2FenOrZeroSchema.optional(),
-  fee_type: z.string().optional(),
+  fee_type: v2ReplyCurrency,
   cash_fee: v2FenOrZeroSchema,
-  cash_fee_type: z.string().optional(),
+  cash_fee_type: v2ReplyCurrency,
   cash_refund_fee: v2FenOrZeroSchema.optional(),
+  /** Not in the documented reply; read if present (the refund's currency, before fee_type). */
+  refund_fee_type: v2ReplyCurrency,
   coupon_refund_fee: v2FenOrZeroSchema.optional(),
   coupon_refund_count: v2CountSchema.optional(),
   /** refundv2 only: JSON string, parsed leniently by the client. */
@@ -239,7 +258,7 @@ export const v2RefundQueryItemSchema = z.object({
   refund_channel: z.string().optional(),
   refund_fee: v2FenSchema,
   settlement_refund_fee: v2FenOrZeroSchema.optional(),
-  fee_type: z.string().optional(),
+  fee_type: v2ReplyCurrency,
   coupon_refund_fee: v2FenOrZeroSchema.optional(),
   coupon_refund_count: v2CountSchema.optional(),
   refund_status: v2QueryRefundStatusSchema,
@@ -265,9 +284,9 @@ const v2RefundQueryFlatSchema = z.object({
   out_trade_no: z.string().min(1),
   total_fee: v2FenSchema,
   settlement_total_fee: v2FenOrZeroSchema.optional(),
-  fee_type: z.string().optional(),
+  fee_type: v2ReplyCurrency,
   cash_fee: v2FenOrZeroSchema,
-  cash_fee_type: z.string().optional(),
+  cash_fee_type: v2ReplyCurrency,
   refund_fee: v2FenOrZeroSchema.optional(),
   coupon_refund_fee: v2FenOrZeroSchema.optional(),
   refund_count: v2CountSchema,
@@ -281,6 +300,68 @@ export const v2RefundQueryResponseSchema = flatWithList(
   (flat) => parseRefundQueryItems(flat).items.map((i) => ({ ...i.fields, coupons: i.coupons })),
 );
 export type V2RefundQueryResponse = z.infer<typeof v2RefundQueryResponseSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// POST /pay/orderquery (§11.2)
+// ---------------------------------------------------------------------------------------------------------------
+
+export const v2OrderQueryRequestSchema = z
+  .object({
+    ...v2SignedRequestBase,
+    transaction_id: transactionIdSchema.optional(),
+    out_trade_no: outTradeNoSchema.optional(),
+  })
+  .refine(oneOrderId, { error: 'one of transaction_id or out_trade_no is required', path: ['out_trade_no'] });
+export type V2OrderQueryRequest = z.infer<typeof v2OrderQueryRequestSchema>;
+
+/** trade_state values of a paid order (refundable, §11.1): the reply then carries the payment's fields. */
+export const V2_PAID_TRADE_STATES: readonly string[] = ['SUCCESS', 'REFUND'];
+
+/**
+ * Accepted /pay/orderquery reply (return_code and result_code SUCCESS). trade_state is kept as text (an unknown word is
+ * passed on, not refundable). The payment's fields are documented for trade_state SUCCESS only: otherwise WeChat may
+ * return just out_trade_no (and attach), so transaction_id, total_fee, cash_fee, bank_type and time_end are optional;
+ * total_fee is still required for a paid order (SUCCESS or REFUND), whose total the ledger takes from it.
+ */
+export const v2OrderQueryResponseSchema = z
+  .object({
+    return_code: z.literal('SUCCESS'),
+    result_code: z.literal('SUCCESS'),
+    appid: z.string().optional(),
+    mch_id: z.string().min(1),
+    sub_appid: z.string().optional(),
+    sub_mch_id: v2Optional(z.string()),
+    nonce_str: z.string().optional(),
+    sign: z.string().optional(),
+    device_info: z.string().optional(),
+    openid: z.string().optional(),
+    is_subscribe: z.string().optional(),
+    trade_type: z.string().optional(),
+    trade_state: tradeStateSchema,
+    trade_state_desc: z.string().optional(),
+    bank_type: v2Optional(z.string()),
+    total_fee: v2Optional(v2FenSchema),
+    settlement_total_fee: v2Optional(v2FenOrZeroSchema),
+    fee_type: v2ReplyCurrency,
+    cash_fee: v2Optional(v2FenOrZeroSchema),
+    cash_fee_type: v2ReplyCurrency,
+    coupon_fee: v2Optional(v2FenOrZeroSchema),
+    coupon_count: v2Optional(v2CountSchema),
+    transaction_id: v2Optional(z.string().min(1)),
+    out_trade_no: z.string().min(1),
+    attach: z.string().optional(),
+    time_end: v2Optional(v2CompactTimeSchema),
+  })
+  .superRefine((r, ctx) => {
+    if (V2_PAID_TRADE_STATES.includes(r.trade_state) && r.total_fee === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['total_fee'],
+        message: `is required when trade_state is ${r.trade_state} (${FEN_RULE})`,
+      });
+    }
+  });
+export type V2OrderQueryResponse = z.infer<typeof v2OrderQueryResponseSchema>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Refund notification (§5.8)
@@ -313,6 +394,9 @@ export const v2RefundNotificationInfoSchema = z.object({
   refund_fee: v2FenSchema,
   settlement_refund_fee: v2FenOrZeroSchema.optional(),
   cash_refund_fee: v2FenOrZeroSchema.optional(),
+  /** Not in the documented req_info; read when present (CNY otherwise). */
+  refund_fee_type: v2ReplyCurrency,
+  fee_type: v2ReplyCurrency,
   refund_status: v2NotifyRefundStatusSchema,
   success_time: v2TimeSchema.optional(),
   refund_recv_accout: z.string().optional(),

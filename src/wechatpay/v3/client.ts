@@ -1,7 +1,7 @@
 /**
  * API v3 HTTP client (reference §3): signs every request, verifies every reply over its raw bytes, maps errors to
- * classes. One keep-alive undici Pool per base URL. Knows the refund endpoints and GET /v3/certificates; knows
- * nothing about workflows.
+ * classes. One keep-alive undici Pool per base URL. Knows the refund endpoints, the order query (§11.1) and
+ * GET /v3/certificates; knows nothing about workflows.
  */
 import { z } from 'zod';
 import { NeedsOperator, RetrySame, UnknownOutcome } from '../errors';
@@ -16,6 +16,9 @@ import {
   V3CreateRefundRequest,
   v3CertificatesResponseSchema,
   v3ErrorResponseSchema,
+  V3OrderResponse,
+  v3OrderResponseSchema,
+  V3QueryOrderRequest,
   V3RefundResponse,
   v3RefundResponseSchema,
 } from './schemas';
@@ -52,6 +55,10 @@ export interface V3CallResult<T> {
 type Verifier = (res: RawResponse) => Promise<{ ok: true } | { ok: false; reason: string; message: string }>;
 
 const REFUNDS = '/v3/refund/domestic/refunds';
+const TRANSACTIONS = '/v3/pay/transactions';
+const PARTNER_TRANSACTIONS = '/v3/pay/partner/transactions';
+/** 404 codes that mean "WeChat has no such order" on the order query (§11.1: both spellings occur). */
+export const V3_ORDER_NOT_FOUND_CODES = ['ORDER_NOT_EXIST', 'RESOURCE_NOT_EXISTS'] as const;
 
 /**
  * Percent-encode a path segment. out_refund_no may contain `|`, `*` and `@` (§1.1): `|` must be encoded, `*` and `@`
@@ -93,6 +100,29 @@ export class WechatPayV3Client {
       query,
       schema: v3RefundResponseSchema,
       notFoundAsNull: true,
+    });
+  }
+
+  /**
+   * Query order (§11.1), by out_trade_no when given, else by transaction_id. Direct: `?mchid=`; partner:
+   * `/partner/…?sp_mchid=&sub_mchid=`. `null` data on 404 ORDER_NOT_EXIST / RESOURCE_NOT_EXISTS. The request must
+   * already be validated (v3QueryOrderRequestSchema).
+   */
+  async queryOrder(req: V3QueryOrderRequest): Promise<V3CallResult<V3OrderResponse | null>> {
+    const partner = req.sp_mchid !== undefined;
+    const by =
+      req.out_trade_no !== undefined
+        ? `out-trade-no/${encodePathSegment(req.out_trade_no)}`
+        : `id/${encodePathSegment(req.transaction_id ?? '')}`;
+    const query = partner
+      ? `sp_mchid=${encodeURIComponent(req.sp_mchid ?? '')}&sub_mchid=${encodeURIComponent(req.sub_mchid ?? '')}`
+      : `mchid=${encodeURIComponent(req.mchid ?? '')}`;
+    return this.call({
+      method: 'GET',
+      path: `${partner ? PARTNER_TRANSACTIONS : TRANSACTIONS}/${by}`,
+      query,
+      schema: v3OrderResponseSchema,
+      notFoundAsNull: V3_ORDER_NOT_FOUND_CODES,
     });
   }
 
@@ -163,7 +193,8 @@ export class WechatPayV3Client {
     body?: unknown;
     headers?: Record<string, string>;
     schema: S;
-    notFoundAsNull?: boolean;
+    /** 404 with one of these codes resolves `null` data; `true` means RESOURCE_NOT_EXISTS (the refund query). */
+    notFoundAsNull?: boolean | readonly string[];
     verifier?: Verifier;
   }): Promise<V3CallResult<z.output<S>>> {
     const url = `${this.endpoint.pathPrefix}${req.path}${req.query ? `?${req.query}` : ''}`;
@@ -227,7 +258,9 @@ export class WechatPayV3Client {
       }
     }
     const error = parseErrorBody(res);
-    if (req.notFoundAsNull && res.status === 404 && error?.code === 'RESOURCE_NOT_EXISTS') {
+    const nullCodes: readonly string[] =
+      req.notFoundAsNull === true ? ['RESOURCE_NOT_EXISTS'] : req.notFoundAsNull || [];
+    if (res.status === 404 && error?.code !== undefined && nullCodes.includes(error.code)) {
       return { status: 404, data: null as z.output<S>, requestId };
     }
     throw mapV3Error({ httpStatus: res.status, requestId, ...error });

@@ -25,6 +25,9 @@ export const V3_ERROR_CLASSES: Readonly<Record<string, Exclude<WechatPayErrorCla
   USER_ACCOUNT_ABNORMAL: 'Final', // 403: payer account unusable — refund offline
   NO_AUTH: 'NeedsOperator', // 403: no refund permission
   RESOURCE_NOT_EXISTS: 'Final', // 404 on create: order not found or unpaid (on query: "no such refund", not an error)
+  // Order query (§11.1): 404 means "no such order" and resolves null before mapping; anywhere else the order named
+  // does not exist, which no retry fixes (like RESOURCE_NOT_EXISTS on create).
+  ORDER_NOT_EXIST: 'Final',
   MCH_NOT_EXISTS: 'NeedsOperator', // 404: unknown merchant number
   TRADE_OVERDUE: 'Final', // paid more than a year ago
   REFUND_FEE_MISMATCH: 'NeedsOperator', // same out_refund_no, different amounts — a bug

@@ -1,11 +1,21 @@
 /**
  * RefundGateway over API v3 (direct and service-provider modes). Validates input into the wire format before any
- * network call (InvalidRequest naming the field and rule), then maps WeChat's Refund object to RefundRecord.
+ * network call (InvalidRequest naming the field and rule), then maps WeChat's Refund object to RefundRecord and the
+ * order query's reply (§11.1) to OrderRecord.
  */
 import { z } from 'zod';
 import { InvalidRequest, NeedsOperator } from '../errors';
-import { ApplyAbnormalRefundInput, CreateRefundInput, QueryRefundInput, RefundGateway, RefundRecord } from '../gateway';
+import {
+  ApplyAbnormalRefundInput,
+  CreateRefundInput,
+  OrderRecord,
+  QueryOrderInput,
+  QueryRefundInput,
+  RefundGateway,
+  RefundRecord,
+} from '../gateway';
 import { baseUrlSchema, httpTimeoutsSchema, pemSource } from '../config-rules';
+import { orderReplyMismatch } from '../order-query';
 import { formatZodError, zodIssues } from '../schema-rules';
 import { WechatPayV3Client } from './client';
 import { PUBLIC_KEY_ID_PREFIX, WechatPayKeyring } from './keyring';
@@ -14,6 +24,8 @@ import {
   v3AbnormalBankTypeSchema,
   v3ApplyAbnormalRefundRequestSchema,
   v3CreateRefundRequestSchema,
+  V3OrderResponse,
+  v3QueryOrderRequestSchema,
   v3QueryRefundRequestSchema,
   V3RefundResponse,
 } from './schemas';
@@ -87,6 +99,9 @@ function invalidField(path: string, message: string): InvalidRequest {
 export function v3RefundToRecord(r: V3RefundResponse): RefundRecord {
   return {
     outRefundNo: r.out_refund_no,
+    // Direct replies name no merchant (both stay undefined); partner replies name the sub-merchant.
+    mchid: r.sp_mchid ?? r.mchid,
+    subMchid: r.sub_mchid,
     outTradeNo: r.out_trade_no,
     transactionId: r.transaction_id,
     refundId: r.refund_id,
@@ -101,10 +116,27 @@ export function v3RefundToRecord(r: V3RefundResponse): RefundRecord {
       settlementRefundFen: r.amount.settlement_refund,
       settlementTotalFen: r.amount.settlement_total,
       discountRefundFen: r.amount.discount_refund,
-      currency: 'CNY',
+      currency: r.amount.currency,
     },
     createTime: r.create_time,
     successTime: r.success_time,
+    apiVersion: 'v3',
+  };
+}
+
+/** Order-query reply (§11.1) → internal model; mchid is the direct merchant or the service provider (sp_mchid). */
+export function v3OrderToRecord(o: V3OrderResponse): OrderRecord {
+  return {
+    mchid: (o.mchid ?? o.sp_mchid) as string,
+    subMchid: o.sub_mchid,
+    outTradeNo: o.out_trade_no,
+    transactionId: o.transaction_id,
+    tradeState: o.trade_state,
+    bankType: o.bank_type || undefined,
+    successTime: o.success_time,
+    totalFen: o.amount.total,
+    payerTotalFen: o.amount.payer_total,
+    currency: o.amount.currency ?? 'CNY',
     apiVersion: 'v3',
   };
 }
@@ -220,6 +252,40 @@ export function createV3Gateway(configInput: V3GatewayConfigInput, deps: V3Gatew
       if (!checked.success) throw invalid('invalid refund query', checked.error);
       const { data } = await client.queryRefund(checked.data.out_refund_no, checked.data.sub_mchid);
       return data === null ? null : v3RefundToRecord(data);
+    },
+
+    async queryOrder(input: QueryOrderInput): Promise<OrderRecord | null> {
+      const subMchid = subMchidFor(input.subMchid);
+      // One id goes on the path: out_trade_no when both are given (gateway.ts).
+      const byOutTradeNo = input.outTradeNo !== undefined;
+      const checked = v3QueryOrderRequestSchema.safeParse({
+        out_trade_no: input.outTradeNo,
+        transaction_id: byOutTradeNo ? undefined : input.transactionId,
+        ...(subMchid === undefined ? { mchid: config.mchid } : { sp_mchid: config.mchid, sub_mchid: subMchid }),
+      });
+      if (!checked.success) throw invalid('invalid order query', checked.error);
+      const { data, requestId } = await client.queryOrder(checked.data);
+      if (data === null) return null;
+      const record = v3OrderToRecord(data);
+      // Verified means WeChat wrote it, not that it answers this question: never adopt another order's facts.
+      const mismatch = orderReplyMismatch(
+        {
+          outTradeNo: checked.data.out_trade_no,
+          transactionId: checked.data.transaction_id,
+          mchid: config.mchid,
+          subMchid,
+        },
+        record,
+      );
+      if (mismatch) {
+        throw new NeedsOperator({
+          code: 'RESPONSE_MISMATCH',
+          message: `order query reply is for another order (${mismatch})`,
+          httpStatus: 200,
+          requestId,
+        });
+      }
+      return record;
     },
 
     async applyAbnormalRefund(input: ApplyAbnormalRefundInput): Promise<RefundRecord> {

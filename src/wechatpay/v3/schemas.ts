@@ -1,5 +1,6 @@
 /**
- * zod schemas for every API v3 refund request, response and notification (reference §3.6–§3.9, §3.4, §4).
+ * zod schemas for every API v3 refund request, response and notification (reference §3.6–§3.9, §3.4, §4), and for
+ * the order query (§11.1).
  * Field names are spelled exactly as on the wire. Request schemas describe format rules only (what WeChat answers with
  * 400 PARAM_ERROR); business rules such as refund ≤ total (400 INVALID_REQUEST) are checked by the client's input schema
  * (see v3/gateway.ts) so that the simulator can still reply with the right code. Response schemas ignore unknown fields.
@@ -7,7 +8,6 @@
 import { ABNORMAL_BANK_TYPES } from '../../domain/abnormal-bank-types';
 import { z } from 'zod';
 import {
-  currencySchema,
   fenOrZeroSchema,
   fenSchema,
   lengthString,
@@ -17,7 +17,10 @@ import {
   outTradeNoSchema,
   reasonSchema,
   refundIdSchema,
+  replyCurrencySchema,
+  requestCurrencySchema,
   rfc3339Schema,
+  tradeStateSchema,
   transactionIdSchema,
 } from '../schema-rules';
 
@@ -72,7 +75,7 @@ export const v3GoodsDetailSchema = z.object({
 export const v3CreateRefundAmountSchema = z.object({
   refund: fenSchema,
   total: fenSchema,
-  currency: currencySchema,
+  currency: requestCurrencySchema,
   from: z.array(v3AmountFromSchema).min(1, { error: 'must list at least one account when present' }).optional(),
 });
 
@@ -142,7 +145,8 @@ export const v3RefundAmountSchema = z.object({
   settlement_refund: fenOrZeroSchema,
   settlement_total: fenOrZeroSchema,
   discount_refund: fenOrZeroSchema,
-  currency: currencySchema,
+  /** As WeChat wrote it (not pinned to CNY: the workflow compares it with the request). */
+  currency: replyCurrencySchema,
   /** Newer field (§10): absent from older replies. */
   refund_fee: fenOrZeroSchema.optional(),
 });
@@ -166,6 +170,11 @@ export const v3PromotionDetailSchema = z.object({
 });
 
 export const v3RefundResponseSchema = z.object({
+  /** Partner replies name the sub-merchant; direct replies name no merchant at all. */
+  sub_mchid: z.string().min(1).optional(),
+  /** Not documented in the Refund object; read if present so evidence can be compared. */
+  sp_mchid: z.string().min(1).optional(),
+  mchid: z.string().min(1).optional(),
   refund_id: z.string().min(1),
   out_refund_no: outRefundNoSchema,
   transaction_id: z.string().min(1),
@@ -184,6 +193,114 @@ export type V3RefundResponse = z.infer<typeof v3RefundResponseSchema>;
 export const v3CreateRefundResponseSchema = v3RefundResponseSchema;
 export const v3QueryRefundResponseSchema = v3RefundResponseSchema;
 export const v3ApplyAbnormalRefundResponseSchema = v3RefundResponseSchema;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Query order (§11.1): GET /v3/pay/transactions/{out-trade-no/{out_trade_no} | id/{transaction_id}}?mchid=
+//                      GET /v3/pay/partner/transactions/…?sp_mchid=&sub_mchid=
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Path parameter (one of the order ids) plus the query string: `mchid` (direct) or `sp_mchid` + `sub_mchid`. */
+export const v3QueryOrderRequestSchema = z
+  .object({
+    out_trade_no: outTradeNoSchema.optional(),
+    transaction_id: transactionIdSchema.optional(),
+    mchid: mchidSchema.optional(),
+    sp_mchid: mchidSchema.optional(),
+    sub_mchid: mchidSchema.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.out_trade_no === undefined && r.transaction_id === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['out_trade_no'],
+        message: 'one of transaction_id or out_trade_no is required',
+      });
+    }
+    const direct = r.mchid !== undefined;
+    const partner = r.sp_mchid !== undefined || r.sub_mchid !== undefined;
+    if (direct === partner) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mchid'],
+        message: 'exactly one of mchid (direct mode) or sp_mchid + sub_mchid (partner mode) is required',
+      });
+    } else if (partner && (r.sp_mchid === undefined || r.sub_mchid === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [r.sp_mchid === undefined ? 'sp_mchid' : 'sub_mchid'],
+        message: 'is required in partner mode',
+      });
+    }
+  });
+export type V3QueryOrderRequest = z.infer<typeof v3QueryOrderRequestSchema>;
+
+export const v3OrderAmountSchema = z.object({
+  total: fenSchema,
+  /** Absent while the order is not paid. */
+  payer_total: fenOrZeroSchema.optional(),
+  /** As WeChat wrote it; some unpaid-order replies carry only payer_currency (the mapping then assumes CNY). */
+  currency: replyCurrencySchema.optional(),
+  payer_currency: replyCurrencySchema.optional(),
+});
+
+export const v3OrderPromotionDetailSchema = z.object({
+  coupon_id: z.string().optional(),
+  name: z.string().optional(),
+  scope: z.string().optional(),
+  type: z.string().optional(),
+  amount: fenOrZeroSchema.optional(),
+  stock_id: z.string().optional(),
+  wechatpay_contribute: fenOrZeroSchema.optional(),
+  merchant_contribute: fenOrZeroSchema.optional(),
+  other_contribute: fenOrZeroSchema.optional(),
+  currency: replyCurrencySchema.optional(),
+  goods_detail: z.array(z.unknown()).optional(),
+});
+
+/**
+ * The payment's own record (direct and partner shapes in one schema). trade_state is kept as text: a word this code
+ * does not know is passed on (it is not refundable) rather than failing a verified reply.
+ */
+export const v3OrderResponseSchema = z
+  .object({
+    appid: z.string().min(1).optional(),
+    mchid: z.string().min(1).optional(),
+    sp_appid: z.string().min(1).optional(),
+    sp_mchid: z.string().min(1).optional(),
+    sub_appid: z.string().min(1).optional(),
+    sub_mchid: z.string().min(1).optional(),
+    out_trade_no: z.string().min(1),
+    /** Absent while the order is not paid. */
+    transaction_id: z.string().min(1).optional(),
+    trade_type: z.string().optional(),
+    trade_state: tradeStateSchema,
+    trade_state_desc: z.string().optional(),
+    bank_type: z.string().optional(),
+    attach: z.string().optional(),
+    success_time: rfc3339Schema.optional(),
+    payer: z
+      .object({
+        openid: z.string().optional(),
+        sp_openid: z.string().optional(),
+        sub_openid: z.string().optional(),
+      })
+      .optional(),
+    amount: v3OrderAmountSchema,
+    promotion_detail: z.array(v3OrderPromotionDetailSchema).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.mchid === undefined && r.sp_mchid === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mchid'],
+        message: 'one of mchid (direct mode) or sp_mchid (partner mode) is required',
+      });
+    }
+    if (r.sp_mchid !== undefined && r.sub_mchid === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['sub_mchid'], message: 'is required in partner mode' });
+    }
+  });
+export type V3OrderResponse = z.infer<typeof v3OrderResponseSchema>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors (§3.9)
@@ -255,6 +372,8 @@ export const v3RefundNotificationResourceSchema = z
       refund: fenSchema,
       payer_total: fenOrZeroSchema,
       payer_refund: fenOrZeroSchema,
+      /** Not in the documented resource; read when present (CNY otherwise). */
+      currency: replyCurrencySchema.optional(),
     }),
     // Present in SDK models only: parse if present, never require (§4.4).
     create_time: rfc3339Schema.optional(),

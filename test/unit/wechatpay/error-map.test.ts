@@ -26,6 +26,7 @@ const V3_SPEC: Array<[number, string, keyof typeof CLASS]> = [
   [403, 'NO_AUTH', 'NeedsOperator'],
   [404, 'RESOURCE_NOT_EXISTS', 'Final'],
   [404, 'MCH_NOT_EXISTS', 'NeedsOperator'],
+  [404, 'ORDER_NOT_EXIST', 'Final'], // order query (§11.1); the gateway resolves 404 ORDER_NOT_EXIST as null first
   [403, 'TRADE_OVERDUE', 'Final'],
   [403, 'REFUND_FEE_MISMATCH', 'NeedsOperator'],
 ];

@@ -99,6 +99,18 @@ describe('verifyV3Notification', () => {
     expect(n).toMatchObject({ mchid: SP_MCHID, subMchid: SUB_MCHID, status: 'CLOSED' });
   });
 
+  it('reports a currency the resource names, CNY when it names none', async () => {
+    const b = notificationBody({ ...SAMPLE_RESOURCE, amount: { ...SAMPLE_RESOURCE.amount, currency: 'USD' } });
+    const n = await verifyV3Notification({
+      headers: signedHeaders(b, platformSigner, NOW_S),
+      rawBody: b,
+      keyring: keyring(),
+      apiV3Key: API_V3_KEY,
+      now,
+    });
+    expect(n.amounts.currency).toBe('USD');
+  });
+
   it('accepts an empty associated_data, used verbatim', async () => {
     const b = notificationBody(SAMPLE_RESOURCE, { associatedData: '' });
     await expect(
@@ -392,6 +404,33 @@ describe('decodeV2Notification', () => {
       expect(e).toBeInstanceOf(NotificationRejected);
       expect((e as NotificationRejected).reason).toBe(reason);
     }
+  });
+
+  it('reports a currency req_info names (refund_fee_type, else fee_type), CNY when it names none', () => {
+    const info = (extra: Record<string, string>) =>
+      outer({
+        req_info: encryptV2ReqInfo(
+          buildV2Xml(
+            {
+              transaction_id: '42',
+              out_trade_no: 'T1',
+              refund_id: '50',
+              out_refund_no: 'R1',
+              total_fee: 3,
+              refund_fee: 1,
+              refund_status: 'SUCCESS',
+              ...extra,
+            },
+            'root',
+          ),
+          API_KEY,
+        ),
+      });
+    const currency = (extra: Record<string, string>) =>
+      decodeV2Notification({ rawBody: info(extra), apiKey: API_KEY }).amounts.currency;
+    expect(currency({ refund_fee_type: 'USD', fee_type: 'HKD' })).toBe('USD');
+    expect(currency({ fee_type: 'HKD' })).toBe('HKD');
+    expect(currency({})).toBe('CNY');
   });
 
   it('rejects XML with a DOCTYPE and non-XML as MALFORMED', () => {

@@ -168,6 +168,19 @@ describe('v3 response and notification schemas', () => {
     expect('some_future_field' in r).toBe(false);
   });
 
+  it('takes a reply currency as WeChat wrote it (a code), while requests stay CNY-only', () => {
+    const usd = { ...refundObject, amount: { ...refundObject.amount, currency: 'USD' } };
+    expect(v3RefundResponseSchema.parse(usd).amount.currency).toBe('USD');
+    for (const currency of ['', 'usd', 'US DOLLAR', 'X'.repeat(17), 840]) {
+      expect(
+        errors(v3RefundResponseSchema, { ...refundObject, amount: { ...refundObject.amount, currency } }),
+      ).toContain('amount.currency: must be a currency code');
+    }
+    expect(
+      errors(v3CreateRefundRequestSchema, { ...createOk, amount: { ...createOk.amount, currency: 'USD' } }),
+    ).toContain("amount.currency: must be 'CNY'");
+  });
+
   it('tolerates a missing amount.refund_fee (older replies) but not an unknown status', () => {
     const { refund_fee: _drop, ...amount } = refundObject.amount;
     expect(v3RefundResponseSchema.safeParse({ ...refundObject, amount }).success).toBe(true);

@@ -114,6 +114,7 @@ describe('v2 refund over mutual TLS', () => {
     });
     expect(record).toEqual({
       outRefundNo: 'R20240101000001',
+      mchid: MCH_ID,
       outTradeNo: 'T20240101000001',
       transactionId: '4200000001202401010000000001',
       refundId: '50000000382019052709732678859',
@@ -285,6 +286,7 @@ describe('v2 refund query', () => {
     expect(server.requests[0].fields.out_refund_no).toBe('R20240101000001');
     expect(record).toEqual({
       outRefundNo: 'R20240101000001',
+      mchid: MCH_ID,
       outTradeNo: 'T20240101000001',
       transactionId: '4200000001202401010000000001',
       refundId: '50000000000000000002',

@@ -11,7 +11,7 @@ import {
   ParsedV3Authorization,
   verifyV3RequestSignature,
 } from '../../../../src/wechatpay/v3/sign';
-import { API_V3_KEY, signedHeaders, testKeys } from './wechat-keys';
+import { API_V3_KEY, MCHID, signedHeaders, testKeys } from './wechat-keys';
 
 export interface RecordedRequest {
   method: string;
@@ -199,6 +199,26 @@ export function refundObject(overrides: Record<string, unknown> = {}): Record<st
       discount_refund: 0,
       currency: 'CNY',
     },
+    ...overrides,
+  };
+}
+
+/** A paid order as the v3 order query returns it (direct mode, §11.1). */
+export function orderObject(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    appid: 'wxd678efh567hg6787',
+    mchid: MCHID,
+    out_trade_no: 'T20240101000001',
+    transaction_id: '4200000001202401010000000001',
+    trade_type: 'JSAPI',
+    trade_state: 'SUCCESS',
+    trade_state_desc: '支付成功',
+    bank_type: 'CMB_DEBIT',
+    attach: '',
+    success_time: '2024-01-01T10:00:00+08:00',
+    payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
+    amount: { total: 300, payer_total: 300, currency: 'CNY', payer_currency: 'CNY' },
+    promotion_detail: [],
     ...overrides,
   };
 }
