@@ -1,6 +1,8 @@
 /**
  * `npm run dev`: reads temporal-dev.yml, makes sure the Temporal tools are provisioned, starts the local stack with
- * prefixed logs, waits for readiness, prints the Web UI URL, and shuts everything down on Ctrl-C or when a part dies.
+ * prefixed logs, waits for readiness and prints the Web UI URL. A crashed worker or webhook is started again with
+ * backoff (src/stack/services.ts); everything shuts down on Ctrl-C, SIGTERM, or when the dev server or the simulator
+ * dies.
  */
 import { loadStackConfig } from '../config/stack-config';
 import { startStack } from '../stack/start-stack';

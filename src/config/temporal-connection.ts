@@ -27,13 +27,46 @@ export function temporalTarget(env: NodeJS.ProcessEnv = process.env): TemporalTa
   };
 }
 
-/** Client-side connection (starter, webhook, operator CLI). */
+/**
+ * A connection to Temporal that could not be made. The SDK says only "Failed to connect before the deadline" (or a
+ * transport error), which leaves the operator guessing where it tried to go and which setting chose that; this names
+ * the address, the namespace and the settings to check. The SDK's error is kept as `cause`.
+ */
+export class TemporalUnreachableError extends Error {
+  override readonly name = 'TemporalUnreachableError';
+
+  constructor(
+    readonly address: string,
+    readonly namespace: string,
+    cause: unknown,
+  ) {
+    super(
+      `cannot reach Temporal at ${address} (namespace ${namespace}): ` +
+        `${cause instanceof Error ? cause.message : String(cause)}; check TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE ` +
+        '(or TEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE), TEMPORAL_API_KEY / TEMPORAL_TLS_* for a secured cluster, ' +
+        'and that the server is running (`npm run dev` starts a local one)',
+      { cause },
+    );
+  }
+}
+
+async function connecting<T>(target: TemporalTarget, connect: () => Promise<T>): Promise<T> {
+  try {
+    return await connect();
+  } catch (e) {
+    throw new TemporalUnreachableError(target.connectionOptions.address ?? LOCAL_DEFAULT.address, target.namespace, e);
+  }
+}
+
+/** Client-side connection (starter, webhook, operator CLI). `overrides` is for callers that want a shorter wait. */
 export async function connectClient(
   env: NodeJS.ProcessEnv = process.env,
+  overrides: Pick<ConnectionOptions, 'connectTimeout'> = {},
 ): Promise<{ connection: Connection; namespace: string }> {
   const target = temporalTarget(env);
+  const options = { ...(target.connectionOptions as ConnectionOptions), ...overrides };
   return {
-    connection: await Connection.connect(target.connectionOptions as ConnectionOptions),
+    connection: await connecting(target, () => Connection.connect(options)),
     namespace: target.namespace,
   };
 }
@@ -43,5 +76,8 @@ export async function connectWorker(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ connection: NativeConnection; namespace: string }> {
   const target = temporalTarget(env);
-  return { connection: await NativeConnection.connect(target.connectionOptions), namespace: target.namespace };
+  return {
+    connection: await connecting(target, () => NativeConnection.connect(target.connectionOptions)),
+    namespace: target.namespace,
+  };
 }

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { StackConfig } from '../config/stack-config';
 import { REPO_ROOT } from '../config/tools';
-import { httpReady, lineReady, type ServiceSpec } from './supervisor';
+import { httpReady, lineReady, type RestartPolicy, type ServiceSpec } from './supervisor';
 
 export interface StackService {
   name: string;
@@ -18,7 +18,7 @@ function tsNodeService(
   relEntry: string,
   cfg: StackConfig,
   ready: ServiceSpec['ready'],
-  extraEnv: NodeJS.ProcessEnv = {},
+  { restart, env: extraEnv = {} }: Pick<ServiceSpec, 'restart' | 'env'> = {},
 ): StackService {
   const entry = path.join(REPO_ROOT, relEntry);
   return {
@@ -27,6 +27,7 @@ function tsNodeService(
     spec: {
       name,
       ready,
+      restart,
       command: process.execPath,
       args: ['-r', 'ts-node/register/transpile-only', entry],
       env: {
@@ -37,6 +38,14 @@ function tsNodeService(
     },
   };
 }
+
+/**
+ * The worker and the webhook keep nothing that must outlive them (Temporal and WeChat hold the state), so a crash of
+ * either is survived by starting it again: 1 s, 2 s, 4 s … up to 30 s between tries, back to 1 s after a minute up. The simulator is not
+ * restarted (it keeps WeChat's side of every order and refund in memory, so a new one would not know the refunds in
+ * flight), and neither is the Temporal dev server (start-stack.ts): their deaths stop the stack.
+ */
+export const STATELESS_RESTART: RestartPolicy = { initialDelayMs: 1_000, maxDelayMs: 30_000, resetAfterMs: 60_000 };
 
 export function stackServices(cfg: StackConfig): StackService[] {
   const services: StackService[] = [];
@@ -49,8 +58,9 @@ export function stackServices(cfg: StackConfig): StackService[] {
   const hook = cfg.webhook;
   if (hook.enabled) {
     const ready = httpReady(`http://${hook.host}:${hook.port}/healthz`);
-    services.push(tsNodeService('webhook', 'src/webhook/main.ts', cfg, ready));
+    services.push(tsNodeService('webhook', 'src/webhook/main.ts', cfg, ready, { restart: STATELESS_RESTART }));
   }
-  services.push(tsNodeService('worker', 'src/worker.ts', cfg, lineReady(/worker polling task queue/)));
+  const workerReady = lineReady(/worker polling task queue/);
+  services.push(tsNodeService('worker', 'src/worker.ts', cfg, workerReady, { restart: STATELESS_RESTART }));
   return services;
 }

@@ -30,6 +30,7 @@ export async function startStack(
     `starting Temporal dev server on ${cfg.temporal.ip}:${cfg.temporal.port} (Web UI :${cfg.temporal.uiPort})...`,
   );
   const server = await startDevServer(cfg.temporal, { stdio: 'pipe' });
+  // Adopted (no spec), so never restarted: every other part depends on it, and its death stops the whole stack.
   supervisor.adopt('temporal', server.process);
 
   for (const service of stackServices(cfg)) {

@@ -1,9 +1,19 @@
 /**
- * Runs the local stack's processes side by side with readable prefixed logs, and stops them all (in reverse start
- * order) on Ctrl-C, SIGTERM, or as soon as one of them dies, so a broken stack never half-runs.
+ * Runs the local stack's processes side by side with readable prefixed logs. A service whose spec has a `restart`
+ * policy is started again with exponential backoff when it dies (a crashed worker must not take the dev server and
+ * its Web UI down with it); any other death stops the whole stack (in reverse start order), as do Ctrl-C and
+ * SIGTERM, so a broken stack never half-runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+
+/** Backoff between restarts: initialDelayMs, then doubling up to maxDelayMs; back to initialDelayMs after a good run. */
+export interface RestartPolicy {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** A run at least this long counts as healthy, so the next crash waits initialDelayMs again (default one minute). */
+  resetAfterMs?: number;
+}
 
 export interface ServiceSpec {
   name: string;
@@ -13,7 +23,18 @@ export interface ServiceSpec {
   /** Resolves when the service is ready to take traffic. */
   ready?: (child: ChildProcess) => Promise<void>;
   readyTimeoutMs?: number;
+  /** Restart the service when it dies (once it has been ready); without it, its death stops the stack. */
+  restart?: RestartPolicy;
 }
+
+const DEFAULT_RESET_AFTER_MS = 60_000;
+
+/** The wait before the restart that follows `crashes` crashes in a row (1 for the first). */
+export function restartDelayMs(policy: RestartPolicy, crashes: number): number {
+  return Math.min(policy.initialDelayMs * 2 ** Math.max(0, crashes - 1), policy.maxDelayMs);
+}
+
+const formatDelay = (ms: number) => (ms < 1_000 ? `${ms} ms` : `${ms / 1_000} s`);
 
 /** Polls an HTTP URL until it answers 2xx (the service's own health endpoint). */
 export function httpReady(url: string): (child: ChildProcess) => Promise<void> {
@@ -44,8 +65,24 @@ export function lineReady(pattern: RegExp): (child: ChildProcess) => Promise<voi
 
 const COLORS = [36, 35, 33, 32, 34, 31];
 
+/** One service slot: its current process, replaced in place on restart so stop order and log colour stay put. */
+interface Running {
+  name: string;
+  tag: string;
+  child: ChildProcess;
+  exited: Promise<void>;
+  startedAt: number;
+  spec?: ServiceSpec;
+  /** Set once the service has been ready: a death before that is a start-up failure, which a restart would hide. */
+  restartable: boolean;
+  /** Crashes since the last healthy run (drives the backoff), and restarts in all (for the log). */
+  crashes: number;
+  restarts: number;
+  restartTimer?: NodeJS.Timeout;
+}
+
 export class Supervisor {
-  private readonly running: Array<{ name: string; child: ChildProcess; exited: Promise<void> }> = [];
+  private readonly running: Running[] = [];
   private stopping = false;
   private readonly useColor = process.stdout.isTTY;
   readonly done: Promise<number>;
@@ -60,31 +97,77 @@ export class Supervisor {
     return this.useColor ? `\x1b[${COLORS[index % COLORS.length]}m${tag}\x1b[0m` : tag;
   }
 
-  /** Attaches an already-running child (e.g. the dev server started by startDevServer). */
+  /** Attaches an already-running child (e.g. the dev server started by startDevServer); it is never restarted. */
   adopt(name: string, child: ChildProcess): void {
-    const index = this.running.length;
-    const tag = this.prefix(name, index);
+    this.track(name, child);
+  }
+
+  private track(name: string, child: ChildProcess, spec?: ServiceSpec): Running {
+    const tag = this.prefix(name, this.running.length);
+    const slot: Running = {
+      name,
+      tag,
+      spec,
+      child,
+      exited: Promise.resolve(),
+      startedAt: 0,
+      restartable: false,
+      crashes: 0,
+      restarts: 0,
+    };
+    this.attach(slot, child);
+    this.running.push(slot);
+    return slot;
+  }
+
+  /** Makes `child` the slot's current process: prefixes its output and reacts to its death. */
+  private attach(slot: Running, child: ChildProcess): void {
+    slot.child = child;
+    slot.startedAt = Date.now();
     for (const stream of [child.stdout, child.stderr]) {
-      if (stream) createInterface({ input: stream }).on('line', (line) => this.log(`${tag} ${line}`));
+      if (stream) createInterface({ input: stream }).on('line', (line) => this.log(`${slot.tag} ${line}`));
     }
-    const exited = new Promise<void>((resolve) =>
+    slot.exited = new Promise<void>((resolve) =>
       child.once('exit', (code, signal) => {
         resolve();
-        if (!this.stopping) {
-          this.log(`${tag} exited unexpectedly (${signal ?? `code ${code}`}); stopping the stack`);
+        if (this.stopping) return;
+        const reason = `exited unexpectedly (${signal ?? `code ${code}`})`;
+        const spec = slot.spec;
+        if (spec?.restart && slot.restartable) {
+          this.scheduleRestart(slot, spec, spec.restart, reason);
+        } else {
+          this.log(`${slot.tag} ${reason}; stopping the stack`);
           void this.stopAll(1);
         }
       }),
     );
-    this.running.push({ name, child, exited });
   }
 
-  async start(spec: ServiceSpec): Promise<ChildProcess> {
-    const child = spawn(spec.command, spec.args, {
+  private scheduleRestart(slot: Running, spec: ServiceSpec, policy: RestartPolicy, reason: string): void {
+    const healthy = Date.now() - slot.startedAt >= (policy.resetAfterMs ?? DEFAULT_RESET_AFTER_MS);
+    slot.crashes = healthy ? 1 : slot.crashes + 1;
+    slot.restarts += 1;
+    const delay = restartDelayMs(policy, slot.crashes);
+    this.log(`${slot.tag} ${reason}; restarting in ${formatDelay(delay)} (restart ${slot.restarts})`);
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      // The stack may have begun stopping during the wait (Ctrl-C right after a crash, or a terminal's Ctrl-C whose
+      // SIGINT reached the child first): then it stays down. No readiness wait here: the service was ready before,
+      // its own log says when it is again, and another death simply comes back here.
+      if (!this.stopping) this.attach(slot, this.spawn(spec));
+    }, delay);
+  }
+
+  private spawn(spec: ServiceSpec): ChildProcess {
+    return spawn(spec.command, spec.args, {
       env: { ...process.env, FORCE_COLOR: '0', ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    this.adopt(spec.name, child);
+  }
+
+  async start(spec: ServiceSpec): Promise<ChildProcess> {
+    const child = this.spawn(spec);
+    const slot = this.track(spec.name, child, spec);
     if (spec.ready) {
       const timeoutMs = spec.readyTimeoutMs ?? 120_000;
       let timer: NodeJS.Timeout | undefined;
@@ -99,10 +182,11 @@ export class Supervisor {
         clearTimeout(timer);
       }
     }
+    slot.restartable = true;
     return child;
   }
 
-  /** True once the stack is going down (Ctrl-C, or a part died). */
+  /** True once the stack is going down (Ctrl-C, or a part that is not restarted died). */
   get stopped(): boolean {
     return this.stopping;
   }
@@ -119,6 +203,7 @@ export class Supervisor {
   async stopAll(code = 0): Promise<number> {
     if (this.stopping) return this.done;
     this.stopping = true;
+    for (const slot of this.running) clearTimeout(slot.restartTimer);
     for (const { name, child, exited } of [...this.running].reverse()) {
       if (child.exitCode !== null || child.signalCode !== null) continue;
       child.kill('SIGTERM');
