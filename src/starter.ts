@@ -2,12 +2,14 @@
  * What the merchant's order service uses to refund: a typed library and a CLI.
  *
  * `requestRefund` sends the ledger's `requestRefund` update through update-with-start, so the first refund of an
- * order creates its ledger (`refund-order-<out_trade_no>`) in the same call. It returns the accepted refund, or
- * throws a `RefundRejected` naming the WeChat rule it breaks (cap of 50, paid total, one year, amount, reused
- * out_refund_no): at once, before anything reaches WeChat. The same request twice returns the same receipt.
+ * order creates its ledger (`refund-order-<out_trade_no>`) in the same call; the ledger reads the order's facts
+ * from WeChat. It returns the accepted refund, or throws a `RefundRejected` naming the rule it breaks (order unknown
+ * or unpaid, facts that disagree with WeChat's, cap of 50, paid total, one year, amount, an out_refund_no already
+ * used): at once, before anything reaches WeChat. The same request twice returns the same receipt. Without a
+ * decision within `decisionTimeoutMs` it throws `RefundUndecided`: nothing was decided, and repeating is safe.
  *
- * CLI: npm run refund -- --out-trade-no T20261123001 --paid-total-fen 10000 --paid-at 2026-11-20T10:00:00+08:00 \
- *        --out-refund-no R20261123001 --amount-fen 2500 [--reason ...] [--transaction-id ...] [--wait]
+ * CLI: npm run refund -- --out-trade-no T20261123001 --out-refund-no R20261123001 --amount-fen 2500 \
+ *        [--paid-total-fen 10000] [--paid-at 2026-11-20T10:00:00+08:00] [--reason ...] [--transaction-id ...] [--wait]
  */
 import {
   Client,
@@ -31,20 +33,39 @@ import {
   type RefundRequest,
 } from './domain/schemas';
 import { OutTradeNoKey } from './domain/search-attributes';
-import { requestRefundUpdate, type RefundOutcome, type RefundReceipt } from './workflows/definitions';
+import { requestRefundUpdate, statusQuery, type RefundOutcome, type RefundReceipt } from './workflows/definitions';
 import type { orderLedgerWorkflow, refundWorkflow } from './workflows';
 
 export type { RefundReceipt, RefundOutcome };
 
-/** Why a refund request was refused. `rule` is the WeChat rule of reference §2.1 when one applies. */
+/**
+ * Why a refund request was refused. `rule` is the WeChat rule of docs §2.1 when one applies (M7: the out_refund_no
+ * belongs to another refund; M10: the order is unknown to WeChat or not paid), ORDER_FACTS_MISMATCH when what the
+ * caller said about the order disagrees with WeChat's record.
+ */
 export class RefundRejected extends Error {
   override readonly name = 'RefundRejected';
   constructor(
     message: string,
-    readonly rule: 'INVALID_INPUT' | 'M1' | 'M4' | 'M5' | 'M6' | 'M8' | 'OTHER',
+    readonly rule: 'INVALID_INPUT' | 'M1' | 'M4' | 'M5' | 'M6' | 'M7' | 'M8' | 'M10' | 'ORDER_FACTS_MISMATCH' | 'OTHER',
   ) {
     super(message);
   }
+}
+
+/**
+ * No decision in time (Temporal unreachable, no worker, WeChat's order record not readable). The request carried its
+ * deadline, and a ledger refuses a request it reaches after it: nothing was decided, and sending the same request
+ * again (same out_refund_no and amount) is safe: it is decided then, or answered as before if it was.
+ */
+export class RefundUndecided extends Error {
+  override readonly name = 'RefundUndecided';
+  readonly code = 'REFUND_REQUEST_UNDECIDED';
+}
+
+/** A refund workflow's outcome that is not the receipt's refund (another order or amount): never returned. */
+export class RefundIdentityMismatch extends Error {
+  override readonly name = 'RefundIdentityMismatch';
 }
 
 export interface RefundStarterOptions {
@@ -56,11 +77,24 @@ export interface RefundStarterOptions {
    * out_refund_no and amount always get the same receipt. Default 60 s; 0 = do not repeat.
    */
   busyRetryMs?: number;
+  /**
+   * How long to wait for a decision before giving up with `RefundUndecided` (default 5 s). The ledger refuses the
+   * request once this has passed (less a second for clocks and the reply's way back), so giving up decides nothing.
+   */
+  decisionTimeoutMs?: number;
 }
 
+export const DEFAULT_DECISION_TIMEOUT_MS = 5_000;
+
+/**
+ * The order, as the order service knows it: out_trade_no (and sub_mchid for partners) name it; the ledger reads its
+ * facts from WeChat. Any of paidTotalFen, paidAt, payerBankType, transactionId given here must agree with WeChat's
+ * record (amounts exactly, paidAt within 10 minutes), else ORDER_FACTS_MISMATCH names the field.
+ */
+export type OrderParams = OrderLedgerInput;
+
 export interface RequestRefundParams {
-  /** The paid order, as the order service knows it. Creates the order's ledger on its first refund. */
-  order: OrderLedgerInput;
+  order: OrderParams;
   refund: RefundRequest;
 }
 
@@ -72,37 +106,97 @@ export async function requestRefund(opts: RefundStarterOptions, params: RequestR
   // Strict at this boundary: a misspelt option (`minSpacingMS`) must be refused, not silently replaced by a default.
   const order = orderLedgerInputSchema.strict().safeParse(params.order);
   if (!order.success) throw new RefundRejected(`order: ${describeZodError(order.error)}`, 'INVALID_INPUT');
-  const refund = requestRefundSchema.strict().safeParse(params.refund);
+  const refund = requestRefundSchema.omit({ claims: true, decideBy: true }).strict().safeParse(params.refund);
   if (!refund.success) throw new RefundRejected(`refund: ${describeZodError(refund.error)}`, 'INVALID_INPUT');
 
+  const { paidTotalFen, paidAt, payerBankType, ...ledgerInput } = order.data;
+  const claims = { paidTotalFen, paidAt, payerBankType, transactionId: order.data.transactionId };
+  const timeoutMs = opts.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS;
+  const startedAt = Date.now();
+  // The ledger's deadline is a little earlier than ours: a decision it makes in time reaches us in time.
+  const decideBy = new Date(startedAt + timeoutMs - Math.min(1_000, timeoutMs / 5)).toISOString();
+  const request: RefundRequest = { ...refund.data, claims: dropUndefined(claims), decideBy };
+
   const ledgerId = orderWorkflowId(order.data.outTradeNo, order.data.subMchid);
-  const deadline = Date.now() + (opts.busyRetryMs ?? 60_000);
+  const busyDeadline = startedAt + Math.min(opts.busyRetryMs ?? 60_000, timeoutMs);
   const startOptions = {
     workflowId: ledgerId,
     taskQueue: opts.taskQueue,
-    args: [order.data] as [OrderLedgerInput],
-    // A ledger already running for this order takes the update; its stored payment facts win.
+    // Identity and settings only: the order's facts come from WeChat, what the caller says of them is a claim.
+    args: [ledgerInput] as [OrderLedgerInput],
+    // A ledger already running for this order takes the update.
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
     typedSearchAttributes: [{ key: OutTradeNoKey, value: order.data.outTradeNo }],
-    staticSummary: `Refund ledger of order ${order.data.outTradeNo} (paid ${formatFen(order.data.paidTotalFen)} CNY)`,
+    staticSummary: `Refund ledger of order ${order.data.outTradeNo}`,
   };
-  for (let attempt = 0; ; attempt++) {
-    // A fresh operation per call: the SDK does not let a WithStartWorkflowOperation be sent twice.
-    const startLedger = new WithStartWorkflowOperation<typeof orderLedgerWorkflow>('orderLedgerWorkflow', startOptions);
-    try {
-      return await oneLaneOfLedger(ledgerId, () =>
-        opts.client.workflow.executeUpdateWithStart(requestRefundUpdate, {
-          args: [refund.data],
-          startWorkflowOperation: startLedger,
-        }),
+  const undecided = (why: string) =>
+    new RefundUndecided(
+      `REFUND_REQUEST_UNDECIDED: no decision on refund ${request.outRefundNo} of order ${order.data.outTradeNo} ` +
+        `within ${timeoutMs} ms (${why}; Temporal at ${describeTarget(opts.client)}, task queue ${opts.taskQueue}). ` +
+        `Nothing was decided: the ledger refuses this request after ${decideBy}. ` +
+        'The same request (same out_refund_no and amount) is safe to repeat.',
+    );
+  const timer = new Timeout(startedAt + timeoutMs);
+  try {
+    return await timer.race(send(), () => undecided('no answer from the order ledger: is a worker running?'));
+  } finally {
+    timer.clear();
+  }
+
+  async function send(): Promise<RefundReceipt> {
+    for (let attempt = 0; ; attempt++) {
+      // A fresh operation per call: the SDK does not let a WithStartWorkflowOperation be sent twice.
+      const startLedger = new WithStartWorkflowOperation<typeof orderLedgerWorkflow>(
+        'orderLedgerWorkflow',
+        startOptions,
       );
-    } catch (err) {
-      const rejection = asRejection(err);
-      if (rejection) throw rejection;
-      if (!ledgerWasBusy(err) || Date.now() >= deadline) throw err;
-      // Full jitter: requests that collided on one ledger must not collide again on the same schedule.
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(2_000, 100 * 2 ** attempt)));
+      try {
+        return await oneLaneOfLedger(ledgerId, () =>
+          opts.client.workflow.executeUpdateWithStart(requestRefundUpdate, {
+            args: [request],
+            startWorkflowOperation: startLedger,
+          }),
+        );
+      } catch (err) {
+        const expired = asUndecided(err);
+        if (expired) throw undecided(expired);
+        const rejection = asRejection(err);
+        if (rejection) throw rejection;
+        if (!ledgerWasBusy(err) || Date.now() >= busyDeadline) throw err;
+        // Full jitter: requests that collided on one ledger must not collide again on the same schedule.
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(2_000, 100 * 2 ** attempt)));
+      }
     }
+  }
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> | undefined {
+  const kept = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return Object.keys(kept).length > 0 ? kept : undefined;
+}
+
+function describeTarget(client: Client): string {
+  const options = (client.connection as { options?: { address?: string } }).options;
+  return `${options?.address ?? 'unknown address'}, namespace ${client.options.namespace}`;
+}
+
+/** A deadline for one request; the call it races keeps going in the background and its answer is dropped. */
+class Timeout {
+  private handle?: NodeJS.Timeout;
+  constructor(private readonly atMs: number) {}
+
+  race<T>(work: Promise<T>, onTimeout: () => Error): Promise<T> {
+    work.catch(() => undefined); // its failure after the deadline is nobody's business
+    return Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        this.handle = setTimeout(() => reject(onTimeout()), Math.max(0, this.atMs - Date.now()));
+      }),
+    ]);
+  }
+
+  clear(): void {
+    if (this.handle) clearTimeout(this.handle);
   }
 }
 
@@ -144,13 +238,25 @@ function ledgerWasBusy(err: unknown): boolean {
   return false;
 }
 
-const RULES = new Set(['M1', 'M4', 'M5', 'M6', 'M8']);
+const RULES = new Set(['M1', 'M4', 'M5', 'M6', 'M7', 'M8', 'M10']);
+
+/** The ledger refused without deciding: the request expired, or WeChat's order record could not be read. */
+function asUndecided(err: unknown): string | undefined {
+  if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  if (cause.type === 'RefundRequestExpired' || cause.type === 'OrderLookupFailed') return cause.message;
+  return undefined;
+}
 
 /** The ledger's validator refuses with ApplicationFailure type `RefundRule<rule>` (or a plain error message). */
 function asRejection(err: unknown): RefundRejected | undefined {
   if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
   const cause = err.cause;
   const message = cause?.message ?? err.message;
+  if (cause instanceof ApplicationFailure && cause.type === 'OrderFactsMismatch') {
+    return new RefundRejected(message, 'ORDER_FACTS_MISMATCH');
+  }
   if (cause instanceof ApplicationFailure && cause.type?.startsWith('RefundRule')) {
     const rule = cause.type.slice('RefundRule'.length);
     return new RefundRejected(message, RULES.has(rule) ? (rule as RefundRejected['rule']) : 'OTHER');
@@ -186,7 +292,18 @@ export async function awaitRefundOutcome(
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }
-  return handle.result();
+  const outcome = await handle.result();
+  // Refunds started before outcomes named their order say it in their status query.
+  const owner = outcome.outTradeNo
+    ? { outTradeNo: outcome.outTradeNo, requestedFen: outcome.requestedFen }
+    : await handle.query(statusQuery).then((v) => ({ outTradeNo: v.outTradeNo, requestedFen: v.requestedFen }));
+  if (owner.outTradeNo !== receipt.outTradeNo || (owner.requestedFen ?? receipt.amountFen) !== receipt.amountFen) {
+    throw new RefundIdentityMismatch(
+      `refund workflow ${receipt.refundWorkflowId} is a refund of ${owner.requestedFen} fen on order ` +
+        `${owner.outTradeNo}, not the receipt's ${receipt.amountFen} fen on order ${receipt.outTradeNo}: not returned`,
+    );
+  }
+  return outcome;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -204,6 +321,7 @@ const cliOptions = {
   reason: { type: 'string' },
   'requested-by': { type: 'string' },
   'task-queue': { type: 'string' },
+  'decision-timeout-ms': { type: 'string' },
   wait: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
@@ -213,21 +331,29 @@ const cliSchema = z.object({
   outTradeNo: z.string(required),
   transactionId: z.string().optional(),
   subMchid: z.string().optional(),
-  paidTotalFen: fenFlag,
-  paidAt: z.string(required),
+  paidTotalFen: fenFlag.optional(),
+  paidAt: z.string().optional(),
   payerBankType: z.string().optional(),
   outRefundNo: z.string(required),
   amountFen: fenFlag,
   reason: z.string().optional(),
   requestedBy: z.string().optional(),
   taskQueue: z.string().optional(),
+  decisionTimeoutMs: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int('must be whole milliseconds')
+    .positive('must be > 0 ms')
+    .optional(),
   wait: z.boolean().optional(),
   help: z.boolean().optional(),
 });
 
-const USAGE = `Usage: npm run refund -- --out-trade-no <no> --paid-total-fen <fen> --paid-at <ISO time with offset>
-                         --out-refund-no <no> --amount-fen <fen> [--reason <text>] [--transaction-id <id>]
-                         [--sub-mchid <id>] [--payer-bank-type <bank_type>] [--requested-by <who>] [--wait]
+const USAGE = `Usage: npm run refund -- --out-trade-no <no> --out-refund-no <no> --amount-fen <fen> [--reason <text>]
+                         [--paid-total-fen <fen>] [--paid-at <ISO time with offset>] [--transaction-id <id>]
+                         [--sub-mchid <id>] [--payer-bank-type <bank_type>] [--requested-by <who>]
+                         [--decision-timeout-ms <ms>] [--wait]
+The order's facts come from WeChat Pay; --paid-total-fen / --paid-at / --payer-bank-type / --transaction-id, when
+given, must agree with them.
 Amounts are integer fen (1999 = ¥19.99). Temporal is reached through TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE /
 TEMPORAL_API_KEY / TEMPORAL_TLS_* (default 127.0.0.1:7233, namespace default).`;
 
@@ -242,7 +368,7 @@ export async function main(argv: string[]): Promise<number> {
     const client = new Client({ connection, namespace });
     const taskQueue = flags.taskQueue ?? loadStackConfig().worker.taskQueue;
     const receipt = await requestRefund(
-      { client, taskQueue },
+      { client, taskQueue, decisionTimeoutMs: flags.decisionTimeoutMs },
       {
         order: {
           outTradeNo: flags.outTradeNo,
@@ -281,8 +407,9 @@ if (require.main === module) {
     (err: unknown) => {
       if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`);
       else if (err instanceof RefundRejected) console.error(`rejected (${err.rule}): ${err.message}`);
+      else if (err instanceof RefundUndecided) console.error(`undecided: ${err.message}`);
       else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(err instanceof UsageError ? 64 : 2);
+      process.exit(err instanceof UsageError ? 64 : err instanceof RefundUndecided ? 75 : 2);
     },
   );
 }

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadStackConfig } from './config/stack-config';
-import { temporalTarget } from './config/temporal-connection';
+import { temporalTarget, TemporalUnreachableError } from './config/temporal-connection';
 import { createGatewayFromConfig } from './config/wechatpay-config';
 import { sealerFromEnv } from './secrets/seal';
 
@@ -50,7 +50,9 @@ async function main(): Promise<void> {
 
   const target = temporalTarget();
   log.info(`connecting to Temporal at ${target.connectionOptions.address} (namespace ${target.namespace})`);
-  const connection = await NativeConnection.connect(target.connectionOptions);
+  const connection = await NativeConnection.connect(target.connectionOptions).catch((e: unknown) => {
+    throw new TemporalUnreachableError(target.connectionOptions.address ?? '127.0.0.1:7233', target.namespace, e);
+  });
   try {
     const w = await Worker.create({
       connection,

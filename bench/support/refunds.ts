@@ -49,7 +49,7 @@ export function requestBenchRefund(
   payerBankType: string,
 ): Promise<RefundReceipt> {
   return requestRefund(
-    { client, taskQueue },
+    { client, taskQueue, decisionTimeoutMs: 120_000 },
     {
       order: { outTradeNo: r.outTradeNo, paidTotalFen: PAID_TOTAL_FEN, paidAt, payerBankType },
       refund: { outRefundNo: r.outRefundNo, amountFen: REFUND_FEN, reason: 'bench', requestedBy: 'bench' },

@@ -7,6 +7,8 @@ import type { SealedSecret } from '../domain/sealed-secret';
 import type {
   ApplyAbnormalRefundInput,
   CreateRefundInput,
+  OrderRecord,
+  QueryOrderInput,
   QueryRefundInput,
   RefundGateway,
   RefundRecord,
@@ -72,6 +74,16 @@ export function createActivities({ gateway, unseal }: ActivityDeps) {
         return await gateway.queryRefund(input);
       } catch (err) {
         throw toApplicationFailure(err, { throttledRetryDelayMs: QUERY_THROTTLED_RETRY_MS });
+      }
+    },
+
+    /** The payment's own record for a new ledger (docs §11); null when WeChat does not know the order. */
+    async lookUpOrder(input: QueryOrderInput): Promise<OrderRecord | null> {
+      try {
+        return await gateway.queryOrder(input);
+      } catch (err) {
+        // A caller is waiting for this answer (seconds, not minutes): a throttled lookup retries soon.
+        throw toApplicationFailure(err, { throttledRetryDelayMs: 2_000 });
       }
     },
 

@@ -54,7 +54,7 @@ export function demoPaths(ctx: DemoContext): DemoPath[] {
     ctx.admin.seedOrder({
       mchid: DEMO_MCHID,
       outTradeNo: o.outTradeNo,
-      totalFen: o.paidTotalFen,
+      totalFen: o.paidTotalFen!,
       paidAt: o.paidAt,
       payer: { bankType },
     });

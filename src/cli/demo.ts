@@ -100,14 +100,15 @@ async function main(): Promise<number> {
   const client = new Client({ connection, namespace });
   const runId = `D${Date.now().toString(36).toUpperCase()}`;
   const paths = demoPaths({ admin, runId, paidAt: new Date().toISOString() });
-  const starter = { client, taskQueue: cfg.worker.taskQueue };
+  // A cold, busy machine: give every request time (the order service's default is 5 s).
+  const starter = { client, taskQueue: cfg.worker.taskQueue, decisionTimeoutMs: 60_000 };
 
   console.log(`\nrun ${runId}: seeding paid orders and requesting refunds through the starter (update-with-start)...`);
   const runs: PathRun[] = [];
   for (const p of paths) {
     const r: PathRun = { path: p, outRefundNo: p.refund.outRefundNo, done: false, ok: false };
     runs.push(r);
-    await p.arrange?.({ admin, runId, paidAt: p.order.paidAt }, p.refund.outRefundNo);
+    await p.arrange?.({ admin, runId, paidAt: p.order.paidAt! }, p.refund.outRefundNo);
     for (const earlier of p.before ?? []) await requestRefund(starter, { order: p.order, refund: earlier });
     try {
       await requestRefund(starter, { order: p.order, refund: p.refund });

@@ -125,6 +125,16 @@ export const refundWorkflowInputSchema = z
     refundFen: fenSchema,
     /** The ORIGINAL order total, fen (M3), not what is left. */
     totalFen: fenSchema,
+    /** The merchant WeChat named as the order's payee (from the ledger's verified order facts): evidence must agree. */
+    mchid: z
+      .string()
+      .regex(/^[0-9]{1,32}$/, 'mchid must be 1–32 digits')
+      .optional(),
+    /**
+     * Started by its ledger when the refund was requested, to bind its out_refund_no at once, while another refund
+     * of the order still holds the submission slot: wait for the ledger's `submissionSlotGranted` before the create.
+     */
+    held: z.boolean().optional(),
     reason: reasonSchema.optional(),
     notifyUrl: notifyUrlSchema.optional(),
     fundsAccount: z.literal('AVAILABLE').optional(),
@@ -151,10 +161,12 @@ export const orderLedgerInputSchema = z.object({
   outTradeNo: outTradeNoSchema,
   transactionId: transactionIdSchema.optional(),
   subMchid: subMchidSchema.optional(),
-  /** What the payer paid for the order, fen (the refund cap M4 and amount.total M3). */
-  paidTotalFen: fenSchema,
-  /** Payment success time; refunds are allowed until paidAt + 365 days (M5). */
-  paidAt: isoDateTimeSchema,
+  /**
+   * Ledgers created before order facts were read from WeChat carried the caller's paid total and payment time here;
+   * a ledger now reads them from WeChat (docs §11) and ignores these. Kept so that older histories still replay.
+   */
+  paidTotalFen: fenSchema.optional(),
+  paidAt: isoDateTimeSchema.optional(),
   payerBankType: payerBankTypeSchema.optional(),
   notifyUrl: notifyUrlSchema.optional(),
   fundsAccount: z.literal('AVAILABLE').optional(),
@@ -168,12 +180,27 @@ export const orderLedgerInputSchema = z.object({
 });
 export type OrderLedgerInput = z.infer<typeof orderLedgerInputSchema>;
 
+/** What a caller says about the order; each given fact must agree with WeChat's record (domain/order-facts.ts). */
+export const orderClaimsSchema = z.strictObject({
+  paidTotalFen: fenSchema.optional(),
+  paidAt: isoDateTimeSchema.optional(),
+  payerBankType: payerBankTypeSchema.optional(),
+  transactionId: transactionIdSchema.optional(),
+});
+
 export const requestRefundSchema = z.object({
   outRefundNo: outRefundNoSchema,
   amountFen: fenSchema,
   reason: reasonSchema.optional(),
   /** Who asked (user id, service name): kept for the audit trail. */
   requestedBy: z.string().max(128, 'requestedBy must be at most 128 characters').optional(),
+  /** The caller's view of the order, checked against WeChat's (refused with ORDER_FACTS_MISMATCH naming the field). */
+  claims: orderClaimsSchema.optional(),
+  /**
+   * The caller stops waiting for a decision at this time: a ledger that has not decided by then refuses the request
+   * as expired, so a caller that gave up can be sure nothing was decided (src/starter.ts).
+   */
+  decideBy: isoDateTimeSchema.optional(),
 });
 export type RefundRequest = z.infer<typeof requestRefundSchema>;
 
@@ -244,7 +271,8 @@ const amountsSchema = z.object({
   settlementRefundFen: z.number().int().min(0).optional(),
   settlementTotalFen: z.number().int().min(0).optional(),
   discountRefundFen: z.number().int().min(0).optional(),
-  currency: z.literal('CNY'),
+  /** As WeChat wrote it; the workflow compares it with the request (domain/evidence.ts). */
+  currency: z.string().min(1).max(16),
 });
 
 export const refundNotificationSchema = z.object({

@@ -33,7 +33,9 @@ export type ReviewReason =
   /** WeChat answered with a status this code does not know (§6.2 last row). */
   | 'UNRECOGNISED_STATUS'
   /** the ledger lost track of a child refund workflow (terminated or started outside the ledger). */
-  | 'REFUND_WORKFLOW_LOST';
+  | 'REFUND_WORKFLOW_LOST'
+  /** WeChat's own record (a query) disagrees with what was requested: order, merchant or amounts (domain/evidence.ts). */
+  | 'EVIDENCE_MISMATCH';
 
 /** What proves a status: WeChat evidence (create reply, query, notification) or one of our own decisions. */
 export type Evidence =
@@ -46,6 +48,8 @@ export type Evidence =
   | 'submit-error'
   /** the poll schedule ran out while PROCESSING */
   | 'poll-horizon'
+  /** WeChat's record of this out_refund_no disagrees with the request (another order, merchant or amount) */
+  | 'evidence-mismatch'
   | 'operator';
 
 const WECHAT: readonly Evidence[] = ['create', 'query', 'notification'];
@@ -58,20 +62,20 @@ const ALLOWED: Readonly<Record<RefundState, Partial<Record<RefundState, readonly
     CLOSED: WECHAT,
     ABNORMAL: WECHAT,
     REJECTED: ['submit-error'],
-    MANUAL_REVIEW: ['submit-error', 'create', 'query', 'operator'],
+    MANUAL_REVIEW: ['submit-error', 'create', 'query', 'evidence-mismatch', 'operator'],
   },
   PROCESSING: {
     SUCCESS: WECHAT,
     CLOSED: WECHAT,
     ABNORMAL: WECHAT,
-    MANUAL_REVIEW: ['poll-horizon', 'create', 'query', 'operator'],
+    MANUAL_REVIEW: ['poll-horizon', 'create', 'query', 'evidence-mismatch', 'operator'],
   },
   ABNORMAL: {
     // "accepted apply-abnormal-refund or a query after it": the query case needs the caller's context, see below.
     PROCESSING: ['apply-abnormal'],
     // Handling in the merchant portal also ends in SUCCESS without our apply call (§3.8).
     SUCCESS: [...WECHAT, 'apply-abnormal'],
-    MANUAL_REVIEW: ['operator'],
+    MANUAL_REVIEW: ['evidence-mismatch', 'operator'],
   },
   MANUAL_REVIEW: {
     PENDING: ['operator'],

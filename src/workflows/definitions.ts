@@ -26,6 +26,8 @@ export const statusQuery = defineQuery<RefundStatusView>('status');
 export const resolveAbnormalUpdate = defineUpdate<RefundStatusView, [ResolveAbnormalRequest]>('resolveAbnormal');
 /** Operator: resend the create now (after a top-up, a fix) or query now. */
 export const retryNowUpdate = defineUpdate<RetryNowResult, [RetryNowRequest]>('retryNow');
+/** From its ledger: this held refund may send its create now (one submission per order at a time, M9). */
+export const submissionSlotGrantedSignal = defineSignal('submissionSlotGranted');
 
 // Order ledger workflow (`refund-order-<out_trade_no>`)
 

@@ -1,6 +1,7 @@
 /**
- * The order ledger's state: the order's payment, every refund with its status, the queue of refunds waiting for
- * their turn, and the one submission slot (M9). Money rules are asked of domain/refund-caps.ts.
+ * The order ledger's state: the order's facts (WeChat's record of the payment), every refund with its status, the
+ * queue of refunds waiting for their turn, and the one submission slot (M9). Money rules are asked of
+ * domain/refund-caps.ts, order facts of domain/order-facts.ts.
  *
  * Mutations are synchronous (no await between check and change), so two updates racing for the last fen cannot
  * both pass: Temporal runs an update's validator and the synchronous start of its handler back to back, and the
@@ -17,6 +18,14 @@ import {
   type RefundCheck,
 } from '../domain/refund-caps';
 import { moneyEffect } from '../domain/status';
+import {
+  checkOrderClaims,
+  factsFromWechat,
+  type ClaimCheck,
+  type OrderFacts,
+  type OrderProblem,
+} from '../domain/order-facts';
+import type { OrderRecord } from '../wechatpay/gateway';
 import { formatFen } from '../domain/money';
 import type { OrderLedgerInput, RefundRequest } from '../domain/schemas';
 import { isoAt } from './support';
@@ -31,30 +40,84 @@ import type {
 
 export const DEFAULT_MIN_SPACING_MS = 60_000;
 
+/** A ledger that could not read WeChat's record of its order (WeChat unreachable, credentials refused). */
+export interface OrderLookupFailure {
+  message: string;
+}
+
 export class LedgerState {
-  readonly payment: OrderPayment;
+  /** Unknown until WeChat's order record is read (ledgers that predate that carry the caller's facts). */
+  facts?: OrderFacts;
+  /** WeChat says the order cannot be refunded: every request is refused and the ledger ends. */
+  problem?: OrderProblem;
+  lookupFailure?: OrderLookupFailure;
   readonly entries: LedgerEntry[];
+  /** out_refund_no whose refund workflow is being started to bind the number (not in the queue yet). */
+  readonly binding = new Set<string>();
   readonly queue: string[];
   submitting?: string;
   lastSubmissionAtMs?: number;
   readonly continuedAsNew: number;
   readonly minSpacingMs: number;
 
+  /**
+   * @param factsFromWechat false for ledgers whose history predates verified order facts: they keep judging against
+   *   the facts their first request carried, as they always did (see patches.ts).
+   */
   constructor(
     readonly input: OrderLedgerInput,
     carried: LedgerCarriedState | undefined,
+    readonly factsFromWechat: boolean,
   ) {
-    this.payment = {
-      outTradeNo: input.outTradeNo,
-      paidTotalFen: input.paidTotalFen,
-      paidAtMs: Date.parse(input.paidAt),
-    };
+    if (!factsFromWechat) {
+      this.facts = {
+        source: 'CALLER',
+        outTradeNo: input.outTradeNo,
+        transactionId: input.transactionId,
+        paidTotalFen: input.paidTotalFen ?? 0,
+        paidAt: input.paidAt ?? isoAt(0),
+        payerBankType: input.payerBankType,
+      };
+    } else {
+      this.facts = carried?.facts;
+    }
     this.entries = carried?.entries ?? [];
     this.queue = carried?.queue ?? [];
     this.submitting = carried?.submitting;
     this.lastSubmissionAtMs = carried?.lastSubmissionAtMs;
     this.continuedAsNew = carried?.continuedAsNew ?? 0;
     this.minSpacingMs = input.minSpacingMs ?? DEFAULT_MIN_SPACING_MS;
+  }
+
+  /** The payment as the money rules see it; only asked once the facts are known. */
+  get payment(): OrderPayment {
+    const facts = this.knownFacts();
+    return { outTradeNo: facts.outTradeNo, paidTotalFen: facts.paidTotalFen, paidAtMs: Date.parse(facts.paidAt) };
+  }
+
+  knownFacts(): OrderFacts {
+    if (!this.facts) throw new Error('order facts are not known yet');
+    return this.facts;
+  }
+
+  /** The order's facts are known, or it is known that there will be none. */
+  settledFacts(): boolean {
+    return this.facts !== undefined || this.problem !== undefined || this.lookupFailure !== undefined;
+  }
+
+  /** WeChat's answer to the order query (null: no such order). */
+  takeOrderRecord(record: OrderRecord | null): void {
+    const result = factsFromWechat(
+      { outTradeNo: this.input.outTradeNo, transactionId: this.input.transactionId, subMchid: this.input.subMchid },
+      record,
+      isoAt(Date.now()),
+    );
+    if (result.ok) this.facts = result.facts;
+    else this.problem = result.problem;
+  }
+
+  checkClaims(request: RefundRequest): ClaimCheck {
+    return checkOrderClaims(this.knownFacts(), request.claims);
   }
 
   entry(outRefundNo: string): LedgerEntry | undefined {
@@ -65,8 +128,52 @@ export class LedgerState {
     return checkRefundRequest(this.payment, this.entries, request, Date.now());
   }
 
-  /** Records an accepted request (already checked) and queues it; returns the receipt. */
-  add(request: RefundRequest): RefundReceipt {
+  /**
+   * Whether a new refund may have its create sent right away (nothing queued, no create in flight, a minute since the
+   * last one): then it is started ready to submit, else started held until its turn.
+   */
+  slotFreeNow(): boolean {
+    return this.queue.length === 0 && this.submitting === undefined && this.nextSubmissionAllowedAtMs() <= Date.now();
+  }
+
+  /**
+   * Takes the submission slot for a refund whose workflow is being started ready to submit. Returns how to give it
+   * back should the start fail (its number belongs to another refund).
+   */
+  takeSlotFor(outRefundNo: string): () => void {
+    const previous = { submitting: this.submitting, lastSubmissionAtMs: this.lastSubmissionAtMs };
+    const entry = this.entry(outRefundNo);
+    const now = Date.now();
+    this.submitting = outRefundNo;
+    this.lastSubmissionAtMs = now;
+    if (entry) {
+      entry.status = 'PENDING';
+      entry.startedAt = isoAt(now);
+      entry.lastChangeAt = isoAt(now);
+    }
+    return () => {
+      if (this.submitting === outRefundNo) this.submitting = previous.submitting;
+      this.lastSubmissionAtMs = previous.lastSubmissionAtMs;
+    };
+  }
+
+  /** A refund whose number turned out to belong to another refund: it never existed here, its amount is free. */
+  forget(outRefundNo: string): void {
+    const i = this.entries.findIndex((e) => e.outRefundNo === outRefundNo);
+    if (i >= 0) this.entries.splice(i, 1);
+    const q = this.queue.indexOf(outRefundNo);
+    if (q >= 0) this.queue.splice(q, 1);
+  }
+
+  /** Its workflow is started and waits for its turn. */
+  queueHeld(outRefundNo: string): void {
+    const entry = this.entry(outRefundNo);
+    if (entry) entry.held = true;
+    this.queue.push(outRefundNo);
+  }
+
+  /** Records an accepted request (already checked), reserving its amount; returns the receipt. */
+  add(request: RefundRequest, { queue = true }: { queue?: boolean } = {}): RefundReceipt {
     const now = isoAt(Date.now());
     const entry: LedgerEntry = {
       outRefundNo: request.outRefundNo,
@@ -81,13 +188,13 @@ export class LedgerState {
       version: 0,
     };
     this.entries.push(entry);
-    this.queue.push(entry.outRefundNo);
+    if (queue) this.queue.push(entry.outRefundNo);
     return this.receipt(entry);
   }
 
   receipt(entry: LedgerEntry): RefundReceipt {
     return {
-      outTradeNo: this.payment.outTradeNo,
+      outTradeNo: this.input.outTradeNo,
       outRefundNo: entry.outRefundNo,
       amountFen: entry.amountFen,
       refundWorkflowId: entry.refundWorkflowId,
@@ -108,6 +215,7 @@ export class LedgerState {
     const entry = this.entry(outRefundNo);
     const now = Date.now();
     this.queue.shift();
+    if (entry) entry.held = undefined;
     this.submitting = outRefundNo;
     this.lastSubmissionAtMs = now;
     if (entry) {
@@ -186,6 +294,7 @@ export class LedgerState {
 
   carry(): LedgerCarriedState {
     return {
+      ...(this.factsFromWechat ? { facts: this.facts } : {}),
       entries: this.entries,
       queue: this.queue,
       submitting: this.submitting,
@@ -196,12 +305,17 @@ export class LedgerState {
 
   view(): LedgerView {
     const next = this.nextSubmissionAllowedAtMs();
+    const facts = this.facts;
     return {
-      outTradeNo: this.payment.outTradeNo,
-      paidTotalFen: this.payment.paidTotalFen,
-      paidAt: isoAt(this.payment.paidAtMs),
-      refundDeadline: isoAt(this.deadlineMs()),
-      money: this.money(),
+      outTradeNo: this.input.outTradeNo,
+      facts,
+      problem: this.problem,
+      paidTotalFen: facts?.paidTotalFen ?? 0,
+      paidAt: facts ? isoAt(this.payment.paidAtMs) : '',
+      refundDeadline: facts ? isoAt(this.deadlineMs()) : '',
+      money: facts
+        ? this.money()
+        : summarizeOrder({ outTradeNo: this.input.outTradeNo, paidTotalFen: 0, paidAtMs: 0 }, []),
       refunds: this.entries,
       queue: this.queue,
       submitting: this.submitting,
@@ -211,6 +325,9 @@ export class LedgerState {
   }
 
   details(): string {
+    if (this.problem) return `**Order ${this.input.outTradeNo}** · ${this.problem.message}`;
+    if (this.lookupFailure) return `**Order ${this.input.outTradeNo}** · ${this.lookupFailure.message}`;
+    if (!this.facts) return `**Order ${this.input.outTradeNo}** · reading the order's record from WeChat Pay`;
     const m = this.money();
     const inFlight = this.entries.filter((e) => moneyEffect(e.status) === 'reserved').length;
     return [

@@ -2,15 +2,27 @@
  * One paid order's refunds (workflow ID `refund-order-<out_trade_no>`). The order service reaches it through
  * update-with-start: the first refund request creates the ledger in the same call.
  *
- * - requestRefund is checked against WeChat's money rules by a validator, so a bad request is rejected at once and
- *   leaves no trace in history; the same request twice gets the same receipt.
- * - Refunds run as child workflows, one create in flight per order and at least a minute apart (M9); the rest wait
- *   in a queue. Children report every status change, which keeps the reserved amounts current.
+ * - The ledger first reads the order's record from WeChat (docs §11): paid total, payment time, payer's bank and
+ *   state are WeChat's, never a caller's. An order WeChat does not know, or that is not paid, refuses every request
+ *   and the ledger ends; what a request says about the order must agree (domain/order-facts.ts).
+ * - requestRefund is checked against WeChat's money rules, so a bad request is refused at once; the same request
+ *   twice gets the same receipt.
+ * - Before a receipt is given, the refund's workflow is started with its out_refund_no as ID, never to be run again
+ *   (REJECT_DUPLICATE): a number already used by another refund, of this order or any other, is refused (M7).
+ * - One create in flight per order and at least a minute apart (M9): a refund requested while another is being
+ *   submitted is started held and waits for `submissionSlotGranted`. Children report every status change, which
+ *   keeps the reserved amounts current.
  * - Long-lived orders continue-as-new (carrying the state) when the server suggests it or history grows.
  */
 import * as wf from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { orderLedgerInputSchema, requestRefundSchema, describeZodError, type RefundRequest } from '../domain/schemas';
+import {
+  orderLedgerInputSchema,
+  requestRefundSchema,
+  describeZodError,
+  type OrderLedgerInput,
+  type RefundRequest,
+} from '../domain/schemas';
 import { OutTradeNoKey } from '../domain/search-attributes';
 import { formatFen } from '../domain/money';
 import {
@@ -20,62 +32,144 @@ import {
   refundListQuery,
   refundStatusChangedSignal,
   requestRefundUpdate,
+  submissionSlotGrantedSignal,
 } from './definitions';
 import { LedgerState } from './ledger-state';
 import { refundWorkflow } from './refund';
-import { parseOrFail } from './support';
-import type { LedgerView, OrderLedgerWorkflowInput, RefundReceipt } from './types';
+import { LEDGER_VERIFIES_ORDER_AND_BINDS_NUMBERS } from './patches';
+import { classifyActivityFailure, parseOrFail } from './support';
+import type { LedgerEntry, LedgerView, OrderLedgerWorkflowInput, RefundOutcome, RefundReceipt } from './types';
 import type { RefundWorkflowInput } from '../domain/schemas';
+import type { RefundActivities } from '../activities';
+
+/**
+ * The order's record: a read without side effects, so Temporal retries blips; after about half a minute of failures
+ * the waiting requests are answered "not decided" and the ledger ends, so the next request asks WeChat afresh.
+ */
+const { lookUpOrder } = wf.proxyActivities<RefundActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '10 seconds',
+    maximumAttempts: 4,
+    nonRetryableErrorTypes: ['Final', 'NeedsOperator', 'InvalidRequest'],
+  },
+});
+
+/** A ledger all of whose requests were refused holds nothing: it ends after this long without a new request. */
+export const EMPTY_LEDGER_LINGER_MS = 60_000;
+
+const refuse = (message: string, type: string) => wf.ApplicationFailure.nonRetryable(message, type);
 
 export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
 
 export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): Promise<LedgerView> {
   const input = parseOrFail(orderLedgerInputSchema, rawInput, 'orderLedgerWorkflow input');
-  const ledger = new LedgerState(input, rawInput.carried);
+  // Ledgers whose history predates verified facts keep the caller's facts and start refunds when dispatched.
+  const verified = wf.patched(LEDGER_VERIFIES_ORDER_AND_BINDS_NUMBERS);
+  if (!verified && (input.paidTotalFen === undefined || input.paidAt === undefined)) {
+    throw refuse('orderLedgerWorkflow input: paidTotalFen and paidAt are required', 'InvalidWorkflowInput');
+  }
+  const ledger = new LedgerState(input, rawInput.carried, verified);
   const maxHistoryEvents = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
 
   const publish = () => wf.setCurrentDetails(ledger.details());
 
   wf.setHandler(
     requestRefundUpdate,
-    (request: RefundRequest): RefundReceipt => {
+    async (request: RefundRequest): Promise<RefundReceipt> => {
       // Checked again: the validator does not run on replay, and this keeps the handler correct on its own.
-      const result = requestRefundSchema.safeParse(request);
-      if (!result.success) {
-        throw wf.ApplicationFailure.nonRetryable(describeZodError(result.error), 'InvalidRefundRequest');
+      const parsed = parseRequest(request);
+      if (!verified) {
+        const check = ledger.check(parsed);
+        if (!check.ok) throw refuse(check.message, `RefundRule${check.rule}`);
+        if (check.kind === 'duplicate') return ledger.receipt(check.entry);
+        const receipt = ledger.add(parsed);
+        publish();
+        return receipt;
       }
-      const parsed = result.data;
-      const check = ledger.check(parsed);
-      if (!check.ok) throw wf.ApplicationFailure.nonRetryable(check.message, `RefundRule${check.rule}`);
-      if (check.kind === 'duplicate') return ledger.receipt(check.entry);
-      const receipt = ledger.add(parsed);
-      publish();
-      return receipt;
+      await wf.condition(() => ledger.settledFacts());
+      const entry = decide(ledger, parsed);
+      if (ledger.binding.has(entry.outRefundNo)) {
+        // The same request is already binding its number: answer as it will be answered.
+        await wf.condition(() => !ledger.binding.has(entry.outRefundNo));
+        if (!ledger.entry(entry.outRefundNo)) throw numberTaken(entry.outRefundNo, entry.refundWorkflowId);
+      }
+      return ledger.receipt(entry);
     },
     {
       validator: (request: RefundRequest) => {
         // Typed failures: callers (src/starter.ts) map `RefundRule<rule>` to the WeChat rule without parsing text.
-        const parsed = requestRefundSchema.safeParse(request);
-        if (!parsed.success) {
-          throw wf.ApplicationFailure.nonRetryable(describeZodError(parsed.error), 'InvalidRefundRequest');
+        const parsed = parseRequest(request);
+        if (!verified) {
+          const check = ledger.check(parsed);
+          if (!check.ok) throw refuse(check.message, `RefundRule${check.rule}`);
+          return;
         }
-        const check = ledger.check(parsed.data);
-        if (!check.ok) throw wf.ApplicationFailure.nonRetryable(check.message, `RefundRule${check.rule}`);
+        if (!ledger.settledFacts()) return; // the handler waits for WeChat's record, then decides
+        preCheck(ledger, parsed);
+        const check = ledger.check(parsed);
+        if (!check.ok) throw refuse(check.message, `RefundRule${check.rule}`);
       },
       description: 'Request a refund of this order; rejected at once when it breaks a WeChat refund rule.',
     },
   );
+
+  /**
+   * The decision for a request once the facts are known: refused (throws), the existing entry for a repeat, or a new
+   * entry whose workflow starts now to bind its number. Synchronous up to the start, so two requests racing for the
+   * last fen cannot both pass.
+   */
+  function decide(state: LedgerState, request: RefundRequest): LedgerEntry {
+    preCheck(state, request);
+    const check = state.check(request);
+    if (!check.ok) throw refuse(check.message, `RefundRule${check.rule}`);
+    if (check.kind === 'duplicate') return check.entry;
+    const readyNow = state.slotFreeNow();
+    state.add(request, { queue: false });
+    const entry = state.entry(request.outRefundNo)!;
+    const giveBack = readyNow ? state.takeSlotFor(entry.outRefundNo) : undefined;
+    state.binding.add(entry.outRefundNo);
+    publish();
+    void bindNumber(state, input, entry, readyNow).then(
+      () => {
+        state.binding.delete(entry.outRefundNo);
+        if (!readyNow) state.queueHeld(entry.outRefundNo);
+        publish();
+      },
+      () => {
+        state.binding.delete(entry.outRefundNo);
+        giveBack?.();
+        state.forget(entry.outRefundNo);
+        publish();
+      },
+    );
+    return entry;
+  }
+
   wf.setHandler(refundStatusChangedSignal, (change) => {
     ledger.applyChange(change);
     publish();
   });
   wf.setHandler(ledgerQuery, () => ledger.view());
-  wf.setHandler(refundableAmountQuery, () => ledger.money().refundableFen);
-  wf.setHandler(refundCountQuery, () => ledger.money().refundCount);
+  wf.setHandler(refundableAmountQuery, () => (ledger.facts ? ledger.money().refundableFen : 0));
+  wf.setHandler(refundCountQuery, () => (ledger.facts ? ledger.money().refundCount : 0));
   wf.setHandler(refundListQuery, () => ledger.entries);
 
   wf.upsertSearchAttributes([{ key: OutTradeNoKey, value: input.outTradeNo }]);
   publish();
+
+  if (!ledger.facts) {
+    await readOrderRecord(ledger);
+    publish();
+    if (!ledger.facts) {
+      // Nothing can be refunded (or nothing is known): the waiting requests were answered; a new request starts a
+      // new ledger, which asks WeChat again.
+      await wf.condition(wf.allHandlersFinished);
+      return ledger.view();
+    }
+  }
 
   const continueAsNewDue = () => {
     const info = wf.workflowInfo();
@@ -88,26 +182,168 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
       await wf.condition(wf.allHandlersFinished);
       await wf.continueAsNew<typeof orderLedgerWorkflow>({ ...input, carried: ledger.carry() });
     }
+    if (verified && ledger.entries.length === 0) {
+      if (!wf.allHandlersFinished()) {
+        // Requests are being decided: wait for them (or their refunds) before the idle clock starts.
+        await wf.condition(() => wf.allHandlersFinished() || ledger.entries.length > 0 || continueAsNewDue());
+        continue;
+      }
+      const asked = () => ledger.entries.length > 0 || !wf.allHandlersFinished() || continueAsNewDue();
+      if (!(await wf.condition(asked, EMPTY_LEDGER_LINGER_MS))) break;
+      continue;
+    }
     if (ledger.canDispatch()) {
       const waitMs = ledger.nextSubmissionAllowedAtMs() - Date.now();
       if (waitMs > 0) {
         await wf.condition(continueAsNewDue, waitMs);
         continue;
       }
-      await startRefund(ledger, input.outTradeNo, rawInput);
+      const head = ledger.entry(ledger.queue[0]);
+      if (head?.held) await grantSlot(ledger, head);
+      else await startRefund(ledger, input.outTradeNo, rawInput);
       publish();
       continue;
     }
     const nowMs = Date.now();
     if (ledger.isDone(nowMs)) break;
     const untilDeadline = ledger.deadlineMs() - nowMs;
-    const wake = () => ledger.canDispatch() || continueAsNewDue() || ledger.isDone(Date.now());
+    const wake = () =>
+      ledger.canDispatch() ||
+      continueAsNewDue() ||
+      ledger.isDone(Date.now()) ||
+      (verified && ledger.entries.length === 0);
     if (untilDeadline > 0) await wf.condition(wake, untilDeadline);
     else await wf.condition(wake);
   }
 
   await wf.condition(wf.allHandlersFinished);
   return ledger.view();
+}
+
+function parseRequest(request: RefundRequest): RefundRequest {
+  const result = requestRefundSchema.safeParse(request);
+  if (!result.success) throw refuse(describeZodError(result.error), 'InvalidRefundRequest');
+  return result.data;
+}
+
+/** Refusals that need no money rule: the order itself, the caller's facts, an expired request. */
+function preCheck(ledger: LedgerState, request: RefundRequest): void {
+  if (ledger.problem) throw refuse(ledger.problem.message, `RefundRule${ledger.problem.rule}`);
+  if (ledger.lookupFailure) throw refuse(ledger.lookupFailure.message, 'OrderLookupFailed');
+  const claims = ledger.checkClaims(request);
+  if (!claims.ok) throw refuse(claims.message, 'OrderFactsMismatch');
+  const repeat = ledger.entry(request.outRefundNo);
+  if (repeat && repeat.amountFen === request.amountFen) return; // decided before: same answer, however late
+  if (request.decideBy !== undefined && Date.now() > Date.parse(request.decideBy)) {
+    throw refuse(
+      `the caller stopped waiting at ${request.decideBy}: request not decided, nothing was kept`,
+      'RefundRequestExpired',
+    );
+  }
+}
+
+async function readOrderRecord(ledger: LedgerState): Promise<void> {
+  const { input } = ledger;
+  try {
+    const record = await lookUpOrder({
+      outTradeNo: input.outTradeNo,
+      transactionId: input.transactionId,
+      subMchid: input.subMchid,
+    });
+    ledger.takeOrderRecord(record);
+  } catch (err) {
+    const failure = classifyActivityFailure(err);
+    ledger.lookupFailure = {
+      message:
+        `ORDER_LOOKUP_FAILED: could not read order ${input.outTradeNo} from WeChat Pay ` +
+        `(${failure.code}: ${failure.message}); nothing was decided, the same request may be repeated`,
+    };
+    wf.log.warn('order lookup failed', { outTradeNo: input.outTradeNo, code: failure.code });
+  }
+}
+
+function numberTaken(outRefundNo: string, workflowId: string) {
+  return refuse(
+    `out_refund_no ${outRefundNo} already belongs to another refund (workflow ${workflowId} exists): ` +
+      `a refund number is bound to one order and one amount for good; use a new out_refund_no (M7)`,
+    'RefundRuleM7',
+  );
+}
+
+/** The refund's workflow input, from the order's verified facts. */
+function childInputFor(
+  ledger: LedgerState,
+  input: OrderLedgerInput,
+  entry: LedgerEntry,
+  held: boolean,
+): RefundWorkflowInput {
+  const facts = ledger.knownFacts();
+  return {
+    outRefundNo: entry.outRefundNo,
+    outTradeNo: facts.outTradeNo,
+    transactionId: facts.transactionId ?? input.transactionId,
+    mchid: facts.mchid,
+    subMchid: input.subMchid,
+    refundFen: entry.amountFen,
+    totalFen: facts.paidTotalFen,
+    reason: entry.reason,
+    notifyUrl: input.notifyUrl,
+    fundsAccount: input.fundsAccount,
+    payerBankType: facts.payerBankType,
+    ledgerWorkflowId: wf.workflowInfo().workflowId,
+    polling: input.polling,
+    submitRetry: input.submitRetry,
+    ...(held ? { held: true } : {}),
+  };
+}
+
+/**
+ * Starts the refund's workflow, which binds its out_refund_no: the ID is never run again, so exactly one of two
+ * orders racing for a number gets it. Rejects (the caller forgets the entry) when the number is taken.
+ */
+async function bindNumber(
+  ledger: LedgerState,
+  input: OrderLedgerInput,
+  entry: LedgerEntry,
+  readyNow: boolean,
+): Promise<void> {
+  let child;
+  try {
+    child = await wf.startChild(refundWorkflow, {
+      workflowId: entry.refundWorkflowId,
+      args: [childInputFor(ledger, input, entry, !readyNow)],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // The ledger continues-as-new; its refunds must live on regardless.
+      parentClosePolicy: wf.ParentClosePolicy.ABANDON,
+      staticSummary: `Refund ${formatFen(entry.amountFen)} CNY of order ${input.outTradeNo} (${entry.outRefundNo})`,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw numberTaken(entry.outRefundNo, entry.refundWorkflowId);
+    }
+    throw err;
+  }
+  watchOutcome(ledger, entry.outRefundNo, child.result());
+}
+
+function watchOutcome(ledger: LedgerState, outRefundNo: string, result: Promise<RefundOutcome>): void {
+  result.then(
+    (outcome) => ledger.applyOutcome(outcome),
+    (err: unknown) => {
+      wf.log.warn('refund workflow ended without a result', { outRefundNo, error: String(err) });
+      ledger.markLost(outRefundNo, String(err));
+    },
+  );
+}
+
+/** The held refund at the head of the queue may send its create now. */
+async function grantSlot(ledger: LedgerState, entry: LedgerEntry): Promise<void> {
+  ledger.markStarted(entry.outRefundNo);
+  try {
+    await wf.getExternalWorkflowHandle(entry.refundWorkflowId).signal(submissionSlotGrantedSignal);
+  } catch (err) {
+    ledger.markLost(entry.outRefundNo, `could not hand the submission slot to ${entry.refundWorkflowId}: ${err}`);
+  }
 }
 
 async function startRefund(ledger: LedgerState, outTradeNo: string, input: OrderLedgerWorkflowInput): Promise<void> {
@@ -123,7 +359,7 @@ async function startRefund(ledger: LedgerState, outTradeNo: string, input: Order
     transactionId: input.transactionId,
     subMchid: input.subMchid,
     refundFen: entry.amountFen,
-    totalFen: input.paidTotalFen,
+    totalFen: input.paidTotalFen!,
     reason: entry.reason,
     notifyUrl: input.notifyUrl,
     fundsAccount: input.fundsAccount,

@@ -9,3 +9,16 @@
  * (found by the reliability fuzz): a v2 notification is taken as "look now", and a query's answer moves the state.
  */
 export const V2_NOTIFICATIONS_VERIFIED_BY_QUERY = 'v2-notifications-verified-by-query';
+
+/**
+ * The order ledger reads its order's facts from WeChat (not from the first request) and starts each refund's
+ * workflow when the refund is requested, binding its out_refund_no before a receipt is given (issue: aliased refund
+ * numbers, poisoned ledgers). Older ledgers keep the caller's facts and start refunds when dispatched.
+ */
+export const LEDGER_VERIFIES_ORDER_AND_BINDS_NUMBERS = 'ledger-verifies-order-and-binds-numbers';
+
+/**
+ * The refund workflow compares every create reply, query reply and notification with its request before it moves
+ * state, and learns the channel of a refund settled without one (domain/evidence.ts).
+ */
+export const REFUND_EVIDENCE_CHECKED = 'refund-evidence-checked';

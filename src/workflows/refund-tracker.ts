@@ -37,6 +37,7 @@ import {
   RefundChannelKey,
   RefundStatusKey,
 } from '../domain/search-attributes';
+import { compareEvidence, describeMismatches, type EvidenceMismatch, type RequestedRefund } from '../domain/evidence';
 import { refundStatusChangedSignal } from './definitions';
 import { V2_NOTIFICATIONS_VERIFIED_BY_QUERY } from './patches';
 import { isoAt } from './support';
@@ -106,6 +107,8 @@ export class RefundTracker {
   /** apply-abnormal-refund was accepted (or may have been): a query may then prove ABNORMAL → PROCESSING. */
   abnormalHandlingRequested = false;
   abnormalResolutionInFlight = false;
+  /** Started held by its ledger: waits for `submissionSlotGranted` before the first create. */
+  held = false;
 
   private readonly ledgerReports: Promise<void>[] = [];
   private published: { state?: RefundState; channel?: RefundChannel } = {};
@@ -114,7 +117,63 @@ export class RefundTracker {
     readonly input: RefundWorkflowInput,
     readonly workflowId: string,
     private readonly polling: ResolvedPolling,
-  ) {}
+    /** Whether evidence is compared with the request (false for histories that predate it, see patches.ts). */
+    readonly evidenceChecked = false,
+  ) {
+    this.held = input.held === true;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Evidence against the request
+
+  requested(): RequestedRefund {
+    const i = this.input;
+    return {
+      outRefundNo: i.outRefundNo,
+      outTradeNo: i.outTradeNo,
+      transactionId: i.transactionId,
+      mchid: i.mchid,
+      subMchid: i.subMchid,
+      refundFen: i.refundFen,
+      totalFen: i.totalFen,
+    };
+  }
+
+  /** Where a reply or notification disagrees with what this refund asked for (nothing for older histories). */
+  mismatchesIn(evidence: RefundRecord | RefundNotification): EvidenceMismatch[] {
+    return this.evidenceChecked ? compareEvidence(this.requested(), evidence) : [];
+  }
+
+  /**
+   * WeChat's own record of this out_refund_no disagrees with the request: never applied; a human looks. WeChat does
+   * hold a refund under this number, so "retry now" means query from here on, never another create.
+   */
+  escalateMismatch(source: Evidence, mismatches: readonly EvidenceMismatch[]): TransitionDecision {
+    const note = `EVIDENCE_MISMATCH: ${source} reply: ${describeMismatches(mismatches)}`;
+    this.alertMismatch(source, mismatches);
+    this.acceptedAtMs ??= Date.now();
+    return this.observe('MANUAL_REVIEW', 'evidence-mismatch', { reviewReason: 'EVIDENCE_MISMATCH', note });
+  }
+
+  /** Every disagreement is an alert: a warning in the worker log and the wxrefund_evidence_mismatch counter. */
+  alertMismatch(source: string, mismatches: readonly EvidenceMismatch[]): void {
+    const text = describeMismatches(mismatches);
+    this.alerts.push(`${isoAt(Date.now())} ${source} disagrees with the request: ${text}`);
+    wf.log.warn('evidence disagrees with the refund request', {
+      outRefundNo: this.input.outRefundNo,
+      source,
+      mismatches: text,
+    });
+    for (const m of mismatches) evidenceMismatchCounter().add(1, { source, field: m.field });
+  }
+
+  /** Settled without WeChat naming a channel: what a query found, or UNKNOWN, is published either way. */
+  settleChannel(channel: RefundChannel): void {
+    if (channel !== 'UNKNOWN') this.channel = channel;
+    wf.upsertSearchAttributes([{ key: RefundChannelKey, value: this.channel }]);
+    this.published = { ...this.published, channel: this.channel };
+    wf.setCurrentDetails(this.details());
+  }
 
   /** PENDING, or escalated before WeChat ever confirmed the refund: the create still has to go through. */
   awaitingSubmission(): boolean {
@@ -252,6 +311,15 @@ export class RefundTracker {
       record.note = `for out_refund_no ${n.outRefundNo}, not this refund`;
       return;
     }
+    const mismatches = this.mismatchesIn(n);
+    if (mismatches.length > 0) {
+      // Signed, but not about what this refund asked for: WeChat's own record decides (a query, then review).
+      record.decision = 'mismatch';
+      record.note = describeMismatches(mismatches);
+      this.alertMismatch('notification', mismatches);
+      if (!isTerminal(this.state)) this.pollRequested = 'VERIFY_EVIDENCE';
+      return;
+    }
     const to = stateFromWechatStatus(n.status);
     if (to === 'ABNORMAL' || (n.apiVersion === 'v2' && wf.patched(V2_NOTIFICATIONS_VERIFIED_BY_QUERY))) {
       // §7: on ABNORMAL the workflow MUST query before alerting; the query's answer is what moves the state. A v2
@@ -332,6 +400,8 @@ export class RefundTracker {
   details(): string {
     const amount = `${formatFen(this.input.refundFen)} CNY`;
     const lines = [`**${this.state}** · ${amount} · out_refund_no ${this.input.outRefundNo}`];
+    if (this.held && this.awaitingSubmission())
+      lines.push('Waiting for its turn: another refund of the order is being submitted.');
     if (this.state === 'MANUAL_REVIEW') {
       const last = this.submitAttempts[this.submitAttempts.length - 1];
       const cause =
@@ -369,7 +439,9 @@ export class RefundTracker {
       outRefundNo: i.outRefundNo,
       outTradeNo: i.outTradeNo,
       transactionId: i.transactionId,
+      mchid: i.mchid,
       subMchid: i.subMchid,
+      held: this.held || undefined,
       state: this.state,
       reviewReason: this.reviewReason,
       note: this.note,
@@ -403,6 +475,15 @@ export class RefundTracker {
     }
     return {
       outRefundNo: this.input.outRefundNo,
+      ...(this.evidenceChecked
+        ? {
+            outTradeNo: this.input.outTradeNo,
+            transactionId: this.input.transactionId,
+            mchid: this.input.mchid,
+            subMchid: this.input.subMchid,
+            requestedFen: this.input.refundFen,
+          }
+        : {}),
       state: this.state,
       channel: this.channel,
       refundId: this.refundId,
@@ -464,4 +545,14 @@ export class RefundTracker {
   async flushLedgerReports(): Promise<void> {
     await Promise.all(this.ledgerReports);
   }
+}
+
+let mismatchCounter: ReturnType<typeof wf.metricMeter.createCounter> | undefined;
+function evidenceMismatchCounter() {
+  mismatchCounter ??= wf.metricMeter.createCounter(
+    'wxrefund_evidence_mismatch',
+    'mismatches',
+    'WeChat evidence (reply, query, notification) that disagreed with the refund request; never applied',
+  );
+  return mismatchCounter;
 }

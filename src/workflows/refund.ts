@@ -29,7 +29,14 @@ import {
   type ResolveAbnormalRequest,
   type RefundWorkflowInput,
 } from '../domain/schemas';
-import { refundNotifiedSignal, resolveAbnormalUpdate, retryNowUpdate, statusQuery } from './definitions';
+import {
+  refundNotifiedSignal,
+  resolveAbnormalUpdate,
+  retryNowUpdate,
+  statusQuery,
+  submissionSlotGrantedSignal,
+} from './definitions';
+import { REFUND_EVIDENCE_CHECKED } from './patches';
 import { RefundTracker } from './refund-tracker';
 import { classifyActivityFailure, isoAt, parseOrFail, WorkflowMutex } from './support';
 import type { PollReason, RefundOutcome, RefundStatusView } from './types';
@@ -58,11 +65,15 @@ const { applyAbnormalRefund } = wf.proxyActivities<RefundActivities>({
 
 export async function refundWorkflow(rawInput: RefundWorkflowInput): Promise<RefundOutcome> {
   const input = parseOrFail(refundWorkflowInputSchema, rawInput, 'refundWorkflow input');
-  const refund = new RefundTracker(input, wf.workflowInfo().workflowId, resolvePolling(input.polling));
+  const evidenceChecked = wf.patched(REFUND_EVIDENCE_CHECKED);
+  const refund = new RefundTracker(input, wf.workflowInfo().workflowId, resolvePolling(input.polling), evidenceChecked);
   const gateway = new WorkflowMutex();
 
   wf.setHandler(statusQuery, () => refund.view());
   wf.setHandler(refundNotifiedSignal, (notification) => refund.onNotification(notification));
+  wf.setHandler(submissionSlotGrantedSignal, () => {
+    refund.held = false;
+  });
   wf.setHandler(retryNowUpdate, (request) => refund.onRetryNow(request), {
     validator: (request) => refund.validateRetryNow(request),
   });
@@ -71,8 +82,12 @@ export async function refundWorkflow(rawInput: RefundWorkflowInput): Promise<Ref
   });
 
   refund.publishInitial();
+  // Started at request time to bind its number; another refund of the order holds the submission slot (M9).
+  if (refund.held) await wf.condition(() => !refund.held || !refund.awaitingSubmission());
   await submitUntilAccepted(refund, gateway, createRequest(input), resolveSubmitRetry(input.submitRetry));
   await followUntilFinal(refund, gateway);
+  const settledAtWechat = refund.state === 'SUCCESS' || refund.state === 'CLOSED';
+  if (evidenceChecked && settledAtWechat && refund.channel === 'UNKNOWN') await learnChannel(refund, gateway);
   await wf.condition(wf.allHandlersFinished);
   await refund.flushLedgerReports();
   return refund.outcome();
@@ -151,6 +166,19 @@ async function submitUntilAccepted(
       at,
       queried,
     );
+    const mismatches = refund.mismatchesIn(result.record);
+    if (mismatches.length > 0) {
+      // A found record is WeChat's own: review. A create reply that disagrees is checked against a query first.
+      if (result.adopted) refund.escalateMismatch('query', mismatches);
+      else {
+        refund.alertMismatch('create', mismatches);
+        await poll(refund, gateway, 'VERIFY_EVIDENCE', { evenIfUnaccepted: true });
+        if (refund.awaitingSubmission() && refund.state !== 'MANUAL_REVIEW') {
+          refund.escalateMismatch('create', mismatches);
+        }
+      }
+      continue;
+    }
     const to = stateFromWechatStatus(wechatStatus);
     if (to === 'PENDING') {
       // Legacy v2 NOTSURE: "resend with the original refund number".
@@ -210,13 +238,28 @@ async function followUntilFinal(refund: RefundTracker, gateway: WorkflowMutex): 
   refund.nextPollAtMs = undefined;
 }
 
-async function poll(refund: RefundTracker, gateway: WorkflowMutex, reason: PollReason): Promise<void> {
+async function poll(
+  refund: RefundTracker,
+  gateway: WorkflowMutex,
+  reason: PollReason,
+  { evenIfUnaccepted = false }: { evenIfUnaccepted?: boolean } = {},
+): Promise<void> {
   if (isTerminal(refund.state)) return;
   const at = Date.now();
   try {
     const record = await gateway.runExclusive(() =>
       queryRefund({ outRefundNo: refund.input.outRefundNo, subMchid: refund.input.subMchid }),
     );
+    if (record === null && evenIfUnaccepted) {
+      refund.recordPoll({ at: isoAt(at), reason, result: 'NOT_FOUND' }, at);
+      return;
+    }
+    const mismatches = record ? refund.mismatchesIn(record) : [];
+    if (record && mismatches.length > 0) {
+      const decision = refund.escalateMismatch('query', mismatches);
+      refund.recordPoll({ at: isoAt(at), reason, result: record.status, decision: decision.kind }, at);
+      return;
+    }
     if (record === null) {
       // WeChat accepted this refund earlier, so "not found" is a glitch on their side: note it, keep polling.
       refund.recordPoll({ at: isoAt(at), reason, result: 'NOT_FOUND' }, at);
@@ -235,7 +278,6 @@ async function poll(refund: RefundTracker, gateway: WorkflowMutex, reason: PollR
   }
 }
 
-/** Operator update: pay an ABNORMAL refund to another card. The bank details go to WeChat and nowhere else. */
 /** Where apply-abnormal-refund sends the money; sealed bank details stay sealed until the activity opens them. */
 function abnormalDestination(
   request: ResolveAbnormalRequest,
@@ -258,6 +300,28 @@ function abnormalDestination(
     case 'MERCHANT_BANK_CARD':
       return { type: request.type };
   }
+}
+
+/**
+ * A refund settled without WeChat naming the channel (a v3 notification carries none): one query tells, so the
+ * RefundChannel search attribute is set on every settled refund. A failed query leaves it UNKNOWN, published too.
+ */
+async function learnChannel(refund: RefundTracker, gateway: WorkflowMutex): Promise<void> {
+  const at = Date.now();
+  let channel: RefundTracker['channel'] = 'UNKNOWN';
+  try {
+    const record = await gateway.runExclusive(() =>
+      queryRefund({ outRefundNo: refund.input.outRefundNo, subMchid: refund.input.subMchid }),
+    );
+    const mismatches = record ? refund.mismatchesIn(record) : [];
+    if (record && mismatches.length > 0) refund.alertMismatch('query', mismatches);
+    else if (record) channel = record.channel;
+    refund.recordPoll({ at: isoAt(at), reason: 'CHANNEL', result: record?.status ?? 'NOT_FOUND' }, at);
+  } catch (err) {
+    const failure = classifyActivityFailure(err);
+    refund.recordPoll({ at: isoAt(at), reason: 'CHANNEL', result: 'ERROR', error: failure }, at);
+  }
+  refund.settleChannel(channel);
 }
 
 async function resolveAbnormal(

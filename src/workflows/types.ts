@@ -7,6 +7,7 @@ import type { Evidence, LedgerEntryStatus, RefundState, ReviewReason, Transition
 import type { OrderMoneySummary } from '../domain/refund-caps';
 import type { ScheduleKind } from '../domain/poll-schedule';
 import type { OrderLedgerInput } from '../domain/schemas';
+import type { OrderFacts, OrderProblem } from '../domain/order-facts';
 
 export interface FailureSummary {
   errorClass: string;
@@ -32,7 +33,11 @@ export type PollReason =
   /** an ABNORMAL notification must be confirmed by a query before alerting (§7). */
   | 'VERIFY_NOTIFICATION'
   /** apply-abnormal-refund had an unknown outcome. */
-  | 'VERIFY_APPLY';
+  | 'VERIFY_APPLY'
+  /** a create reply or notification disagreed with the request: WeChat's own record decides (domain/evidence.ts). */
+  | 'VERIFY_EVIDENCE'
+  /** settled without WeChat naming the channel (a v3 notification carries none): one query to learn it. */
+  | 'CHANNEL';
 
 export interface PollRecord {
   at: string;
@@ -49,7 +54,8 @@ export interface NotificationRecord {
   firstReceivedAt: string;
   /** WeChat re-sends; the same id counted here, never applied twice. */
   deliveries: number;
-  decision: TransitionDecision['kind'] | 'verifying' | 'ignored';
+  /** mismatch: it disagreed with the request (note names the field) and was not applied; a query was asked for. */
+  decision: TransitionDecision['kind'] | 'verifying' | 'ignored' | 'mismatch';
   note?: string;
 }
 
@@ -83,7 +89,10 @@ export interface RefundStatusView {
   outRefundNo: string;
   outTradeNo?: string;
   transactionId?: string;
+  mchid?: string;
   subMchid?: string;
+  /** Waiting for its order's submission slot (requested while another refund of the order was being submitted). */
+  held?: boolean;
   state: RefundState;
   reviewReason?: ReviewReason;
   /** Explanation for humans of why it is in MANUAL_REVIEW / REJECTED. */
@@ -116,6 +125,13 @@ export interface RefundStatusView {
 /** The refund workflow's result: only final states end it. */
 export interface RefundOutcome {
   outRefundNo: string;
+  /** Which order's refund this is (absent in outcomes of refunds started before it was recorded). */
+  outTradeNo?: string;
+  transactionId?: string;
+  mchid?: string;
+  subMchid?: string;
+  /** The amount that was requested, fen. */
+  requestedFen?: number;
   state: 'SUCCESS' | 'CLOSED' | 'REJECTED';
   channel: RefundChannel;
   refundId?: string;
@@ -161,6 +177,8 @@ export interface LedgerEntry {
   requestedAt: string;
   startedAt?: string;
   submissionSettled: boolean;
+  /** Its refund workflow is started (binding the out_refund_no) and waits for the order's submission slot. */
+  held?: boolean;
   refundId?: string;
   channel?: RefundChannel;
   lastChangeAt: string;
@@ -179,6 +197,10 @@ export interface RefundReceipt {
 
 export interface LedgerView {
   outTradeNo: string;
+  /** The order's facts: WeChat's record (source WECHAT), or what the caller said for ledgers that predate that. */
+  facts?: OrderFacts;
+  /** Set when WeChat says the order cannot be refunded (unknown, not paid): the ledger refuses everything and ends. */
+  problem?: OrderProblem;
   paidTotalFen: number;
   paidAt: string;
   refundDeadline: string;
@@ -195,6 +217,8 @@ export interface LedgerView {
 
 /** Carried across continue-as-new. */
 export interface LedgerCarriedState {
+  /** WeChat's order record, so a new run does not ask again (absent in states carried by older runs). */
+  facts?: OrderFacts;
   entries: LedgerEntry[];
   queue: string[];
   submitting?: string;

@@ -86,13 +86,11 @@ async function refundThatEnds(status: 'SUCCESS' | 'ABNORMAL', amountFen: number)
   const outRefundNo = `UI${status.slice(0, 3)}${Date.now().toString(36)}`;
   await sim.admin.forceOutcome(outRefundNo, { status, afterSeconds: 0 });
   await requestRefund(
-    { client, taskQueue },
+    { client, taskQueue, decisionTimeoutMs: 60_000 },
     {
       order: {
         outTradeNo: order.outTradeNo,
-        paidTotalFen: 10_000,
-        paidAt: new Date().toISOString(),
-        payerBankType: 'OTHERS', // paid from WeChat balance: the balance poll schedule applies
+        paidTotalFen: 10_000, // what the order service says; the ledger checks it against WeChat's record
         polling: quickPolling,
       },
       refund: { outRefundNo, amountFen },

@@ -59,13 +59,12 @@ async function paid(totalFen = 10_000): Promise<OrderLedgerInput> {
   return {
     outTradeNo: o.outTradeNo,
     paidTotalFen: totalFen,
-    paidAt: new Date().toISOString(),
     payerBankType: 'OTHERS',
     polling: quickPolling,
   };
 }
 
-const starter = () => ({ client: env.client, taskQueue });
+const starter = () => ({ client: env.client, taskQueue, decisionTimeoutMs: 60_000 });
 const no = (p: string) => `${p}${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 
 async function capture(argv: string[]): Promise<string> {

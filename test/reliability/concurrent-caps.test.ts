@@ -117,7 +117,7 @@ const BUSY_RETRY_MS = 5 * 60_000;
 
 function ask(p: PlannedRefund): Promise<Result> {
   return requestRefund(
-    { client: stack.client, taskQueue: stack.taskQueue, busyRetryMs: BUSY_RETRY_MS },
+    { client: stack.client, taskQueue: stack.taskQueue, busyRetryMs: BUSY_RETRY_MS, decisionTimeoutMs: BUSY_RETRY_MS },
     {
       order: {
         outTradeNo: p.outTradeNo,

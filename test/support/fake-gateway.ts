@@ -14,6 +14,8 @@ import type {
   ApplyAbnormalRefundInput,
   CreateRefundInput,
   GatewayRefundStatus,
+  OrderRecord,
+  QueryOrderInput,
   QueryRefundInput,
   RefundChannel,
   RefundGateway,
@@ -22,7 +24,42 @@ import type {
 } from '../../src/wechatpay/gateway';
 import { Final, type WechatPayError, NeedsOperator, InvalidRequest } from '../../src/wechatpay/errors';
 
-type Method = 'createRefund' | 'queryRefund' | 'applyAbnormalRefund';
+type Method = 'createRefund' | 'queryRefund' | 'applyAbnormalRefund' | 'queryOrder';
+
+/** The merchant every fake record and notification names. */
+export const FAKE_MCHID = '1900000001';
+
+/**
+ * WeChat's order records, shared by every FakeGateway of the process (workflow tests run their activities in the
+ * test process): a test registers the paid orders its ledgers will look up.
+ */
+const orderBook = new Map<string, OrderRecord>();
+
+export function registerFakeOrder(order: {
+  outTradeNo: string;
+  transactionId?: string;
+  subMchid?: string;
+  paidTotalFen: number;
+  paidAt: string;
+  payerBankType?: string;
+  tradeState?: string;
+}): OrderRecord {
+  const record: OrderRecord = {
+    mchid: FAKE_MCHID,
+    subMchid: order.subMchid,
+    outTradeNo: order.outTradeNo,
+    transactionId: order.transactionId ?? '4200000000000000000000000000',
+    tradeState: order.tradeState ?? 'SUCCESS',
+    bankType: order.payerBankType ?? 'OTHERS',
+    successTime: order.paidAt,
+    totalFen: order.paidTotalFen,
+    payerTotalFen: order.paidTotalFen,
+    currency: 'CNY',
+    apiVersion: 'v3',
+  };
+  orderBook.set(order.outTradeNo, record);
+  return record;
+}
 
 /** A scripted outcome for one call: throw this error, or (create only) store the refund and then throw. */
 export type FakeStep = WechatPayError | InvalidRequest | { acceptedButThrow: WechatPayError };
@@ -38,7 +75,7 @@ export interface ProgressStep {
 export interface FakeCall {
   method: Method;
   at: number;
-  input: CreateRefundInput | QueryRefundInput | ApplyAbnormalRefundInput;
+  input: CreateRefundInput | QueryRefundInput | ApplyAbnormalRefundInput | QueryOrderInput;
 }
 
 interface StoredRefund {
@@ -77,7 +114,12 @@ export class FakeGateway implements RefundGateway {
   readonly apiVersion = 'v3' as const;
   readonly calls: FakeCall[] = [];
   private readonly refunds = new Map<string, StoredRefund>();
-  private readonly scripts: Record<Method, FakeStep[]> = { createRefund: [], queryRefund: [], applyAbnormalRefund: [] };
+  private readonly scripts: Record<Method, FakeStep[]> = {
+    createRefund: [],
+    queryRefund: [],
+    applyAbnormalRefund: [],
+    queryOrder: [],
+  };
   private readonly plannedProgress = new Map<string, ProgressStep[]>();
   private readonly plannedAfterApply = new Map<string, ProgressStep[]>();
   private refundCounter = 0;
@@ -101,6 +143,16 @@ export class FakeGateway implements RefundGateway {
     this.plannedProgress.set(outRefundNo, steps);
     const stored = this.refunds.get(outRefundNo);
     if (stored) stored.progress = steps;
+    return this;
+  }
+
+  /**
+   * WeChat's stored record of a refund changes (for tests of evidence that disagrees with the request): every later
+   * reply (create repeat, query) reports it.
+   */
+  tamper(outRefundNo: string, patch: (record: RefundRecord) => RefundRecord): this {
+    const stored = this.mustGet(outRefundNo);
+    stored.record = patch(stored.record);
     return this;
   }
 
@@ -128,7 +180,7 @@ export class FakeGateway implements RefundGateway {
     return {
       notificationId: id ?? `EV-fake-${this.notificationCounter}`,
       apiVersion: 'v3',
-      mchid: '1900000001',
+      mchid: FAKE_MCHID,
       outTradeNo: record.outTradeNo ?? 'unknown',
       transactionId: record.transactionId ?? '4200000000000000000000000000',
       outRefundNo: record.outRefundNo,
@@ -218,6 +270,14 @@ export class FakeGateway implements RefundGateway {
     if (step) throw 'acceptedButThrow' in step ? step.acceptedButThrow : step;
     const stored = this.refunds.get(input.outRefundNo);
     return stored ? this.current(stored, at) : null;
+  }
+
+  async queryOrder(input: QueryOrderInput): Promise<OrderRecord | null> {
+    this.calls.push({ method: 'queryOrder', at: this.now(), input: { ...input } });
+    const step = this.scripts.queryOrder.shift();
+    if (step) throw 'acceptedButThrow' in step ? step.acceptedButThrow : step;
+    const record = input.outTradeNo ? orderBook.get(input.outTradeNo) : undefined;
+    return record ? { ...record } : null;
   }
 
   async applyAbnormalRefund(input: ApplyAbnormalRefundInput): Promise<RefundRecord> {

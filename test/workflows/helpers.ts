@@ -16,6 +16,7 @@ import {
 import type { refundWorkflow } from '../../src/workflows/refund';
 import { orderLedgerWorkflow } from '../../src/workflows/order-ledger';
 import { uniqueTaskQueue, workflowBundle } from '../harness/temporal';
+import { registerFakeOrder } from '../support/fake-gateway';
 import { recordHistory } from '../replay/record';
 
 export async function createWorker(env: TestWorkflowEnvironment, gateway: RefundGateway, taskQueue: string) {
@@ -166,11 +167,16 @@ export async function requestRefund(
   ledger: OrderLedgerInput,
   request: RefundRequest,
 ): Promise<RefundReceipt> {
+  // WeChat knows the order as the test describes it; the ledger reads it from there.
+  const { paidTotalFen, paidAt, payerBankType, ...identity } = ledger;
+  if (paidTotalFen !== undefined && paidAt !== undefined) {
+    registerFakeOrder({ ...identity, paidTotalFen, paidAt, payerBankType });
+  }
   const startWorkflowOperation = new WithStartWorkflowOperation(orderLedgerWorkflow, {
     workflowId: orderWorkflowId(ledger.outTradeNo, ledger.subMchid),
     taskQueue,
     workflowIdConflictPolicy: 'USE_EXISTING',
-    args: [ledger],
+    args: [identity],
     staticSummary: `Refunds of order ${ledger.outTradeNo}`,
   });
   try {

@@ -134,6 +134,7 @@ test('one create at a time per order, at least 60 s apart; the rest queue', asyn
       `Refund 10.00 CNY of order ${order.outTradeNo} (${receipts[0].outRefundNo})`,
     );
     await recordHistory('ledger-serialised-submissions', ledger);
+    await recordHistory('ledger-verified-order-held-refunds', ledger);
   });
 });
 

@@ -107,7 +107,7 @@ export async function requestAll(
       const r = refunds[i];
       try {
         results[i] = await requestRefund(
-          { client: stack.client, taskQueue: stack.taskQueue },
+          { client: stack.client, taskQueue: stack.taskQueue, decisionTimeoutMs: 120_000 },
           {
             order: {
               outTradeNo: r.outTradeNo,

@@ -16,6 +16,7 @@ const ALL_EVIDENCE: Evidence[] = [
   'apply-abnormal',
   'submit-error',
   'poll-horizon',
+  'evidence-mismatch',
   'operator',
 ];
 
@@ -106,6 +107,16 @@ describe('allowed transitions (§6.3)', () => {
     for (const to of REFUND_STATES.filter((s) => s !== 'MANUAL_REVIEW')) {
       expect(decideTransition('MANUAL_REVIEW', to, 'operator').kind).toBe('apply');
     }
+  });
+
+  test('evidence that disagrees with the request sends an unsettled refund to MANUAL_REVIEW, never a final one', () => {
+    for (const from of ['PENDING', 'PROCESSING', 'ABNORMAL'] as const) {
+      expect(decideTransition(from, 'MANUAL_REVIEW', 'evidence-mismatch').kind).toBe('apply');
+    }
+    for (const to of REFUND_STATES.filter((s) => s !== 'MANUAL_REVIEW')) {
+      expect(decideTransition('PROCESSING', to, 'evidence-mismatch').kind).not.toBe('apply');
+    }
+    expect(decideTransition('SUCCESS', 'MANUAL_REVIEW', 'evidence-mismatch').kind).toBe('contradiction');
   });
 
   test('the table lists no move out of a final state and none into PENDING except by an operator', () => {
