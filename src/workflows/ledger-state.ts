@@ -69,24 +69,35 @@ export class LedgerState {
     carried: LedgerCarriedState | undefined,
     readonly factsFromWechat: boolean,
   ) {
-    if (!factsFromWechat) {
-      this.facts = {
-        source: 'CALLER',
-        outTradeNo: input.outTradeNo,
-        transactionId: input.transactionId,
-        paidTotalFen: input.paidTotalFen ?? 0,
-        paidAt: input.paidAt ?? isoAt(0),
-        payerBankType: input.payerBankType,
-      };
-    } else {
-      this.facts = carried?.facts;
-    }
+    this.facts = factsFromWechat ? carried?.facts : this.callerFacts();
     this.entries = carried?.entries ?? [];
     this.queue = carried?.queue ?? [];
     this.submitting = carried?.submitting;
     this.lastSubmissionAtMs = carried?.lastSubmissionAtMs;
     this.continuedAsNew = carried?.continuedAsNew ?? 0;
     this.minSpacingMs = input.minSpacingMs ?? DEFAULT_MIN_SPACING_MS;
+  }
+
+  private callerFacts(): OrderFacts | undefined {
+    const { input } = this;
+    if (input.paidTotalFen === undefined || input.paidAt === undefined) return undefined;
+    return {
+      source: 'CALLER',
+      outTradeNo: input.outTradeNo,
+      transactionId: input.transactionId,
+      paidTotalFen: input.paidTotalFen,
+      paidAt: input.paidAt,
+      payerBankType: input.payerBankType,
+    };
+  }
+
+  /** See order-ledger.ts: only for a ledger carried over from before verified facts, with refunds in flight. */
+  keepCallerFacts(): void {
+    const facts = this.callerFacts();
+    if (!facts) return;
+    this.facts = facts;
+    this.problem = undefined;
+    this.lookupFailure = undefined;
   }
 
   /** The payment as the money rules see it; only asked once the facts are known. */

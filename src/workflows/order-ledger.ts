@@ -162,6 +162,9 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
 
   if (!ledger.facts) {
     await readOrderRecord(ledger);
+    // A ledger started before facts were verified that continued-as-new onto this code has refunds in flight: if
+    // WeChat cannot be read now, it keeps the facts it was started with rather than abandon them.
+    if (!ledger.facts && ledger.entries.length > 0) ledger.keepCallerFacts();
     publish();
     if (!ledger.facts) {
       // Nothing can be refunded (or nothing is known): the waiting requests were answered; a new request starts a

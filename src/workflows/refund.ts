@@ -9,7 +9,9 @@
  *     └─ Final: REJECTED
  *
  * The create request is built once from the input and never changes: the same out_refund_no and the same amounts on
- * every retry (M8), so WeChat refunds at most once however often we resend.
+ * every retry (M8), so WeChat refunds at most once however often we resend. Every reply and notification is held
+ * against that request before it counts (domain/evidence.ts): one that disagrees is never applied.
+ * A refund requested while another of its order is being submitted starts held, until its ledger grants the slot.
  */
 import * as wf from '@temporalio/workflow';
 import type { ApplyAbnormalActivityInput, RefundActivities } from '../activities';
