@@ -176,11 +176,16 @@ export class LedgerState {
     if (q >= 0) this.queue.splice(q, 1);
   }
 
-  /** Its workflow is started and waits for its turn. */
+  /**
+   * Its workflow is started and waits for its turn. Starts complete in any order; the queue stays in the order the
+   * requests were accepted (first come, first submitted).
+   */
   queueHeld(outRefundNo: string): void {
     const entry = this.entry(outRefundNo);
     if (entry) entry.held = true;
     this.queue.push(outRefundNo);
+    const accepted = new Map(this.entries.map((e, i) => [e.outRefundNo, i]));
+    this.queue.sort((a, b) => (accepted.get(a) ?? 0) - (accepted.get(b) ?? 0));
   }
 
   /** Records an accepted request (already checked), reserving its amount; returns the receipt. */

@@ -18,7 +18,7 @@ import {
   requestRefund,
   type OrderParams,
 } from '../../src/starter';
-import { ledgerQuery, statusQuery } from '../../src/workflows/definitions';
+import { ledgerQuery, refundNotifiedSignal, statusQuery } from '../../src/workflows/definitions';
 import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
 import { closeGateways, DIRECT, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
 import { newRefundNo } from '../workflows/helpers';
@@ -239,6 +239,54 @@ describe("an order's facts come from WeChat", () => {
     const ledger = env.client.workflow.getHandle(orderWorkflowId(unpaid.outTradeNo));
     await ledger.result();
     expect((await ledger.describe()).status.name).toBe('COMPLETED');
+  });
+});
+
+describe('evidence is checked before it moves state', () => {
+  test('a signed-looking notification for 399 fen of a 400 fen refund is not applied; WeChat’s record decides', async () => {
+    const o = await order(1_000);
+    const no = newRefundNo('RE');
+    const receipt = await requestRefund(starter(), { order: o, refund: { outRefundNo: no, amountFen: 400 } });
+    const handle = env.client.workflow.getHandle(refundWorkflowId(no));
+    const deadline = Date.now() + 30_000;
+    let view = await handle.query(statusQuery).catch(() => undefined);
+    while (!view || view.state !== 'PROCESSING') {
+      if (Date.now() > deadline) throw new Error('refund never reached WeChat');
+      await new Promise((r) => setTimeout(r, 100));
+      view = await handle.query(statusQuery).catch(() => undefined);
+    }
+    const facts = (await ledgerOf(o)).facts!;
+    await handle.signal(refundNotifiedSignal, {
+      notificationId: `EV-${no}`,
+      apiVersion: 'v3',
+      mchid: DIRECT,
+      outTradeNo: o.outTradeNo,
+      transactionId: facts.transactionId!,
+      outRefundNo: no,
+      refundId: view.refundId!,
+      status: 'SUCCESS',
+      successTime: new Date().toISOString(),
+      amounts: { totalFen: 1_000, refundFen: 399, currency: 'CNY' },
+      receivedAt: new Date().toISOString(),
+    });
+    let after = await handle.query(statusQuery);
+    while (after.polls.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await handle.query(statusQuery);
+    }
+    // Not applied: WeChat's own record (still PROCESSING, 400 fen) was asked instead.
+    expect(after.state).toBe('PROCESSING');
+    expect(after.notifications).toEqual([
+      expect.objectContaining({ decision: 'mismatch', note: 'amount.refund 399 ≠ requested 400' }),
+    ]);
+    expect(after.polls[0]).toMatchObject({ reason: 'VERIFY_EVIDENCE', result: 'PROCESSING' });
+    expect(after.alerts).toEqual([expect.stringContaining('amount.refund 399 ≠ requested 400')]);
+
+    await sim.admin.advance({ minutes: 10 });
+    const outcome = await awaitRefundOutcome(env.client, receipt, { pollMs: 100 });
+    expect(outcome).toMatchObject({ state: 'SUCCESS', amounts: { refundFen: 400 }, channel: 'ORIGINAL' });
+    const described = await handle.describe();
+    expect(described.searchAttributes).toMatchObject({ RefundChannel: ['ORIGINAL'] });
   });
 });
 
