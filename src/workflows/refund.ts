@@ -240,6 +240,13 @@ async function followUntilFinal(refund: RefundTracker, gateway: WorkflowMutex): 
   refund.nextPollAtMs = undefined;
 }
 
+/** WeChat's record of this refund, one gateway call at a time (see WorkflowMutex). */
+function queryThisRefund(refund: RefundTracker, gateway: WorkflowMutex) {
+  return gateway.runExclusive(() =>
+    queryRefund({ outRefundNo: refund.input.outRefundNo, subMchid: refund.input.subMchid }),
+  );
+}
+
 async function poll(
   refund: RefundTracker,
   gateway: WorkflowMutex,
@@ -249,9 +256,7 @@ async function poll(
   if (isTerminal(refund.state)) return;
   const at = Date.now();
   try {
-    const record = await gateway.runExclusive(() =>
-      queryRefund({ outRefundNo: refund.input.outRefundNo, subMchid: refund.input.subMchid }),
-    );
+    const record = await queryThisRefund(refund, gateway);
     if (record === null && evenIfUnaccepted) {
       refund.recordPoll({ at: isoAt(at), reason, result: 'NOT_FOUND' }, at);
       return;
@@ -312,9 +317,7 @@ async function learnChannel(refund: RefundTracker, gateway: WorkflowMutex): Prom
   const at = Date.now();
   let channel: RefundTracker['channel'] = 'UNKNOWN';
   try {
-    const record = await gateway.runExclusive(() =>
-      queryRefund({ outRefundNo: refund.input.outRefundNo, subMchid: refund.input.subMchid }),
-    );
+    const record = await queryThisRefund(refund, gateway);
     const mismatches = record ? refund.mismatchesIn(record) : [];
     if (record && mismatches.length > 0) refund.alertMismatch('query', mismatches);
     else if (record) channel = record.channel;

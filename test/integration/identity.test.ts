@@ -18,7 +18,7 @@ import {
   requestRefund,
   type OrderParams,
 } from '../../src/starter';
-import { ledgerQuery, refundNotifiedSignal, statusQuery } from '../../src/workflows/definitions';
+import { ledgerQuery, refundNotifiedSignal, statusQuery, type RefundStatusView } from '../../src/workflows/definitions';
 import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
 import { closeGateways, DIRECT, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
 import { newRefundNo } from '../workflows/helpers';
@@ -68,15 +68,20 @@ async function order(totalFen = 1_000, opts: Parameters<typeof paidOrder>[1] = {
 
 /** Lets WeChat settle a refund once its create has reached WeChat (the simulator's clock stands still otherwise). */
 async function settle(outRefundNo: string): Promise<void> {
+  await reachedWechat(outRefundNo);
+  await sim.admin.advance({ minutes: 10 });
+}
+
+/** Waits until the refund's create has been answered by WeChat; returns its status then. */
+async function reachedWechat(outRefundNo: string): Promise<RefundStatusView> {
   const handle = env.client.workflow.getHandle(refundWorkflowId(outRefundNo));
   const deadline = Date.now() + 30_000;
   for (;;) {
     const view = await handle.query(statusQuery).catch(() => undefined);
-    if (view && view.state !== 'PENDING') break;
+    if (view && view.state !== 'PENDING') return view;
     if (Date.now() > deadline) throw new Error(`refund ${outRefundNo} never reached WeChat`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  await sim.admin.advance({ minutes: 10 });
 }
 
 async function rejection(p: Promise<unknown>): Promise<RefundRejected> {
@@ -248,13 +253,9 @@ describe('evidence is checked before it moves state', () => {
     const no = newRefundNo('RE');
     const receipt = await requestRefund(starter(), { order: o, refund: { outRefundNo: no, amountFen: 400 } });
     const handle = env.client.workflow.getHandle(refundWorkflowId(no));
+    const view = await reachedWechat(no);
+    expect(view.state).toBe('PROCESSING');
     const deadline = Date.now() + 30_000;
-    let view = await handle.query(statusQuery).catch(() => undefined);
-    while (!view || view.state !== 'PROCESSING') {
-      if (Date.now() > deadline) throw new Error('refund never reached WeChat');
-      await new Promise((r) => setTimeout(r, 100));
-      view = await handle.query(statusQuery).catch(() => undefined);
-    }
     const facts = (await ledgerOf(o)).facts!;
     await handle.signal(refundNotifiedSignal, {
       notificationId: `EV-${no}`,
