@@ -200,6 +200,11 @@ export class RefundTracker {
     if (decision.kind === 'apply' || decision.kind === 'duplicate') {
       if (options.record) this.absorbRecord(options.record);
       if (options.notification) this.absorbNotification(options.notification);
+    } else if (decision.kind === 'stale' && options.record) {
+      // A create reply written before a notification settled the refund (it arrived second) is old news about the
+      // status, but it is WeChat's word on the channel, which a v3 notification never names: keep it, so settling
+      // does not cost a query just to learn the channel. Callers only pass records that agree with the request.
+      this.learnChannelFrom(options.record);
     }
     if (decision.kind !== 'apply') {
       this.publish();
@@ -233,6 +238,13 @@ export class RefundTracker {
     this.userReceivedAccount = record.userReceivedAccount ?? this.userReceivedAccount;
     this.amounts = record.amounts;
     this.successTime = record.successTime ?? this.successTime;
+  }
+
+  /** Only where no channel is known yet, and only for histories that check evidence (the patch that learns it). */
+  private learnChannelFrom(record: RefundRecord): void {
+    if (this.evidenceChecked && this.channel === 'UNKNOWN' && record.channel !== 'UNKNOWN') {
+      this.channel = record.channel;
+    }
   }
 
   private absorbNotification(n: RefundNotification): void {

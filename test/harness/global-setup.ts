@@ -35,7 +35,9 @@ export default async function globalSetup(): Promise<void> {
 
   if (!process.env[ENV.workflowBundle] && existsSync(WORKFLOWS_PATH)) {
     const { code } = await bundleQuietly(WORKFLOWS_PATH);
-    const file = path.join(OUTPUT_DIR, 'workflow-bundle.js');
+    // One file per jest run: two runs side by side (a developer's and a hook's) must not read each other's half-written
+    // bundle. The teardown removes it.
+    const file = path.join(OUTPUT_DIR, `workflow-bundle-${process.pid}.js`);
     writeFileSync(file, code);
     process.env[ENV.workflowBundle] = file;
   }

@@ -113,3 +113,33 @@ test('a refund settled by a notification (which names no channel) still gets its
     await recordHistory('refund-channel-learned-after-notification', handle);
   });
 });
+
+test('a create reply arriving after the notification that settled the refund still names its channel: no extra query', async () => {
+  const gateway = new FakeGateway({ channel: 'BALANCE' });
+  let replyWritten!: () => void;
+  const written = new Promise<void>((resolve) => (replyWritten = resolve));
+  let deliverReply!: () => void;
+  const delivered = new Promise<void>((resolve) => (deliverReply = resolve));
+  const create = gateway.createRefund.bind(gateway);
+  // WeChat stores the refund and writes its reply, which reaches the worker only after the notification.
+  gateway.createRefund = async (req) => {
+    const reply = await create(req);
+    replyWritten();
+    await delivered;
+    return reply;
+  };
+  await withWorker(env, gateway, async (taskQueue) => {
+    const input = refundInput();
+    const handle = await startRefund(env, taskQueue, input);
+    await written;
+    await notify(handle, gateway.settle(input.outRefundNo, 'SUCCESS'));
+    await waitForState(handle, 'SUCCESS');
+    deliverReply();
+    const outcome = await handle.result();
+    expect(outcome).toMatchObject({ state: 'SUCCESS', channel: 'BALANCE' });
+    const view = await status(handle);
+    expect(view.polls).toEqual([]);
+    expect(view.transitions.map((t) => `${t.to}:${t.evidence}`)).toEqual(['SUCCESS:notification']);
+    expect((await handle.describe()).searchAttributes).toMatchObject({ RefundChannel: ['BALANCE'] });
+  });
+});
