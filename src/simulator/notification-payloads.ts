@@ -6,9 +6,9 @@
 import { buildV2Xml } from '../wechatpay/v2/xml';
 import { encryptV2ReqInfo } from '../wechatpay/v2/req-info';
 import { encryptV3Resource } from '../wechatpay/v3/aes-gcm';
-import { generateNonce } from '../wechatpay/v3/sign';
 import type { SimMerchant, SimOrder, SimRefund, TerminalOutcome } from './model';
 import { rfc3339, v2Time } from './time-format';
+import { generateNonce } from './wire/nonce';
 
 const SUMMARY: Record<TerminalOutcome, string> = { SUCCESS: '退款成功', CLOSED: '退款关闭', ABNORMAL: '退款异常' };
 const V2_STATUS: Record<TerminalOutcome, string> = { SUCCESS: 'SUCCESS', CLOSED: 'REFUNDCLOSE', ABNORMAL: 'CHANGE' };

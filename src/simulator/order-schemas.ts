@@ -1,6 +1,6 @@
 /** Paid orders and payer profiles, as seeded through the admin API or the configuration. */
 import { z } from 'zod';
-import { outTradeNoSchema, transactionIdSchema } from '../wechatpay/schema-rules';
+import { outTradeNo, transactionId } from './wire/field-rules';
 
 const fenPositive = z.int({ error: 'must be an integer number of fen' }).positive({ error: 'must be > 0 fen' });
 const mchid = z.string().regex(/^\d{1,32}$/, { error: 'must be 1-32 digits' });
@@ -31,9 +31,9 @@ export const seedOrderSchema = z
     /** The direct merchant, or the service provider in partner mode. */
     mchid,
     subMchid: mchid.optional(),
-    outTradeNo: outTradeNoSchema,
+    outTradeNo,
     /** Generated (seeded, 4200…) when absent. */
-    transactionId: transactionIdSchema.optional(),
+    transactionId: transactionId.optional(),
     totalFen: fenPositive,
     /** RFC 3339; default: the simulated now. */
     paidAt: z.iso.datetime({ offset: true }).optional(),

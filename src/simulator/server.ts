@@ -19,8 +19,8 @@ import { simulatorConfigSchema, type SimulatorConfig, type SimulatorConfigInput 
 import { SimulatorCore } from './core';
 import { rawBodies } from './http-common';
 import { buildManifest, writeManifest, type ManifestMerchant, type SimulatorManifest } from './manifest';
-import { registerV2Routes, V2_PATHS } from './v2-routes';
-import { registerV3Routes, V3_PATHS } from './v3-routes';
+import { registerV2Routes, V2_PATHS } from './v2/routes';
+import { registerV3Routes, V3_PATHS } from './v3/routes';
 
 export interface SimulatorHandle {
   /** API v3 base URL, e.g. http://127.0.0.1:51234 (what WeChat's https://api.mch.weixin.qq.com is in production). */

@@ -3,12 +3,14 @@
  * for v2, and business days (bank-card refunds settle in 1–3 business days; weekends do not count; public holidays
  * are not modelled).
  */
-import { toBeijingRfc3339 } from '../wechatpay/time';
-
 const BEIJING_OFFSET_MS = 8 * 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export const rfc3339 = toBeijingRfc3339;
+/** v3 times (§3.1): RFC 3339 in Beijing time with its offset, e.g. 2020-12-01T16:18:12+08:00 (no fractions). */
+export function rfc3339(ms: number): string {
+  const iso = new Date(ms + BEIJING_OFFSET_MS).toISOString();
+  return `${iso.slice(0, 19)}+08:00`;
+}
 
 export function v2Time(ms: number): string {
   const iso = new Date(ms + BEIJING_OFFSET_MS).toISOString();

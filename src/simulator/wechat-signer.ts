@@ -1,15 +1,17 @@
 /**
  * WeChat's side of API v3 signatures (reference §3.3, §3.4): which key signs a reply or notification, the
  * Wechatpay-* headers, the encrypted platform-certificate list, and decryption of sensitive request fields.
- * All cryptography is the protocol layer's (src/wechatpay/v3); this module only chooses keys and assembles headers,
+ * The cryptographic primitives (RSA-SHA256 over the v3 message string, AES-256-GCM, RSA-OAEP) are the protocol
+ * layer's (src/wechatpay/v3), pinned by published test vectors; this module only chooses keys and assembles headers,
  * including the deliberately broken variants of fault F7.
  */
 import { randomBytes } from 'node:crypto';
 import { encryptV3Resource } from '../wechatpay/v3/aes-gcm';
 import { decryptSensitiveField } from '../wechatpay/v3/rsa-oaep';
-import { generateNonce, signV3Response, SIGNTEST_PREFIX } from '../wechatpay/v3/sign';
+import { signV3Response } from '../wechatpay/v3/sign';
 import type { WechatIdentity } from './keys';
 import { rfc3339 } from './time-format';
+import { generateNonce } from './wire/nonce';
 
 export type SignatureFault =
   'BAD_SIGNATURE' | 'SIGNTEST_SIGNATURE' | 'UNKNOWN_SERIAL' | 'STALE_TIMESTAMP' | 'MISSING_SIGNATURE';
@@ -21,6 +23,8 @@ export interface SigningKey {
 }
 
 export const SIGNATURE_TYPE = 'WECHATPAY2-SHA256-RSA2048';
+/** WeChat's deliberately invalid probe signatures start with this (§3.3 step 4, §4.8). */
+const SIGNTEST_PREFIX = 'WECHATPAY/SIGNTEST/';
 /** How far in the past a STALE_TIMESTAMP fault dates its signature (beyond the 300 s window). */
 const STALE_BY_SECONDS = 600;
 

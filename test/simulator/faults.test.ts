@@ -4,20 +4,11 @@
  * stored or not), so a client that recovers here recovers in production.
  */
 import type { SimulatorHandle } from '../../src/simulator/server';
-import { DIRECT, closeGateways, errorOf, paidOrder, startTestSimulator, v3Gateway } from './support';
+import { DIRECT, errorOf, paidOrder, v3Gateway, shareSimulator } from './support';
 
 let sim: SimulatorHandle;
 
-beforeAll(async () => {
-  sim = await startTestSimulator();
-});
-afterAll(async () => {
-  await closeGateways();
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.admin.reset();
-});
+shareSimulator((s) => (sim = s));
 
 const fastGateway = () => v3Gateway(sim, DIRECT, { timeouts: { connectMs: 1000, headersMs: 400, bodyMs: 400 } });
 

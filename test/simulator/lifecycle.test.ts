@@ -4,20 +4,11 @@
  * reproducibility from the seed.
  */
 import type { SimulatorHandle } from '../../src/simulator/server';
-import { DIRECT, closeGateways, errorOf, paidOrder, startTestSimulator, v3Gateway } from './support';
+import { DIRECT, errorOf, paidOrder, v3Gateway, shareSimulator } from './support';
 
 let sim: SimulatorHandle;
 
-beforeAll(async () => {
-  sim = await startTestSimulator();
-});
-afterAll(async () => {
-  await closeGateways();
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.admin.reset();
-});
+shareSimulator((s) => (sim = s));
 
 const BEIJING = 8 * 3600_000;
 const weekday = (rfc3339: string) => new Date(Date.parse(rfc3339) + BEIJING).getUTCDay();

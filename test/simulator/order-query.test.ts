@@ -6,31 +6,11 @@
 import type { SimulatorHandle } from '../../src/simulator/server';
 import { verifyV2Sign } from '../../src/wechatpay/v2/sign';
 import { verifyV3Message } from '../../src/wechatpay/v3/verify';
-import {
-  DIRECT,
-  PROVIDER,
-  SUB,
-  closeGateways,
-  keyringFor,
-  paidOrder,
-  signedV2,
-  signedV3,
-  startTestSimulator,
-  v3Gateway,
-} from './support';
+import { DIRECT, PROVIDER, SUB, keyringFor, paidOrder, signedV2, signedV3, v3Gateway, shareSimulator } from './support';
 
 let sim: SimulatorHandle;
 
-beforeAll(async () => {
-  sim = await startTestSimulator();
-});
-afterAll(async () => {
-  await closeGateways();
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.admin.reset();
-});
+shareSimulator((s) => (sim = s));
 
 const byOutTradeNo = (outTradeNo: string, mchid = DIRECT) =>
   `/v3/pay/transactions/out-trade-no/${outTradeNo}?mchid=${mchid}`;

@@ -27,6 +27,26 @@ export function startTestSimulator(config: SimulatorConfigInput = {}): Promise<S
   return startSimulator({ timeScale: 0, seed: 42, startTime: '2026-03-02T10:00:00+08:00', ...config });
 }
 
+/**
+ * The setup most simulator test files share: one test simulator for the whole file, reset before each test, closed
+ * (with every gateway the tests opened) at the end. `use` receives the simulator once it runs, e.g.
+ * `let sim: SimulatorHandle; shareSimulator((s) => (sim = s));`.
+ */
+export function shareSimulator(use: (sim: SimulatorHandle) => void, config: SimulatorConfigInput = {}): void {
+  let sim: SimulatorHandle | undefined;
+  beforeAll(async () => {
+    sim = await startTestSimulator(config);
+    use(sim);
+  });
+  afterAll(async () => {
+    await closeGateways();
+    await sim?.close();
+  });
+  beforeEach(async () => {
+    await sim?.admin.reset();
+  });
+}
+
 const gateways: Array<{ close(): Promise<void> }> = [];
 
 export function v3Gateway(

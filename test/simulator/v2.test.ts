@@ -8,30 +8,11 @@ import type { SimulatorHandle } from '../../src/simulator/server';
 import { signV2, verifyV2Sign, type V2SignType } from '../../src/wechatpay/v2/sign';
 import { buildV2Xml, parseV2Xml } from '../../src/wechatpay/v2/xml';
 import { parseRefundQueryItems } from '../../src/wechatpay/v2/indexed-fields';
-import {
-  DIRECT,
-  PROVIDER,
-  SUB,
-  closeGateways,
-  errorOf,
-  paidOrder,
-  startTestSimulator,
-  storedSoon,
-  v2Gateway,
-} from './support';
+import { DIRECT, PROVIDER, SUB, errorOf, paidOrder, storedSoon, v2Gateway, shareSimulator } from './support';
 
 let sim: SimulatorHandle;
 
-beforeAll(async () => {
-  sim = await startTestSimulator();
-});
-afterAll(async () => {
-  await closeGateways();
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.admin.reset();
-});
+shareSimulator((s) => (sim = s));
 
 interface RawV2Options {
   /** Present this merchant's client certificate (default: the caller's own); null: none. */

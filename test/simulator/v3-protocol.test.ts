@@ -10,20 +10,11 @@ import { decryptV3Resource } from '../../src/wechatpay/v3/aes-gcm';
 import { buildV3Authorization } from '../../src/wechatpay/v3/sign';
 import { verifyV3Message } from '../../src/wechatpay/v3/verify';
 import { generateRsaKeyPair } from '../../src/pki';
-import { DIRECT, closeGateways, keyringFor, paidOrder, startTestSimulator, v3Gateway } from './support';
+import { DIRECT, keyringFor, paidOrder, v3Gateway, shareSimulator } from './support';
 
 let sim: SimulatorHandle;
 
-beforeAll(async () => {
-  sim = await startTestSimulator();
-});
-afterAll(async () => {
-  await closeGateways();
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.admin.reset();
-});
+shareSimulator((s) => (sim = s));
 
 interface RawCall {
   method?: 'GET' | 'POST' | 'PUT';

@@ -3,30 +3,11 @@
  * shown to refuse with WeChat's code and the error class the client derives from it, and to let a valid request pass.
  */
 import type { SimulatorHandle } from '../../src/simulator/server';
-import {
-  DIRECT,
-  PROVIDER,
-  SUB,
-  closeGateways,
-  errorOf,
-  paidOrder,
-  startTestSimulator,
-  storedSoon,
-  v3Gateway,
-} from './support';
+import { DIRECT, PROVIDER, SUB, errorOf, paidOrder, storedSoon, v3Gateway, shareSimulator } from './support';
 
 let sim: SimulatorHandle;
 
-beforeAll(async () => {
-  sim = await startTestSimulator();
-});
-afterAll(async () => {
-  await closeGateways();
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.admin.reset();
-});
+shareSimulator((s) => (sim = s));
 
 const next = () => sim.admin.advance({ seconds: 61 }); // past the 60 s spacing of M9
 

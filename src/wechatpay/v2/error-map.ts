@@ -3,7 +3,7 @@
  * business processing and is always NeedsOperator.
  */
 import { WechatPayError, WechatPayErrorClass } from '../errors';
-import { errorOfClass } from '../v3/error-map';
+import { errorOfClass } from '../error-of-class';
 
 /** Every v2 err_code of the spec (refund and refund query), with its class. */
 export const V2_ERROR_CLASSES: Readonly<Record<string, Exclude<WechatPayErrorClass, 'UnknownOutcome'>>> = {

@@ -2,15 +2,8 @@
  * v3 error replies → error class (reference §3.9). Classification is by `code` first (the spec says to branch on
  * status and code only, never on message), then by HTTP status for codes the table does not name.
  */
-import {
-  Final,
-  NeedsOperator,
-  RetrySame,
-  Throttled,
-  WechatPayError,
-  WechatPayErrorClass,
-  WechatPayErrorDetails,
-} from '../errors';
+import type { WechatPayError, WechatPayErrorClass } from '../errors';
+import { errorOfClass, type MappedErrorClass } from '../error-of-class';
 
 /** Every v3 code of the spec, with its class. Exported so tests and docs enumerate the same table. */
 export const V3_ERROR_CLASSES: Readonly<Record<string, Exclude<WechatPayErrorClass, 'UnknownOutcome'>>> = {
@@ -33,14 +26,8 @@ export const V3_ERROR_CLASSES: Readonly<Record<string, Exclude<WechatPayErrorCla
   REFUND_FEE_MISMATCH: 'NeedsOperator', // same out_refund_no, different amounts — a bug
 };
 
-const CLASSES = { RetrySame, Throttled, Final, NeedsOperator } as const;
-
-export function errorOfClass(cls: keyof typeof CLASSES, d: WechatPayErrorDetails): WechatPayError {
-  return new CLASSES[cls](d);
-}
-
 /** Class for a code the table does not know: by HTTP status, defaulting to a human. */
-function classByStatus(status: number): keyof typeof CLASSES {
+function classByStatus(status: number): MappedErrorClass {
   if (status === 429) return 'Throttled';
   if (status >= 500) return 'RetrySame';
   return 'NeedsOperator';

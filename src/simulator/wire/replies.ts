@@ -2,10 +2,10 @@
  * A refund as each API generation shows it: the v3 Refund object (§3.6) and the v2 create reply / query `$n` fields
  * (§5.3, §5.6). Field names are WeChat's, including v2's misspelled `refund_recv_accout`.
  */
-import { buildIndexedFields } from '../wechatpay/v2/indexed-fields';
-import type { SimOrder, SimRefund } from './model';
-import { derivedOpenid } from './orders';
-import { rfc3339, v2Time } from './time-format';
+import type { SimOrder, SimRefund } from '../model';
+import { derivedOpenid } from '../orders';
+import { rfc3339, v2Time } from '../time-format';
+import { indexedFields } from './v2-indexed-fields';
 
 export function v3RefundObject(r: SimRefund): Record<string, unknown> {
   return {
@@ -65,7 +65,7 @@ export function v2CreateFields(r: SimRefund): Record<string, string | number> {
     cash_refund_fee: r.amount.payerRefund,
     coupon_refund_fee: r.amount.discountRefund,
     coupon_refund_count: r.coupons.length,
-    ...buildIndexedFields(
+    ...indexedFields(
       r.coupons.map((c, i) => ({
         fields: {
           coupon_type: V2_COUPON_TYPE[c.type],
@@ -114,7 +114,7 @@ export function v2QueryFields(
     refund_fee: counted.reduce((s, r) => s + r.amount.refund, 0),
     coupon_refund_fee: counted.reduce((s, r) => s + r.amount.discountRefund, 0),
     refund_count: refunds.length,
-    ...buildIndexedFields(
+    ...indexedFields(
       refunds.map((r) => ({
         fields: {
           out_refund_no: r.outRefundNo,
@@ -233,7 +233,7 @@ export function v2OrderQueryFields(order: SimOrder, state: TradeState): Record<s
     cash_fee_type: 'CNY',
     coupon_fee: couponsFen(order),
     ...(order.coupons.length > 0 ? { coupon_count: order.coupons.length } : {}),
-    ...buildIndexedFields(
+    ...indexedFields(
       order.coupons.map((c) => ({
         fields: { coupon_type: V2_COUPON_TYPE[c.type], coupon_id: c.couponId, coupon_fee: c.amountFen },
       })),
