@@ -1,9 +1,10 @@
 /**
- * Turns the protocol layer's error classes (src/wechatpay/errors.ts) into Temporal ApplicationFailures whose `type`
- * is the class name, so workflows switch on it without importing the protocol code. RetrySame, UnknownOutcome and
- * Throttled are retryable; Final, NeedsOperator and InvalidRequest are not.
+ * Turns the protocol layer's errors (src/wechatpay/errors.ts) into Temporal ApplicationFailures whose `type` is the
+ * failure class, so workflows switch on it without importing the protocol code. Which classes Temporal may retry is
+ * decided in domain/failure-classes.ts.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { isRetryable, type FailureClass } from '../domain/failure-classes';
 import { InvalidRequest, isWechatPayError } from '../wechatpay/errors';
 
 /** Carried as the failure's single detail: enough for an operator to find the call in WeChat's logs. */
@@ -14,18 +15,6 @@ export interface GatewayFailureDetails {
   requestId?: string;
   detail?: unknown;
 }
-
-export const ACTIVITY_FAILURE_TYPES = [
-  'RetrySame',
-  'UnknownOutcome',
-  'Throttled',
-  'Final',
-  'NeedsOperator',
-  'InvalidRequest',
-] as const;
-export type ActivityFailureType = (typeof ACTIVITY_FAILURE_TYPES)[number];
-
-const NON_RETRYABLE: ReadonlySet<ActivityFailureType> = new Set(['Final', 'NeedsOperator', 'InvalidRequest']);
 
 export interface TranslateOptions {
   /** For Throttled: how long Temporal's own activity retry should wait (§3.9: 1 min for queries). */
@@ -46,7 +35,7 @@ export function toApplicationFailure(err: unknown, options: TranslateOptions = {
     return ApplicationFailure.create({
       type: err.errorClass,
       message: err.message,
-      nonRetryable: NON_RETRYABLE.has(err.errorClass),
+      nonRetryable: !isRetryable(err.errorClass),
       details: [details],
       nextRetryDelay: err.errorClass === 'Throttled' ? options.throttledRetryDelayMs : undefined,
     });
@@ -54,9 +43,9 @@ export function toApplicationFailure(err: unknown, options: TranslateOptions = {
   if (err instanceof InvalidRequest) {
     const details: GatewayFailureDetails = { code: 'INVALID_REQUEST_LOCAL', message: err.message, detail: err.issues };
     return ApplicationFailure.create({
-      type: 'InvalidRequest',
+      type: err.name,
       message: err.message,
-      nonRetryable: true,
+      nonRetryable: !isRetryable(err.name),
       details: [details],
     });
   }
@@ -64,10 +53,11 @@ export function toApplicationFailure(err: unknown, options: TranslateOptions = {
   // whether WeChat acted, so it is an unknown outcome, retried with the same out_refund_no.
   const message = err instanceof Error ? err.message : String(err);
   const details: GatewayFailureDetails = { code: 'UNEXPECTED_ERROR', message };
+  const type: FailureClass = 'UnknownOutcome';
   return ApplicationFailure.create({
-    type: 'UnknownOutcome',
+    type,
     message: `UNEXPECTED_ERROR: ${message}`,
-    nonRetryable: false,
+    nonRetryable: !isRetryable(type),
     details: [details],
     cause: err instanceof Error ? err : undefined,
   });

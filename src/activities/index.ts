@@ -3,6 +3,7 @@
  * a scriptable fake or the simulator-backed gateway. No module mocks, no Temporal mocks.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { FailureClass } from '../domain/failure-classes';
 import type { SealedSecret } from '../domain/sealed-secret';
 import type {
   ApplyAbnormalRefundInput,
@@ -15,8 +16,8 @@ import type {
 } from '../wechatpay/gateway';
 import { toApplicationFailure } from './failures';
 
-export { toApplicationFailure, ACTIVITY_FAILURE_TYPES } from './failures';
-export type { ActivityFailureType, GatewayFailureDetails } from './failures';
+export { toApplicationFailure } from './failures';
+export type { GatewayFailureDetails } from './failures';
 
 export interface ActivityDeps {
   gateway: RefundGateway;
@@ -49,12 +50,14 @@ const QUERY_THROTTLED_RETRY_MS = 60_000;
 
 export function createActivities({ gateway, unseal }: ActivityDeps) {
   return {
+    /**
+     * One create round. Temporal never retries it (the refund workflow's proxy sets maximumAttempts: 1): every resend
+     * is a round of the workflow, which alone decides when to send and whether to look first (`queryFirst`).
+     */
     async submitRefund({ request, queryFirst }: SubmitRefundInput): Promise<SubmitRefundResult> {
       const log = Context.current().log;
-      // Temporal's own retry of this activity is also a resend after an unknown outcome.
-      const resending = queryFirst || Context.current().info.attempt > 1;
       try {
-        if (resending) {
+        if (queryFirst) {
           const found = await gateway.queryRefund({ outRefundNo: request.outRefundNo, subMchid: request.subMchid });
           // NOTSURE (legacy v2) means "resend the identical create"; anything else is the refund itself.
           if (found && found.status !== 'NOTSURE') {
@@ -93,7 +96,7 @@ export function createActivities({ gateway, unseal }: ActivityDeps) {
         if (!unseal) {
           throw ApplicationFailure.nonRetryable(
             'bank details are sealed but this worker has no sealing key (set WXREFUND_SEAL_KEYS as for the operator CLI)',
-            'NeedsOperator',
+            'NeedsOperator' satisfies FailureClass,
           );
         }
         try {
@@ -102,7 +105,7 @@ export function createActivities({ gateway, unseal }: ActivityDeps) {
         } catch (err) {
           throw ApplicationFailure.nonRetryable(
             `cannot open sealed bank details: ${(err as Error).message}`,
-            'NeedsOperator',
+            'NeedsOperator' satisfies FailureClass,
           );
         }
       }

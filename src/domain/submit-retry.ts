@@ -3,6 +3,7 @@
  * never change between rounds (M8); only the waiting does.
  */
 import type { BackoffConfig, SubmitRetryConfig } from './schemas';
+import { FAILURE_HANDLING, type FailureClass } from './failure-classes';
 import { HOUR_MS, MINUTE_MS } from './poll-schedule';
 
 /** RETRY_SAME / unknown outcome: "query after 1 min; 404 → resend", backing off to 30 min. */
@@ -48,10 +49,6 @@ export function backoffDelayMs(backoff: BackoffConfig, round: number): number {
   return Math.min(backoff.maxMs, Math.round(backoff.initialMs * Math.pow(backoff.coefficient, exponent)));
 }
 
-/** The error classes a create round can end with (the activity's ApplicationFailure types). */
-export type SubmitErrorClass =
-  'RetrySame' | 'UnknownOutcome' | 'Throttled' | 'Final' | 'NeedsOperator' | 'InvalidRequest';
-
 export type SubmitErrorDecision =
   /** outcome unknown: wait, then query by out_refund_no and resend the identical create if not found */
   | { kind: 'retry'; delayMs: number }
@@ -61,24 +58,21 @@ export type SubmitErrorDecision =
   | { kind: 'reject' };
 
 /**
- * §3.9 / §6.2: RETRY_SAME, THROTTLED → stay PENDING and retry; FINAL → REJECTED; OPERATOR → MANUAL_REVIEW.
- * InvalidRequest means our own request failed validation before sending (a bug or bad configuration): a human must
- * look, like PARAM_ERROR.
+ * §3.9 / §6.2: an unknown outcome (RETRY_SAME, THROTTLED) → stay PENDING and retry; refused (FINAL) → REJECTED;
+ * needs an operator (OPERATOR, and InvalidRequest: our own request failed validation before sending) → MANUAL_REVIEW.
+ * `consecutiveUnknownRounds` counts this failure too when its outcome is unknown.
  */
 export function decideSubmitError(
-  errorClass: SubmitErrorClass,
+  errorClass: FailureClass,
   consecutiveUnknownRounds: number,
   retry: ResolvedSubmitRetry,
 ): SubmitErrorDecision {
-  switch (errorClass) {
-    case 'Final':
+  switch (FAILURE_HANDLING[errorClass].fate) {
+    case 'refused':
       return { kind: 'reject' };
-    case 'NeedsOperator':
-    case 'InvalidRequest':
+    case 'needs-operator':
       return { kind: 'manual-review', reason: 'SUBMIT_NEEDS_OPERATOR' };
-    case 'RetrySame':
-    case 'UnknownOutcome':
-    case 'Throttled':
+    case 'unknown':
       if (consecutiveUnknownRounds >= retry.maxUnknownRounds) {
         return { kind: 'manual-review', reason: 'SUBMIT_OUTCOME_UNKNOWN' };
       }

@@ -1,15 +1,12 @@
 /**
- * Every failure the WeChat Pay layer can raise falls into exactly one class (reference §3.9).
- * The class decides what the refund workflow does next; the code/status/requestId are kept for humans.
- *
- * - RetrySame:      outcome unknown or transient; resend with the SAME out_refund_no and amounts.
- * - UnknownOutcome: network failure, timeout, unverifiable reply; handled like RetrySame.
- * - Throttled:      rate limited (the refund may still have been accepted); back off, then like RetrySame.
- * - Final:          WeChat refused; nothing exists at WeChat; retrying cannot help.
- * - NeedsOperator:  nothing was created, but a human can fix the cause (funds, config, bug); then resend same number.
+ * Every failure the WeChat Pay layer can raise falls into exactly one class (reference §3.9); the classes and what
+ * each means are declared once, in domain/failure-classes.ts. The class decides what the refund workflow does next;
+ * the code/status/requestId are kept for humans.
  */
-export const ERROR_CLASSES = ['RetrySame', 'UnknownOutcome', 'Throttled', 'Final', 'NeedsOperator'] as const;
-export type WechatPayErrorClass = (typeof ERROR_CLASSES)[number];
+import type { FailureClass } from '../domain/failure-classes';
+
+/** InvalidRequest is raised before any call (see below), so it is not a WechatPayError. */
+export type WechatPayErrorClass = Exclude<FailureClass, 'InvalidRequest'>;
 
 export interface WechatPayErrorDetails {
   /** v3 `code` or v2 `err_code` / `return_code` text; for local failures a descriptive code such as `NETWORK_ERROR`. */
@@ -64,6 +61,7 @@ export class UnknownOutcome extends WechatPayError {
 export class Throttled extends WechatPayError {
   readonly errorClass = 'Throttled' as const;
 }
+/** WeChat refused for good. Named as in the spec and in recorded histories (see domain/failure-classes.ts). */
 export class Final extends WechatPayError {
   readonly errorClass = 'Final' as const;
 }
@@ -76,7 +74,7 @@ export class NeedsOperator extends WechatPayError {
  * nothing was sent, so it is never an unknown outcome.
  */
 export class InvalidRequest extends Error {
-  override readonly name = 'InvalidRequest';
+  override readonly name = 'InvalidRequest' satisfies FailureClass;
   constructor(
     message: string,
     readonly issues: ReadonlyArray<{ path: string; message: string }>,

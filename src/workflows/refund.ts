@@ -12,12 +12,16 @@
  * every retry (M8), so WeChat refunds at most once however often we resend. Every reply and notification is held
  * against that request before it counts (domain/evidence.ts): one that disagrees is never applied.
  * A refund requested while another of its order is being submitted starts held, until its ledger grants the slot.
+ *
+ * This file is the workflow's control flow and its calls to WeChat; the refund's state, and every change to it, is
+ * RefundTracker's (refund-tracker.ts).
  */
 import * as wf from '@temporalio/workflow';
 import type { ApplyAbnormalActivityInput, RefundActivities } from '../activities';
-import type { CreateRefundInput } from '../wechatpay/gateway';
+import type { CreateRefundInput, RefundChannel } from '../wechatpay/gateway';
 import { isTerminal, stateFromWechatStatus } from '../domain/status';
 import { resolvePolling } from '../domain/poll-schedule';
+import { NON_RETRYABLE_FAILURE_CLASSES, outcomeUnknown } from '../domain/failure-classes';
 import {
   backoffDelayMs,
   decideSubmitError,
@@ -43,7 +47,10 @@ import { RefundTracker } from './refund-tracker';
 import { classifyActivityFailure, isoAt, parseOrFail, WorkflowMutex } from './support';
 import type { PollReason, RefundOutcome, RefundStatusView } from './types';
 
-/** Creates are retried by this workflow, not by Temporal: each round is visible, and backoffs differ by class. */
+/**
+ * Creates are retried by this workflow, never by Temporal (so the activity never sees a second attempt): each round
+ * is visible, backoffs differ by class, and after an unknown outcome every resend is preceded by a query.
+ */
 const { submitRefund } = wf.proxyActivities<RefundActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 1 },
@@ -56,7 +63,7 @@ const { queryRefund } = wf.proxyActivities<RefundActivities>({
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
     maximumAttempts: 3,
-    nonRetryableErrorTypes: ['Final', 'NeedsOperator', 'InvalidRequest'],
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_CLASSES],
   },
 });
 /** Not blindly retried: a resend after an unknown outcome could be refused although the first one worked. */
@@ -73,10 +80,8 @@ export async function refundWorkflow(rawInput: RefundWorkflowInput): Promise<Ref
 
   wf.setHandler(statusQuery, () => refund.view());
   wf.setHandler(refundNotifiedSignal, (notification) => refund.onNotification(notification));
-  wf.setHandler(submissionSlotGrantedSignal, () => {
-    refund.held = false;
-  });
-  wf.setHandler(retryNowUpdate, (request) => refund.onRetryNow(request), {
+  wf.setHandler(submissionSlotGrantedSignal, () => refund.grantSubmissionSlot());
+  wf.setHandler(retryNowUpdate, (request) => refund.retryNow(request), {
     validator: (request) => refund.validateRetryNow(request),
   });
   wf.setHandler(resolveAbnormalUpdate, (request) => resolveAbnormal(refund, gateway, request), {
@@ -85,11 +90,10 @@ export async function refundWorkflow(rawInput: RefundWorkflowInput): Promise<Ref
 
   refund.publishInitial();
   // Started at request time to bind its number; another refund of the order holds the submission slot (M9).
-  if (refund.held) await wf.condition(() => !refund.held || !refund.awaitingSubmission());
+  if (refund.known.held) await wf.condition(() => !refund.known.held || !refund.awaitingSubmission());
   await submitUntilAccepted(refund, gateway, createRequest(input), resolveSubmitRetry(input.submitRetry));
   await followUntilFinal(refund, gateway);
-  const settledAtWechat = refund.state === 'SUCCESS' || refund.state === 'CLOSED';
-  if (evidenceChecked && settledAtWechat && refund.channel === 'UNKNOWN') await learnChannel(refund, gateway);
+  if (refund.settledWithoutChannel()) await learnChannel(refund, gateway);
   await wf.condition(wf.allHandlersFinished);
   await refund.flushLedgerReports();
   return refund.outcome();
@@ -122,11 +126,8 @@ async function submitUntilAccepted(
   let queryFirst = false;
 
   while (refund.awaitingSubmission()) {
-    if (refund.pollRequested) {
-      // A notification or operator says WeChat may have it: look before sending again.
-      refund.pollRequested = undefined;
-      queryFirst = true;
-    }
+    // A notification or operator says WeChat may have it: look before sending again.
+    if (refund.takePollRequest() !== undefined) queryFirst = true;
     const at = Date.now();
     const queried = queryFirst;
     let result;
@@ -136,11 +137,7 @@ async function submitUntilAccepted(
       const failure = classifyActivityFailure(err);
       refund.recordSubmitAttempt({ at: isoAt(at), result: 'FAILED', error: failure }, at, queried);
       if (!refund.awaitingSubmission()) break; // settled by a notification meanwhile
-      if (
-        failure.errorClass === 'RetrySame' ||
-        failure.errorClass === 'UnknownOutcome' ||
-        failure.errorClass === 'Throttled'
-      ) {
+      if (outcomeUnknown(failure.errorClass)) {
         queryFirst = true;
         unknownRounds += 1;
       }
@@ -189,11 +186,8 @@ async function submitUntilAccepted(
       await waitBeforeResubmit(refund, backoffDelayMs(retry.retrySame, unknownRounds));
       continue;
     }
-    if (to === 'MANUAL_REVIEW') {
-      // WeChat has the refund (it answered with a record) in a status nobody here understands: a human decides,
-      // and from now on "retry now" means "query now", never another create.
-      refund.acceptedAtMs ??= Date.now();
-    }
+    // An unrecognised status still means WeChat has the refund (it answered with a record): a human decides.
+    if (to === 'MANUAL_REVIEW') refund.markAccepted();
     refund.observe(to, 'create', {
       record: result.record,
       reviewReason: to === 'MANUAL_REVIEW' ? 'UNRECOGNISED_STATUS' : undefined,
@@ -204,14 +198,9 @@ async function submitUntilAccepted(
 
 /** Sleeps until the backoff ends, an operator says "retry now", or a notification settles the refund. */
 async function waitBeforeResubmit(refund: RefundTracker, delayMs: number): Promise<void> {
-  refund.nextSubmitAtMs = Date.now() + delayMs;
-  refund.refreshDetails();
-  await wf.condition(
-    () => !refund.awaitingSubmission() || refund.retryRequested || refund.pollRequested !== undefined,
-    delayMs,
-  );
-  refund.retryRequested = false;
-  refund.nextSubmitAtMs = undefined;
+  refund.planResubmit(Date.now() + delayMs);
+  await wf.condition(() => refund.resubmitWaitInterrupted(), delayMs);
+  refund.resubmitWaitEnded();
 }
 
 /** After acceptance: the first of a notification or the next poll, until SUCCESS or CLOSED. */
@@ -225,19 +214,17 @@ async function followUntilFinal(refund: RefundTracker, gateway: WorkflowMutex): 
       });
       continue;
     }
-    refund.nextPollAtMs = due;
-    refund.refreshDetails();
-    const version = refund.version;
+    refund.planPoll(due);
+    const version = refund.known.version;
     const waitMs = due - Date.now();
-    if (waitMs > 0 && refund.pollRequested === undefined) {
-      await wf.condition(() => refund.version !== version || refund.pollRequested !== undefined, waitMs);
+    if (waitMs > 0 && refund.known.pollRequested === undefined) {
+      await wf.condition(() => refund.known.version !== version || refund.known.pollRequested !== undefined, waitMs);
     }
-    if (refund.pollRequested === undefined && refund.version !== version) continue; // state moved: re-plan
-    const reason: PollReason = refund.pollRequested ?? (refund.state === 'PROCESSING' ? 'SCHEDULED' : 'WAITING');
-    refund.pollRequested = undefined;
+    if (refund.known.pollRequested === undefined && refund.known.version !== version) continue; // state moved: re-plan
+    const reason: PollReason = refund.takePollRequest() ?? (refund.state === 'PROCESSING' ? 'SCHEDULED' : 'WAITING');
     await poll(refund, gateway, reason);
   }
-  refund.nextPollAtMs = undefined;
+  refund.stopPolling();
 }
 
 /** WeChat's record of this refund, one gateway call at a time (see WorkflowMutex). */
@@ -285,6 +272,71 @@ async function poll(
   }
 }
 
+/**
+ * A refund settled without WeChat naming the channel (a v3 notification carries none): one query tells, so the
+ * RefundChannel search attribute is set on every settled refund. A failed query leaves it UNKNOWN, published too.
+ */
+async function learnChannel(refund: RefundTracker, gateway: WorkflowMutex): Promise<void> {
+  const at = Date.now();
+  let channel: RefundChannel = 'UNKNOWN';
+  try {
+    const record = await queryThisRefund(refund, gateway);
+    const mismatches = record ? refund.mismatchesIn(record) : [];
+    if (record && mismatches.length > 0) refund.alertMismatch('query', mismatches);
+    else if (record) channel = record.channel;
+    refund.recordPoll({ at: isoAt(at), reason: 'CHANNEL', result: record?.status ?? 'NOT_FOUND' }, at);
+  } catch (err) {
+    const failure = classifyActivityFailure(err);
+    refund.recordPoll({ at: isoAt(at), reason: 'CHANNEL', result: 'ERROR', error: failure }, at);
+  }
+  refund.settleChannel(channel);
+}
+
+/** The resolveAbnormal update: pays an ABNORMAL refund to another card, one gateway call at a time. */
+async function resolveAbnormal(
+  refund: RefundTracker,
+  gateway: WorkflowMutex,
+  raw: ResolveAbnormalRequest,
+): Promise<RefundStatusView> {
+  // A Temporal failure (not a ZodError) so a bad request fails the update, never the workflow task.
+  const parsed = resolveAbnormalSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw wf.ApplicationFailure.nonRetryable(describeZodError(parsed.error), 'InvalidResolveAbnormalRequest');
+  }
+  const request = parsed.data;
+  const at = Date.now();
+  refund.startAbnormalResolution(request, at);
+  try {
+    const record = await gateway.runExclusive(async () => {
+      // The state may have moved while waiting for the gateway (e.g. the portal handled it).
+      const refundId = refund.known.refundId;
+      if (refund.state !== 'ABNORMAL' || !refundId) {
+        throw wf.ApplicationFailure.nonRetryable(`refund is ${refund.state}, no longer ABNORMAL`, 'NotAbnormal');
+      }
+      return applyAbnormalRefund({
+        refundId,
+        outRefundNo: refund.input.outRefundNo,
+        subMchid: refund.input.subMchid,
+        ...abnormalDestination(request),
+      });
+    });
+    refund.abnormalResolutionAccepted(request, at, record);
+    return refund.view();
+  } catch (err) {
+    if (err instanceof wf.ApplicationFailure) throw err;
+    const failure = classifyActivityFailure(err);
+    refund.abnormalResolutionFailed(request, at, failure);
+    throw wf.ApplicationFailure.create({
+      type: failure.errorClass,
+      message: `apply-abnormal-refund failed: ${failure.code}: ${failure.message}`,
+      nonRetryable: true,
+      details: [failure],
+    });
+  } finally {
+    refund.endAbnormalResolution();
+  }
+}
+
 /** Where apply-abnormal-refund sends the money; sealed bank details stay sealed until the activity opens them. */
 function abnormalDestination(
   request: ResolveAbnormalRequest,
@@ -306,93 +358,5 @@ function abnormalDestination(
       };
     case 'MERCHANT_BANK_CARD':
       return { type: request.type };
-  }
-}
-
-/**
- * A refund settled without WeChat naming the channel (a v3 notification carries none): one query tells, so the
- * RefundChannel search attribute is set on every settled refund. A failed query leaves it UNKNOWN, published too.
- */
-async function learnChannel(refund: RefundTracker, gateway: WorkflowMutex): Promise<void> {
-  const at = Date.now();
-  let channel: RefundTracker['channel'] = 'UNKNOWN';
-  try {
-    const record = await queryThisRefund(refund, gateway);
-    const mismatches = record ? refund.mismatchesIn(record) : [];
-    if (record && mismatches.length > 0) refund.alertMismatch('query', mismatches);
-    else if (record) channel = record.channel;
-    refund.recordPoll({ at: isoAt(at), reason: 'CHANNEL', result: record?.status ?? 'NOT_FOUND' }, at);
-  } catch (err) {
-    const failure = classifyActivityFailure(err);
-    refund.recordPoll({ at: isoAt(at), reason: 'CHANNEL', result: 'ERROR', error: failure }, at);
-  }
-  refund.settleChannel(channel);
-}
-
-async function resolveAbnormal(
-  refund: RefundTracker,
-  gateway: WorkflowMutex,
-  raw: ResolveAbnormalRequest,
-): Promise<RefundStatusView> {
-  // A Temporal failure (not a ZodError) so a bad request fails the update, never the workflow task.
-  const parsed = resolveAbnormalSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw wf.ApplicationFailure.nonRetryable(describeZodError(parsed.error), 'InvalidResolveAbnormalRequest');
-  }
-  const request = parsed.data;
-  refund.abnormalResolutionInFlight = true;
-  const at = Date.now();
-  refund.operatorActions.push({ at: isoAt(at), action: 'resolveAbnormal', operator: request.operator });
-  try {
-    const record = await gateway.runExclusive(async () => {
-      // The state may have moved while waiting for the gateway (e.g. the portal handled it).
-      if (refund.state !== 'ABNORMAL' || !refund.refundId) {
-        throw wf.ApplicationFailure.nonRetryable(`refund is ${refund.state}, no longer ABNORMAL`, 'NotAbnormal');
-      }
-      return applyAbnormalRefund({
-        refundId: refund.refundId,
-        outRefundNo: refund.input.outRefundNo,
-        subMchid: refund.input.subMchid,
-        ...abnormalDestination(request),
-      });
-    });
-    refund.abnormalHandlingRequested = true;
-    refund.abnormalResolutions.push({
-      at: isoAt(at),
-      type: request.type === 'MERCHANT_BANK_CARD' ? request.type : 'USER_BANK_CARD',
-      bankType: request.type === 'MERCHANT_BANK_CARD' ? undefined : request.bankType,
-      operator: request.operator,
-      result: 'ACCEPTED',
-    });
-    refund.observe(stateFromWechatStatus(record.status), 'apply-abnormal', { record });
-    return refund.view();
-  } catch (err) {
-    if (err instanceof wf.ApplicationFailure) throw err;
-    const failure = classifyActivityFailure(err);
-    refund.abnormalResolutions.push({
-      at: isoAt(at),
-      type: request.type === 'MERCHANT_BANK_CARD' ? request.type : 'USER_BANK_CARD',
-      bankType: request.type === 'MERCHANT_BANK_CARD' ? undefined : request.bankType,
-      operator: request.operator,
-      result: 'FAILED',
-      error: failure,
-    });
-    if (
-      failure.errorClass === 'RetrySame' ||
-      failure.errorClass === 'UnknownOutcome' ||
-      failure.errorClass === 'Throttled'
-    ) {
-      // It may have worked: let a query tell, and accept ABNORMAL → PROCESSING from it.
-      refund.abnormalHandlingRequested = true;
-      refund.pollRequested = 'VERIFY_APPLY';
-    }
-    throw wf.ApplicationFailure.create({
-      type: failure.errorClass,
-      message: `apply-abnormal-refund failed: ${failure.code}: ${failure.message}`,
-      nonRetryable: true,
-      details: [failure],
-    });
-  } finally {
-    refund.abnormalResolutionInFlight = false;
   }
 }

@@ -2,7 +2,7 @@
 import { ActivityFailure, ApplicationFailure, condition, TimeoutFailure } from '@temporalio/workflow';
 import type { z } from 'zod';
 import { describeZodError } from '../domain/schemas';
-import type { SubmitErrorClass } from '../domain/submit-retry';
+import { isFailureClass, type FailureClass } from '../domain/failure-classes';
 import type { FailureSummary } from './types';
 
 /** Workflow inputs are external: a bad one fails the workflow at once with the field and the rule. */
@@ -14,27 +14,19 @@ export function parseOrFail<S extends z.ZodType>(schema: S, value: unknown, what
   return result.data;
 }
 
-const KNOWN_CLASSES: ReadonlySet<string> = new Set([
-  'RetrySame',
-  'UnknownOutcome',
-  'Throttled',
-  'Final',
-  'NeedsOperator',
-  'InvalidRequest',
-]);
-
-export type ClassifiedFailure = FailureSummary & { errorClass: SubmitErrorClass };
+export type ClassifiedFailure = FailureSummary & { errorClass: FailureClass };
 
 /**
  * Reads the class the activity put on its ApplicationFailure (src/activities/failures.ts). An activity that timed
- * out or whose worker died never answered: that is an unknown outcome, exactly like a network timeout.
+ * out or whose worker died never answered: that is an unknown outcome, exactly like a network timeout; so is a
+ * failure type no class names (WeChat may have acted, only a query can tell).
  * Anything that is not an activity failure (cancellation, a bug) is not ours to classify and is rethrown.
  */
 export function classifyActivityFailure(err: unknown): ClassifiedFailure {
   if (!(err instanceof ActivityFailure)) throw err;
   const cause = err.cause;
   if (cause instanceof ApplicationFailure) {
-    const errorClass = (KNOWN_CLASSES.has(cause.type ?? '') ? cause.type : 'UnknownOutcome') as SubmitErrorClass;
+    const errorClass: FailureClass = isFailureClass(cause.type) ? cause.type : 'UnknownOutcome';
     const detail = (cause.details?.[0] ?? {}) as Partial<FailureSummary>;
     return {
       errorClass,

@@ -1,5 +1,6 @@
 import { HOUR_MS, MINUTE_MS } from '../../../src/domain/poll-schedule';
 import { backoffDelayMs, decideSubmitError, resolveSubmitRetry } from '../../../src/domain/submit-retry';
+import { FAILURE_CLASSES, outcomeUnknown } from '../../../src/domain/failure-classes';
 
 const retry = resolveSubmitRetry(undefined);
 
@@ -50,4 +51,16 @@ test('configurable', () => {
   expect(decideSubmitError('RetrySame', 1, custom)).toEqual({ kind: 'retry', delayMs: 5_000 });
   expect(decideSubmitError('RetrySame', 2, custom).kind).toBe('manual-review');
   expect(backoffDelayMs(custom.retrySame, 3)).toBe(20_000);
+});
+
+test('only a failure whose outcome is unknown leads to another create round; exactly Final rejects', () => {
+  const decisions = FAILURE_CLASSES.map((c) => [c, decideSubmitError(c, 1, retry).kind, outcomeUnknown(c)]);
+  expect(decisions).toEqual([
+    ['RetrySame', 'retry', true],
+    ['UnknownOutcome', 'retry', true],
+    ['Throttled', 'retry', true],
+    ['Final', 'reject', false],
+    ['NeedsOperator', 'manual-review', false],
+    ['InvalidRequest', 'manual-review', false],
+  ]);
 });
