@@ -6,7 +6,7 @@
  * Pure: imported by workflow code (bundled into the sandbox) as well as by starters and the CLI.
  */
 import { z } from 'zod';
-import { ABNORMAL_BANK_TYPES } from './abnormal-bank-types';
+import { ABNORMAL_BANK_TYPES } from '../wechatpay/abnormal-bank-types';
 import { sealedSecretSchema } from './sealed-secret';
 
 /** A positive, safe integer number of fen (M1). */

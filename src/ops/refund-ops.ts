@@ -7,15 +7,8 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { orderWorkflowId, refundWorkflowId } from '../domain/ids';
 import { REFUND_STATES, type RefundState } from '../domain/status';
 import type { ResolveAbnormalRequest, RetryNowRequest } from '../domain/schemas';
-import {
-  ledgerQuery,
-  resolveAbnormalUpdate,
-  retryNowUpdate,
-  statusQuery,
-  type LedgerView,
-  type RefundStatusView,
-  type RetryNowResult,
-} from '../workflows/definitions';
+import { ledgerQuery, resolveAbnormalUpdate, retryNowUpdate, statusQuery } from '../workflows/definitions';
+import type { LedgerView, RefundStatusView, RetryNowResult } from '../workflows/types';
 
 export interface RefundListItem {
   workflowId: string;

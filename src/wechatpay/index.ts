@@ -1,6 +1,8 @@
 /**
- * Public surface of the WeChat Pay protocol layer. The first block is the conformance surface (exact names and
- * shapes checked by an independent test against published vectors); the rest is what the product uses.
+ * Public surface of the WeChat Pay protocol layer. Keep this file and every export in it, even those nothing in this
+ * repository imports through it: an external conformance check builds the project and calls `lib/wechatpay/index.js`.
+ * The first block is that conformance surface (exact names and shapes checked against published vectors); the rest
+ * is what the product uses. Code inside the repository imports from the defining modules directly.
  */
 export { buildV3Authorization, verifyV3Signature } from './v3/sign';
 export { decryptV3Resource } from './v3/aes-gcm';

@@ -1,7 +1,8 @@
 /**
  * Signal, query and update definitions of the refund and order-ledger workflows. Shared by the workflows, the
  * webhook (refundNotified), the order service's starter (requestRefund) and the operator CLI (status, retryNow,
- * resolveAbnormal, ledger queries). Names are part of the wire contract: never rename.
+ * resolveAbnormal, ledger queries). Names are part of the wire contract: never rename. The data they carry is typed in
+ * ./types.ts: import those types from there.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RefundNotification } from '../wechatpay/gateway';
@@ -14,8 +15,6 @@ import type {
   RefundStatusView,
   RetryNowResult,
 } from './types';
-
-export * from './types';
 
 // Refund workflow (`refund-<out_refund_no>`)
 

@@ -23,8 +23,10 @@ import {
   type OrderLedgerInput,
   type RefundRequest,
 } from '../domain/schemas';
+import { NON_RETRYABLE_FAILURE_CLASSES } from '../domain/failure-classes';
 import { OutTradeNoKey } from '../domain/search-attributes';
 import { formatFen } from '../domain/money';
+import type { RefundCheck } from '../domain/refund-caps';
 import {
   ledgerQuery,
   refundableAmountQuery,
@@ -53,7 +55,7 @@ const { lookUpOrder } = wf.proxyActivities<RefundActivities>({
     backoffCoefficient: 2,
     maximumInterval: '10 seconds',
     maximumAttempts: 4,
-    nonRetryableErrorTypes: ['Final', 'NeedsOperator', 'InvalidRequest'],
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_CLASSES],
   },
 });
 
@@ -82,8 +84,7 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
       // Checked again: the validator does not run on replay, and this keeps the handler correct on its own.
       const parsed = parseRequest(request);
       if (!verified) {
-        const check = ledger.check(parsed);
-        if (!check.ok) throw refuse(check.message, `RefundRule${check.rule}`);
+        const check = enforceRefundRules(ledger, parsed);
         if (check.kind === 'duplicate') return ledger.receipt(check.entry);
         const receipt = ledger.add(parsed);
         publish();
@@ -99,19 +100,7 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
       return ledger.receipt(entry);
     },
     {
-      validator: (request: RefundRequest) => {
-        // Typed failures: callers (src/starter.ts) map `RefundRule<rule>` to the WeChat rule without parsing text.
-        const parsed = parseRequest(request);
-        if (!verified) {
-          const check = ledger.check(parsed);
-          if (!check.ok) throw refuse(check.message, `RefundRule${check.rule}`);
-          return;
-        }
-        if (!ledger.settledFacts()) return; // the handler waits for WeChat's record, then decides
-        preCheck(ledger, parsed);
-        const check = ledger.check(parsed);
-        if (!check.ok) throw refuse(check.message, `RefundRule${check.rule}`);
-      },
+      validator: (request: RefundRequest) => validateRequest(ledger, verified, request),
       description: 'Request a refund of this order; rejected at once when it breaks a WeChat refund rule.',
     },
   );
@@ -123,8 +112,7 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
    */
   function decide(state: LedgerState, request: RefundRequest): LedgerEntry {
     preCheck(state, request);
-    const check = state.check(request);
-    if (!check.ok) throw refuse(check.message, `RefundRule${check.rule}`);
+    const check = enforceRefundRules(state, request);
     if (check.kind === 'duplicate') return check.entry;
     const readyNow = state.slotFreeNow();
     state.add(request, { queue: false });
@@ -203,7 +191,7 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
       }
       const head = ledger.entry(ledger.queue[0]);
       if (head?.held) await grantSlot(ledger, head);
-      else await startRefund(ledger, input.outTradeNo, rawInput);
+      else await startRefund(ledger, input);
       publish();
       continue;
     }
@@ -227,6 +215,29 @@ function parseRequest(request: RefundRequest): RefundRequest {
   const result = requestRefundSchema.safeParse(request);
   if (!result.success) throw refuse(describeZodError(result.error), 'InvalidRefundRequest');
   return result.data;
+}
+
+/**
+ * requestRefund's validator: refuses at once what would be refused anyway, so a bad request leaves no trace in
+ * history. Typed failures: callers (src/starter.ts) map `RefundRule<rule>` to the WeChat rule without parsing text.
+ */
+function validateRequest(ledger: LedgerState, verified: boolean, request: RefundRequest): void {
+  const parsed = parseRequest(request);
+  if (verified) {
+    if (!ledger.settledFacts()) return; // the handler waits for WeChat's record, then decides
+    preCheck(ledger, parsed);
+  }
+  enforceRefundRules(ledger, parsed);
+}
+
+/** WeChat's money rules for this request against the ledger: refused (throws `RefundRule<rule>`), new or a repeat. */
+function enforceRefundRules(
+  ledger: LedgerState,
+  request: RefundRequest,
+): Extract<RefundCheck<LedgerEntry>, { ok: true }> {
+  const check = ledger.check(request);
+  if (!check.ok) throw refuse(check.message, `RefundRule${check.rule}`);
+  return check;
 }
 
 /** Refusals that need no money rule: the order itself, the caller's facts, an expired request. */
@@ -349,7 +360,9 @@ async function grantSlot(ledger: LedgerState, entry: LedgerEntry): Promise<void>
   }
 }
 
-async function startRefund(ledger: LedgerState, outTradeNo: string, input: OrderLedgerWorkflowInput): Promise<void> {
+/** Pre-verification ledgers only: starts the refund at the head of the queue from the facts the caller gave. */
+async function startRefund(ledger: LedgerState, input: OrderLedgerInput): Promise<void> {
+  const { outTradeNo } = input;
   const outRefundNo = ledger.queue[0];
   const entry = ledger.entry(outRefundNo);
   if (!entry) {
@@ -380,13 +393,7 @@ async function startRefund(ledger: LedgerState, outTradeNo: string, input: Order
       parentClosePolicy: wf.ParentClosePolicy.ABANDON,
       staticSummary: `Refund ${formatFen(entry.amountFen)} CNY of order ${outTradeNo} (${outRefundNo})`,
     });
-    child.result().then(
-      (outcome) => ledger.applyOutcome(outcome),
-      (err: unknown) => {
-        wf.log.warn('refund workflow ended without a result', { outRefundNo, error: String(err) });
-        ledger.markLost(outRefundNo, String(err));
-      },
-    );
+    watchOutcome(ledger, outRefundNo, child.result());
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       ledger.markLost(

@@ -18,7 +18,8 @@ import {
   requestRefund,
   type OrderParams,
 } from '../../src/starter';
-import { ledgerQuery, refundNotifiedSignal, statusQuery, type RefundStatusView } from '../../src/workflows/definitions';
+import { ledgerQuery, refundNotifiedSignal, statusQuery } from '../../src/workflows/definitions';
+import type { RefundStatusView } from '../../src/workflows/types';
 import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
 import { closeGateways, DIRECT, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
 import { newRefundNo } from '../workflows/helpers';

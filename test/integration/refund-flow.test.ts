@@ -13,13 +13,8 @@ import { createActivities } from '../../src/activities';
 import { refundWorkflowId } from '../../src/domain/ids';
 import type { OrderLedgerInput } from '../../src/domain/schemas';
 import type { SimulatorHandle } from '../../src/simulator/server';
-import {
-  ledgerQuery,
-  refundNotifiedSignal,
-  retryNowUpdate,
-  statusQuery,
-  type RefundStatusView,
-} from '../../src/workflows/definitions';
+import { ledgerQuery, refundNotifiedSignal, retryNowUpdate, statusQuery } from '../../src/workflows/definitions';
+import type { RefundStatusView } from '../../src/workflows/types';
 import type { refundWorkflow } from '../../src/workflows/refund';
 import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
 import {

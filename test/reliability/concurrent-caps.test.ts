@@ -18,13 +18,8 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { requestRefund, RefundRejected, refundHandle, type RefundReceipt } from '../../src/starter';
 import { orderWorkflowId } from '../../src/domain/ids';
-import {
-  ledgerQuery,
-  refundableAmountQuery,
-  refundCountQuery,
-  statusQuery,
-  type LedgerView,
-} from '../../src/workflows/definitions';
+import { ledgerQuery, refundableAmountQuery, refundCountQuery, statusQuery } from '../../src/workflows/definitions';
+import type { LedgerView } from '../../src/workflows/types';
 import { sized } from './support/profile';
 import {
   checkMoney,

@@ -19,7 +19,8 @@
  */
 import { DEFAULT_TIMEOUTS } from '../../src/wechatpay/transport';
 import { refundHandle, type RefundReceipt } from '../../src/starter';
-import { statusQuery, type RefundStatusView } from '../../src/workflows/definitions';
+import { statusQuery } from '../../src/workflows/definitions';
+import type { RefundStatusView } from '../../src/workflows/types';
 import { activityPicture, chaosSeed, Rng, sleep, stats, waitFor } from './support/chaos';
 import { sized } from './support/profile';
 import {

@@ -11,8 +11,8 @@ import {
   refundNotifiedSignal,
   requestRefundUpdate,
   statusQuery,
-  type RefundReceipt,
 } from '../../src/workflows/definitions';
+import type { RefundReceipt } from '../../src/workflows/types';
 import type { refundWorkflow } from '../../src/workflows/refund';
 import { orderLedgerWorkflow } from '../../src/workflows/order-ledger';
 import { uniqueTaskQueue, workflowBundle } from '../harness/temporal';

@@ -5,7 +5,7 @@
  * 400 PARAM_ERROR); business rules such as refund ≤ total (400 INVALID_REQUEST) are checked by the client's input schema
  * (see v3/gateway.ts) so that the simulator can still reply with the right code. Response schemas ignore unknown fields.
  */
-import { ABNORMAL_BANK_TYPES } from '../../domain/abnormal-bank-types';
+import { ABNORMAL_BANK_TYPES } from '../abnormal-bank-types';
 import { z } from 'zod';
 import {
   fenOrZeroSchema,

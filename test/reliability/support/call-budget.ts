@@ -21,7 +21,8 @@ import { allScheduledPolls, resolvePolling, scheduleFor, type ScheduleKind } fro
 import type { CallCounts } from '../../../src/simulator/admin-schemas';
 import type { FaultHit } from '../../../src/simulator/faults';
 import { refundHandle, type RefundOutcome, type RefundReceipt } from '../../../src/starter';
-import { statusQuery, type RefundStatusView } from '../../../src/workflows/definitions';
+import { statusQuery } from '../../../src/workflows/definitions';
+import type { RefundStatusView } from '../../../src/workflows/types';
 
 /** Failure codes of a call that got no answer in time: the client's own timeout, or the activity's. */
 const UNANSWERED_CODES: ReadonlySet<string> = new Set(['TIMEOUT', 'ACTIVITY_TIMEOUT']);

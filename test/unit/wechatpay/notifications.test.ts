@@ -46,6 +46,7 @@ describe('verifyV3Notification', () => {
   const k = testKeys();
   const body = notificationBody(SAMPLE_RESOURCE);
   const platformSigner = { privateKeyPem: k.platform.privateKeyPem, serial: k.platform.serial };
+  const rotatedSigner = { privateKeyPem: k.rotatedPlatform.privateKeyPem, serial: k.rotatedPlatform.serial };
 
   it('verifies and decrypts a notification signed with a platform certificate', async () => {
     const n = await verifyV3Notification({
@@ -216,56 +217,42 @@ describe('verifyV3Notification', () => {
       ).resolves.toBeDefined();
     });
 
-    it('SIGNTEST_PROBE for WECHATPAY/SIGNTEST/ signatures', async () => {
-      const h = { ...headers(), 'wechatpay-signature': 'WECHATPAY/SIGNTEST/abcdefg' };
-      expect(
-        (
-          await rejection(
-            verifyV3Notification({ headers: h, rawBody: body, keyring: keyring(), apiV3Key: API_V3_KEY, now }),
-          )
-        ).reason,
-      ).toBe('SIGNTEST_PROBE');
-    });
-
-    it('UNKNOWN_SERIAL for a serial in no keyring (no refresher configured)', async () => {
-      const h = signedHeaders(
-        body,
-        { privateKeyPem: k.rotatedPlatform.privateKeyPem, serial: k.rotatedPlatform.serial },
-        NOW_S,
+    it.each([
+      [
+        'SIGNTEST_PROBE',
+        'for WECHATPAY/SIGNTEST/ signatures',
+        () => ({ ...headers(), 'wechatpay-signature': 'WECHATPAY/SIGNTEST/abcdefg' }),
+      ],
+      [
+        'UNKNOWN_SERIAL',
+        'for a serial in no keyring (no refresher configured)',
+        () => signedHeaders(body, rotatedSigner, NOW_S),
+      ],
+      [
+        'MISSING_HEADERS',
+        'when a Wechatpay-* header is absent',
+        () => {
+          const { ['wechatpay-nonce']: _drop, ...h } = headers();
+          return h;
+        },
+      ],
+    ])('%s %s', async (reason, _when, headersOf) => {
+      const h = headersOf();
+      const e = await rejection(
+        verifyV3Notification({ headers: h, rawBody: body, keyring: keyring(), apiV3Key: API_V3_KEY, now }),
       );
-      expect(
-        (
-          await rejection(
-            verifyV3Notification({ headers: h, rawBody: body, keyring: keyring(), apiV3Key: API_V3_KEY, now }),
-          )
-        ).reason,
-      ).toBe('UNKNOWN_SERIAL');
+      expect(e.reason).toBe(reason);
     });
 
     it('UNKNOWN_SERIAL is resolved by one refresh when a refresher knows the new certificate', async () => {
       const ring = keyring();
       const refresher = jest.fn(async () => [{ serial: k.rotatedPlatform.serial, certPem: k.rotatedPlatform.certPem }]);
       ring.setRefresher(refresher);
-      const h = signedHeaders(
-        body,
-        { privateKeyPem: k.rotatedPlatform.privateKeyPem, serial: k.rotatedPlatform.serial },
-        NOW_S,
-      );
+      const h = signedHeaders(body, rotatedSigner, NOW_S);
       await expect(
         verifyV3Notification({ headers: h, rawBody: body, keyring: ring, apiV3Key: API_V3_KEY, now }),
       ).resolves.toBeDefined();
       expect(refresher).toHaveBeenCalledTimes(1);
-    });
-
-    it('MISSING_HEADERS when a Wechatpay-* header is absent', async () => {
-      const { ['wechatpay-nonce']: _drop, ...h } = headers();
-      expect(
-        (
-          await rejection(
-            verifyV3Notification({ headers: h, rawBody: body, keyring: keyring(), apiV3Key: API_V3_KEY, now }),
-          )
-        ).reason,
-      ).toBe('MISSING_HEADERS');
     });
 
     it('BAD_CIPHERTEXT (authentic, 500) when the resource does not decrypt', async () => {

@@ -11,6 +11,7 @@ import { createV2Gateway, V2Gateway, V2GatewayConfigInput } from '../../../src/w
 import { buildIndexedFields } from '../../../src/wechatpay/v2/indexed-fields';
 import { signV2 } from '../../../src/wechatpay/v2/sign';
 import { FakeV2, startFakeV2, V2_API_KEY, V2Recorded, V2Reply } from './helpers/fake-v2-server';
+import { refundToCreate, thrown } from './helpers/gateway-calls';
 import { testKeys } from './helpers/wechat-keys';
 
 const k = testKeys();
@@ -73,23 +74,7 @@ function gateway(overrides: Partial<V2GatewayConfigInput> = {}): V2Gateway {
   return g;
 }
 
-const createInput = {
-  outRefundNo: 'R20240101000001',
-  outTradeNo: 'T20240101000001',
-  refundFen: 100,
-  totalFen: 300,
-  reason: '退货',
-  notifyUrl: 'https://merchant.example/v2/refund',
-};
-
-async function thrown(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the call to fail');
-}
+const createInput = refundToCreate('https://merchant.example/v2/refund');
 
 describe('v2 refund over mutual TLS', () => {
   it('presents the merchant certificate, signs with MD5 and maps the accepted reply to PROCESSING', async () => {

@@ -7,6 +7,7 @@ import { createV2Gateway, V2Gateway, V2GatewayConfigInput } from '../../../src/w
 import { buildIndexedFields } from '../../../src/wechatpay/v2/indexed-fields';
 import { signV2 } from '../../../src/wechatpay/v2/sign';
 import { FakeV2, startFakeV2, V2_API_KEY, V2Recorded, V2Reply } from './helpers/fake-v2-server';
+import { thrown } from './helpers/gateway-calls';
 import { testKeys } from './helpers/wechat-keys';
 
 const k = testKeys();
@@ -78,15 +79,6 @@ function gateway(overrides: Partial<V2GatewayConfigInput> = {}): V2Gateway {
   );
   gateways.push(g);
   return g;
-}
-
-async function thrown(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('v2 query order (/pay/orderquery)', () => {

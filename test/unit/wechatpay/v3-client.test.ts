@@ -12,6 +12,7 @@ import {
 import { createV3Gateway, V3Gateway, V3GatewayConfigInput } from '../../../src/wechatpay/v3/gateway';
 import { decryptSensitiveField } from '../../../src/wechatpay/v3/rsa-oaep';
 import { certificatesReply, FakeV3, refundObject, Reply, RecordedRequest, startFakeV3 } from './helpers/fake-v3-server';
+import { refundToCreate, thrown } from './helpers/gateway-calls';
 import { API_V3_KEY, MCHID, SP_MCHID, SUB_MCHID, testKeys } from './helpers/wechat-keys';
 
 const k = testKeys();
@@ -49,23 +50,7 @@ function gateway(overrides: Partial<V3GatewayConfigInput> = {}): V3Gateway {
   return g;
 }
 
-const createInput = {
-  outRefundNo: 'R20240101000001',
-  outTradeNo: 'T20240101000001',
-  refundFen: 100,
-  totalFen: 300,
-  reason: '退货',
-  notifyUrl: 'https://merchant.example/wechat/refund',
-};
-
-async function thrown(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the call to fail');
-}
+const createInput = refundToCreate('https://merchant.example/wechat/refund');
 
 describe('v3 create refund (direct mode)', () => {
   it('signs the request, sends the exact body, verifies the reply and maps the Refund object', async () => {

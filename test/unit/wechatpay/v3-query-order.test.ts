@@ -12,6 +12,7 @@ import {
 } from '../../../src/wechatpay/errors';
 import { createV3Gateway, V3Gateway, V3GatewayConfigInput } from '../../../src/wechatpay/v3/gateway';
 import { FakeV3, orderObject, refundObject, Reply, RecordedRequest, startFakeV3 } from './helpers/fake-v3-server';
+import { thrown } from './helpers/gateway-calls';
 import { API_V3_KEY, MCHID, SP_MCHID, SUB_MCHID, testKeys } from './helpers/wechat-keys';
 
 const k = testKeys();
@@ -67,15 +68,6 @@ function partnerOrder(overrides: Record<string, unknown> = {}): Record<string, u
     payer: { sp_openid: 'oUpF8uN95-Ptaags6E_roPHg7AG0', sub_openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
     ...overrides,
   };
-}
-
-async function thrown(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('v3 query order, direct mode', () => {

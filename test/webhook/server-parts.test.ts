@@ -1,0 +1,138 @@
+/**
+ * The webhook's parts on their own, without Temporal or real keys: which merchant a path serves, the refusals the
+ * notification routes decide before verification, the fallback answers, and the deadline. The whole server over real
+ * HTTP is covered by hardening.test.ts and notifications.test.ts.
+ */
+import { Writable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { request } from 'undici';
+import { webhookConfigSchema } from '../../src/webhook/config';
+import { withinDeadline } from '../../src/webhook/deadline';
+import { frameworkRefusal, registerFallbackHandlers } from '../../src/webhook/fallback-handlers';
+import { createHttpApp } from '../../src/webhook/http-app';
+import type { MerchantVerifier } from '../../src/webhook/merchant-verifier';
+import { createWebhookMetrics } from '../../src/webhook/metrics';
+import type { NotificationHandlerDeps } from '../../src/webhook/notification-handler';
+import { registerNotificationRoutes, type NotificationRoutesContext } from '../../src/webhook/notification-routes';
+import { merchantDirectory } from '../../src/webhook/server';
+
+const V2_ONLY: MerchantVerifier = { mchid: '1900000109', decodeV2: async () => Promise.reject(new Error('unused')) };
+const OTHER: MerchantVerifier = { mchid: '1900000110' };
+const silent = new Writable({ write: (_chunk, _enc, done) => done() });
+
+describe('merchantDirectory', () => {
+  it('serves the only merchant on the paths without /:mchid, none when there are several', () => {
+    expect(merchantDirectory([V2_ONLY], undefined).defaultMchid).toBe('1900000109');
+    expect(merchantDirectory([V2_ONLY, OTHER], undefined).defaultMchid).toBeUndefined();
+    expect(merchantDirectory([V2_ONLY, OTHER], '1900000110').defaultMchid).toBe('1900000110');
+  });
+
+  it('refuses a default that names no merchant', () => {
+    expect(() => merchantDirectory([V2_ONLY], '42')).toThrow(
+      'webhook.defaultMchid 42 is not one of the merchants (1900000109)',
+    );
+  });
+});
+
+describe('notification routes and fallback answers on a bare app', () => {
+  let app: FastifyInstance;
+  let ctx: NotificationRoutesContext;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    const config = webhookConfigSchema.parse({ port: 0 });
+    const { merchants, defaultMchid } = merchantDirectory([V2_ONLY], undefined);
+    ctx = {
+      // Never reached: every request below is refused before verification.
+      handlerDeps: {} as NotificationHandlerDeps,
+      merchants,
+      defaultMchid,
+      metrics: createWebhookMetrics(),
+      handlerTimeoutMs: config.handlerTimeoutMs,
+    };
+    app = createHttpApp(config, silent);
+    registerNotificationRoutes(app, 'v3', ctx);
+    registerNotificationRoutes(app, 'v2', ctx);
+    registerFallbackHandlers(app, ctx);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => app.close());
+
+  async function call(method: 'GET' | 'POST', path: string, contentType?: string, body?: string) {
+    const res = await request(baseUrl + path, {
+      method,
+      headers: contentType ? { 'content-type': contentType } : {},
+      body,
+    });
+    return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+  }
+
+  it('a v3 JSON body for a merchant with only v2 keys → 404, counted as a refusal', async () => {
+    const res = await call('POST', '/wechatpay/v3/refund-notify', 'application/json', '{}');
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.text)).toEqual({ code: 'FAIL', message: 'API v3 is not configured for this merchant' });
+    expect(res.headers['cache-control']).toBe('no-store');
+    const rejections = await ctx.metrics.rejections.get();
+    expect(rejections.values).toContainEqual(
+      expect.objectContaining({ labels: { api_version: 'v3', reason: 'VERSION_NOT_CONFIGURED' }, value: 1 }),
+    );
+  });
+
+  it('JSON on the v2 route → 415, answered in JSON; an unknown merchant → 404 in v2 XML', async () => {
+    const json = await call('POST', '/wechatpay/v2/refund-notify', 'application/json', '{}');
+    expect(json.status).toBe(415);
+    expect(JSON.parse(json.text)).toEqual({ code: 'FAIL', message: 'unsupported content type' });
+    const unknown = await call('POST', '/wechatpay/v2/refund-notify/42', 'text/xml', '<xml/>');
+    expect(unknown.status).toBe(404);
+    expect(unknown.text).toContain('<return_code><![CDATA[FAIL]]></return_code>');
+    expect(unknown.text).toContain('unknown merchant');
+  });
+
+  it('an unknown path → 404 JSON; a body Fastify cannot take → answered in the route’s format', async () => {
+    const missing = await call('GET', '/nope');
+    expect(missing.status).toBe(404);
+    expect(JSON.parse(missing.text)).toEqual({ code: 'FAIL', message: 'not found' });
+    const tooLarge = await call('POST', '/wechatpay/v2/refund-notify', 'text/xml', 'x'.repeat(128 * 1024));
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.text).toContain('<return_msg><![CDATA[body too large]]></return_msg>');
+  });
+});
+
+describe('frameworkRefusal', () => {
+  it('gives fixed texts: 4xx stay 4xx, anything else is a 500', () => {
+    const err = (code: string, statusCode?: number) => Object.assign(new Error('detail'), { code, statusCode });
+    expect(frameworkRefusal(err('FST_ERR_CTP_BODY_TOO_LARGE', 413))).toEqual({
+      reason: 'BODY_TOO_LARGE',
+      status: 413,
+      message: 'body too large',
+    });
+    expect(frameworkRefusal(err('FST_ERR_X', 408))).toEqual({
+      reason: 'BAD_REQUEST',
+      status: 408,
+      message: 'bad request',
+    });
+    expect(frameworkRefusal(err('FST_ERR_X'))).toEqual({ reason: 'INTERNAL', status: 500, message: 'internal error' });
+  });
+});
+
+describe('withinDeadline', () => {
+  const req = { log: { warn: jest.fn(), error: jest.fn() } } as unknown as FastifyRequest;
+
+  it('answers 503 at the deadline and aborts the late work', async () => {
+    let signal: AbortSignal | undefined;
+    const outcome = await withinDeadline(req, 20, (s) => {
+      signal = s;
+      return new Promise(() => undefined);
+    });
+    expect(outcome).toMatchObject({ result: 'temporal_unavailable', reason: 'HANDLER_TIMEOUT' });
+    expect(outcome.answer.httpStatus).toBe(503);
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it('turns an unexpected error into a 500 whose text says nothing about it', async () => {
+    const outcome = await withinDeadline(req, 1_000, async () => Promise.reject(new Error('secret detail')));
+    expect(outcome).toEqual({ result: 'error', answer: { httpStatus: 500, ok: false, message: 'internal error' } });
+  });
+});
