@@ -1,5 +1,7 @@
 /**
- * What the merchant's order service uses to refund: a typed library and a CLI.
+ * What the merchant's order service uses to refund: a typed library. It loads no CLI code and no dev-stack
+ * configuration (test/unit/cli/library-imports.test.ts checks its module graph); the command line over it is
+ * src/cli/refund.ts (`npm run refund`).
  *
  * `requestRefund` sends the ledger's `requestRefund` update through update-with-start, so the first refund of an
  * order creates its ledger (`refund-order-<out_trade_no>`) in the same call; the ledger reads the order's facts
@@ -7,9 +9,6 @@
  * or unpaid, facts that disagree with WeChat's, cap of 50, paid total, one year, amount, an out_refund_no already
  * used): at once, before anything reaches WeChat. The same request twice returns the same receipt. Without a
  * decision within `decisionTimeoutMs` it throws `RefundUndecided`: nothing was decided, and repeating is safe.
- *
- * CLI: npm run refund -- --out-trade-no T20261123001 --out-refund-no R20261123001 --amount-fen 2500 \
- *        [--paid-total-fen 10000] [--paid-at 2026-11-20T10:00:00+08:00] [--reason ...] [--transaction-id ...] [--wait]
  */
 import {
   Client,
@@ -19,12 +18,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { z } from 'zod';
-import { fenFlag, parseFlags, UsageError } from './cli/args';
-import { loadStackConfig } from './config/stack-config';
-import { connectClient } from './config/temporal-connection';
 import { orderWorkflowId } from './domain/ids';
-import { formatFen } from './domain/money';
 import {
   describeZodError,
   orderLedgerInputSchema,
@@ -33,7 +27,8 @@ import {
   type RefundRequest,
 } from './domain/schemas';
 import { OutTradeNoKey } from './domain/search-attributes';
-import { requestRefundUpdate, statusQuery, type RefundOutcome, type RefundReceipt } from './workflows/definitions';
+import { requestRefundUpdate, statusQuery } from './workflows/definitions';
+import type { RefundOutcome, RefundReceipt } from './workflows/types';
 import type { orderLedgerWorkflow, refundWorkflow } from './workflows';
 
 export type { RefundReceipt, RefundOutcome };
@@ -304,112 +299,4 @@ export async function awaitRefundOutcome(
     );
   }
   return outcome;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// CLI
-
-const cliOptions = {
-  'out-trade-no': { type: 'string' },
-  'transaction-id': { type: 'string' },
-  'sub-mchid': { type: 'string' },
-  'paid-total-fen': { type: 'string' },
-  'paid-at': { type: 'string' },
-  'payer-bank-type': { type: 'string' },
-  'out-refund-no': { type: 'string' },
-  'amount-fen': { type: 'string' },
-  reason: { type: 'string' },
-  'requested-by': { type: 'string' },
-  'task-queue': { type: 'string' },
-  'decision-timeout-ms': { type: 'string' },
-  wait: { type: 'boolean' },
-  help: { type: 'boolean' },
-} as const;
-
-const required = { error: 'is required' };
-const cliSchema = z.object({
-  outTradeNo: z.string(required),
-  transactionId: z.string().optional(),
-  subMchid: z.string().optional(),
-  paidTotalFen: fenFlag.optional(),
-  paidAt: z.string().optional(),
-  payerBankType: z.string().optional(),
-  outRefundNo: z.string(required),
-  amountFen: fenFlag,
-  reason: z.string().optional(),
-  requestedBy: z.string().optional(),
-  taskQueue: z.string().optional(),
-  decisionTimeoutMs: z.coerce
-    .number({ error: 'must be a number of milliseconds' })
-    .int('must be whole milliseconds')
-    .positive('must be > 0 ms')
-    .optional(),
-  wait: z.boolean().optional(),
-  help: z.boolean().optional(),
-});
-
-const USAGE = `Usage: npm run refund -- --out-trade-no <no> --out-refund-no <no> --amount-fen <fen> [--reason <text>]
-                         [--paid-total-fen <fen>] [--paid-at <ISO time with offset>] [--transaction-id <id>]
-                         [--sub-mchid <id>] [--payer-bank-type <bank_type>] [--requested-by <who>]
-                         [--decision-timeout-ms <ms>] [--wait]
-The order's facts come from WeChat Pay; --paid-total-fen / --paid-at / --payer-bank-type / --transaction-id, when
-given, must agree with them.
-Amounts are integer fen (1999 = ¥19.99). Temporal is reached through TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE /
-TEMPORAL_API_KEY / TEMPORAL_TLS_* (default 127.0.0.1:7233, namespace default).`;
-
-export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('--help')) {
-    console.log(USAGE);
-    return 0;
-  }
-  const flags = parseFlags(argv, cliOptions, cliSchema);
-  const { connection, namespace } = await connectClient();
-  try {
-    const client = new Client({ connection, namespace });
-    const taskQueue = flags.taskQueue ?? loadStackConfig().worker.taskQueue;
-    const receipt = await requestRefund(
-      { client, taskQueue, decisionTimeoutMs: flags.decisionTimeoutMs },
-      {
-        order: {
-          outTradeNo: flags.outTradeNo,
-          transactionId: flags.transactionId,
-          subMchid: flags.subMchid,
-          paidTotalFen: flags.paidTotalFen,
-          paidAt: flags.paidAt,
-          payerBankType: flags.payerBankType,
-        },
-        refund: {
-          outRefundNo: flags.outRefundNo,
-          amountFen: flags.amountFen,
-          reason: flags.reason,
-          requestedBy: flags.requestedBy,
-        },
-      },
-    );
-    console.log(
-      `accepted: refund ${receipt.outRefundNo} of ${formatFen(receipt.amountFen)} CNY on order ${receipt.outTradeNo}` +
-        ` (workflow ${receipt.refundWorkflowId})`,
-    );
-    if (flags.wait) {
-      const outcome = await awaitRefundOutcome(client, receipt);
-      console.log(`${outcome.state}: ${JSON.stringify(outcome)}`);
-      return outcome.state === 'SUCCESS' ? 0 : 3;
-    }
-    return 0;
-  } finally {
-    await connection.close();
-  }
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`);
-      else if (err instanceof RefundRejected) console.error(`rejected (${err.rule}): ${err.message}`);
-      else if (err instanceof RefundUndecided) console.error(`undecided: ${err.message}`);
-      else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(err instanceof UsageError ? 64 : err instanceof RefundUndecided ? 75 : 2);
-    },
-  );
 }

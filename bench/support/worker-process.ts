@@ -1,5 +1,5 @@
 /**
- * The real worker (`src/worker.ts`) as a child process, as production runs it, so its memory can be measured on its
+ * The real worker (`src/cli/worker.ts`) as a child process, as production runs it, so its memory can be measured on its
  * own. Its configuration is a variant of temporal-dev.yml pointing at the bench's simulator keys and webhook; its
  * workflow bundle is built here ahead of time (WXREFUND_WORKFLOW_BUNDLE), so webpack never runs inside it.
  */

@@ -2,7 +2,7 @@
  * `npm run demo`: the whole refund lifecycle on the embedded stack.
  *
  * Starts what temporal-dev.yml describes (Temporal dev server + Web UI, WeChat Pay simulator, webhook, worker; their
- * logs go to .data/demo-logs/), seeds paid orders at the simulated WeChat, runs every refund path of demo-paths.ts
+ * logs go to .data/demo-logs/), seeds paid orders at the simulated WeChat, runs every refund path of support/demo-paths.ts
  * through the order service's own starter, plays the operator for the ABNORMAL one with the operator CLI, shows a live
  * table, then a summary with Web UI links. The stack stays up until Ctrl-C; with `--exit` it stops and the exit code
  * says whether every path reached its expected end (non-zero, naming the paths that did not).
@@ -22,8 +22,8 @@ import { startStack } from '../stack/start-stack';
 import { Supervisor } from '../stack/supervisor';
 import { RefundRejected, requestRefund } from '../starter';
 import { refundStatus } from '../ops/refund-ops';
-import type { RefundStatusView } from '../workflows/definitions';
-import { demoPaths, type DemoPath } from './demo-paths';
+import type { RefundStatusView } from '../workflows/types';
+import { demoPaths, type DemoPath } from './support/demo-paths';
 
 const run = promisify(execFile);
 const args = new Set(process.argv.slice(2));

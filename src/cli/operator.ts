@@ -20,8 +20,8 @@ import { REFUND_STATES } from '../domain/status';
 import { describeZodError, resolveAbnormalSchema, type ResolveAbnormalRequest } from '../domain/schemas';
 import { sealerFromEnv, type Sealer } from '../secrets/seal';
 import { listRefunds, orderLedger, refundStatus, resolveAbnormal, retryNow, timeline } from '../ops/refund-ops';
-import type { RefundStatusView } from '../workflows/definitions';
-import { parseFlags, UsageError } from './args';
+import type { RefundStatusView } from '../workflows/types';
+import { parseFlags, UsageError } from './support/args';
 
 const USAGE = `Usage: npm run ops -- <command> [flags]
   list [--status ${REFUND_STATES.join('|')}] [--order <out_trade_no>] [--limit N] [--json]

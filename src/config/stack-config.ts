@@ -1,14 +1,25 @@
 /**
- * Loads temporal-dev.yml, the one description of the local stack. Each section is validated by its owner's schema
- * (the simulator's, the webhook's), so each module keeps its own rules and a bad key is named at start-up.
+ * Loads temporal-dev.yml, the one description of the local (dev) stack; production reads no stack file. Each section
+ * is validated by its owner's schema (the simulator's, the webhook's), so each module keeps its own rules and a bad key
+ * is named at start-up. Every path in the result is absolute, resolved against the file's folder (stack-paths.ts).
  */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { describeZodError as formatZodError } from '../domain/zod-errors';
 import { simulatorConfigSchema } from '../simulator/config';
 import { webhookConfigSchema } from '../webhook/config';
+import { ConfigError } from './config-error';
+import {
+  DEFAULT_STACK_CONFIG_PATH,
+  describeStackFile,
+  resolveSimulatorPaths,
+  resolveStackPath,
+  resolveWebhookPaths,
+  stackConfigFile,
+} from './stack-paths';
+
+export { ConfigError, DEFAULT_STACK_CONFIG_PATH };
 
 const searchAttributeType = z.enum(['Text', 'Keyword', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList']);
 const port = z.number().int().min(1).max(65535);
@@ -66,14 +77,15 @@ export const stackConfigSchema = z
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 export type TemporalDevServerConfig = z.infer<typeof temporalDevServerSchema>;
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-export const DEFAULT_STACK_CONFIG_PATH = path.resolve(__dirname, '..', '..', 'temporal-dev.yml');
-
-/** Parses and validates YAML text; errors name the file and the offending key path. */
-export function parseStackConfig(text: string, source = 'temporal-dev.yml'): StackConfig {
+/**
+ * Parses and validates YAML text; errors name the file and the offending key path. `file` is where the text was read
+ * from: its relative paths are resolved against that file's folder (text of no file is read as temporal-dev.yml's).
+ */
+export function parseStackConfig(
+  text: string,
+  source = 'temporal-dev.yml',
+  file = DEFAULT_STACK_CONFIG_PATH,
+): StackConfig {
   let raw: unknown;
   try {
     raw = parseYaml(text, { prettyErrors: true });
@@ -82,15 +94,25 @@ export function parseStackConfig(text: string, source = 'temporal-dev.yml'): Sta
   }
   const parsed = stackConfigSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(`${source}: ${formatZodError(parsed.error)}`);
-  return parsed.data;
+  return withAbsolutePaths(parsed.data, file);
 }
 
-export function loadStackConfig(file = process.env.WXREFUND_STACK_CONFIG ?? DEFAULT_STACK_CONFIG_PATH): StackConfig {
+function withAbsolutePaths(cfg: StackConfig, file: string): StackConfig {
+  const { dbFile } = cfg.temporal;
+  return {
+    ...cfg,
+    temporal: { ...cfg.temporal, ...(dbFile !== undefined ? { dbFile: resolveStackPath(file, dbFile) } : {}) },
+    simulator: resolveSimulatorPaths(file, cfg.simulator),
+    webhook: resolveWebhookPaths(file, cfg.webhook),
+  };
+}
+
+export function loadStackConfig(file = stackConfigFile()): StackConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(`cannot read stack config ${file}: ${(e as Error).message}`);
   }
-  return parseStackConfig(text, path.relative(process.cwd(), file) || file);
+  return parseStackConfig(text, describeStackFile(file), file);
 }

@@ -9,16 +9,15 @@
  *   The one config switch: WECHATPAY_BACKEND=production plus that file.
  */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { RefundGateway } from '../wechatpay/gateway';
 import { createV3Gateway, v3GatewayConfigSchema } from '../wechatpay/v3/gateway';
 import { createV2Gateway, v2GatewayConfigSchema } from '../wechatpay/v2/gateway';
-import { loadSimulatorManifest, v2GatewayConfigFor, v3GatewayConfigFor } from '../simulator/manifest';
-import { ConfigError, type StackConfig } from './stack-config';
+import { DEFAULT_KEYS_DIR, loadSimulatorManifest, v2GatewayConfigFor, v3GatewayConfigFor } from '../simulator/manifest';
+import { ConfigError } from './config-error';
 import { describeZodError as formatZodError } from '../domain/zod-errors';
-import { REPO_ROOT } from './tools';
+import { DEFAULT_STACK_CONFIG_PATH, resolveStackPath } from './stack-paths';
 import { notifyUrl as webhookNotifyUrl } from '../webhook/notify-url';
 
 export const merchantFileSchema = z.discriminatedUnion('apiVersion', [
@@ -43,35 +42,52 @@ function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string
   return r.data;
 }
 
-export function createGatewayFromConfig(stack: StackConfig, env: NodeJS.ProcessEnv = process.env): GatewaySelection {
+/**
+ * What the gateway choice reads from the stack file (a StackConfig is one): the worker's backend and API version, the
+ * simulator's keys directory (absolute once loaded; relative ones are read as temporal-dev.yml's), the webhook's URL.
+ */
+export interface GatewayStackSettings {
+  worker: { wechatpay: { backend: 'simulator' | 'production'; apiVersion: 'v3' | 'v2' } };
+  simulator: { keysDir?: string };
+  webhook: { publicBaseUrl?: string };
+}
+
+/** The real WeChat Pay, as the merchant file named by WECHATPAY_CONFIG describes it. Reads no stack file. */
+export function createProductionGateway(env: NodeJS.ProcessEnv = process.env): GatewaySelection {
+  const backend = 'production';
+  const file = env.WECHATPAY_CONFIG;
+  if (!file)
+    throw new ConfigError('WECHATPAY_CONFIG: required when WECHATPAY_BACKEND=production (path to the merchant file)');
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`WECHATPAY_CONFIG ${file}: ${(e as Error).message}`);
+  }
+  const merchant = parseWith(merchantFileSchema, raw, file);
+  if (merchant.apiVersion === 'v3') {
+    const gateway = createV3Gateway(merchant.v3);
+    return { backend, apiVersion: 'v3', mchid: merchant.v3.mchid, baseUrl: merchant.v3.baseUrl, gateway };
+  }
+  const gateway = createV2Gateway(merchant.v2);
+  return { backend, apiVersion: 'v2', mchid: merchant.v2.mchid, baseUrl: merchant.v2.baseUrl, gateway };
+}
+
+/** The backend WECHATPAY_BACKEND names, else the stack file's `worker.wechatpay.backend`. */
+export function createGatewayFromConfig(
+  stack: GatewayStackSettings,
+  env: NodeJS.ProcessEnv = process.env,
+): GatewaySelection {
   const { wechatpay } = stack.worker;
   const backend = parseWith(backendSchema, env.WECHATPAY_BACKEND ?? wechatpay.backend, 'WECHATPAY_BACKEND');
-
-  if (backend === 'production') {
-    const file = env.WECHATPAY_CONFIG;
-    if (!file)
-      throw new ConfigError('WECHATPAY_CONFIG: required when WECHATPAY_BACKEND=production (path to the merchant file)');
-    let raw: unknown;
-    try {
-      raw = parseYaml(readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new ConfigError(`WECHATPAY_CONFIG ${file}: ${(e as Error).message}`);
-    }
-    const merchant = parseWith(merchantFileSchema, raw, file);
-    if (merchant.apiVersion === 'v3') {
-      const gateway = createV3Gateway(merchant.v3);
-      return { backend, apiVersion: 'v3', mchid: merchant.v3.mchid, baseUrl: merchant.v3.baseUrl, gateway };
-    }
-    const gateway = createV2Gateway(merchant.v2);
-    return { backend, apiVersion: 'v2', mchid: merchant.v2.mchid, baseUrl: merchant.v2.baseUrl, gateway };
-  }
+  if (backend === 'production') return createProductionGateway(env);
 
   const apiVersion = parseWith(
     apiVersionSchema,
     env.WECHATPAY_API_VERSION ?? wechatpay.apiVersion,
     'WECHATPAY_API_VERSION',
   );
-  const keysDir = path.resolve(REPO_ROOT, stack.simulator.keysDir ?? '.data/simulator/keys');
+  const keysDir = resolveStackPath(DEFAULT_STACK_CONFIG_PATH, stack.simulator.keysDir ?? DEFAULT_KEYS_DIR);
   let manifest;
   try {
     manifest = loadSimulatorManifest(keysDir);

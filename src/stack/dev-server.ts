@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { TemporalDevServerConfig } from '../config/stack-config';
-import { REPO_ROOT, temporalCliPath } from '../config/tools';
+import { DEFAULT_STACK_CONFIG_PATH, resolveStackPath } from '../config/stack-paths';
+import { temporalCliPath } from '../config/tools';
 
 export interface DevServerHandle {
   address: string;
@@ -27,12 +28,15 @@ export interface DevServerOptions {
   readyTimeoutMs?: number;
 }
 
+/** Absolute once loaded from a stack file; a relative one in a config built by hand is read as temporal-dev.yml's. */
+const dbFilePath = (dbFile: string) => resolveStackPath(DEFAULT_STACK_CONFIG_PATH, dbFile);
+
 export function devServerArgs(cfg: TemporalDevServerConfig, opts: DevServerOptions = {}): string[] {
   const args = ['server', 'start-dev', '--ip', cfg.ip, '--port', String(cfg.port), '--log-level', cfg.logLevel];
   args.push('--namespace', cfg.namespace);
   if (opts.ui === false) args.push('--headless');
   else args.push('--ui-port', String(cfg.uiPort));
-  if (cfg.dbFile && !opts.inMemory) args.push('--db-filename', path.resolve(REPO_ROOT, cfg.dbFile));
+  if (cfg.dbFile && !opts.inMemory) args.push('--db-filename', dbFilePath(cfg.dbFile));
   for (const [key, value] of Object.entries(cfg.dynamicConfig)) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
@@ -66,7 +70,7 @@ export async function startDevServer(
   cfg: TemporalDevServerConfig,
   opts: DevServerOptions = {},
 ): Promise<DevServerHandle> {
-  if (cfg.dbFile && !opts.inMemory) mkdirSync(path.dirname(path.resolve(REPO_ROOT, cfg.dbFile)), { recursive: true });
+  if (cfg.dbFile && !opts.inMemory) mkdirSync(path.dirname(dbFilePath(cfg.dbFile)), { recursive: true });
   const out = opts.stdio ?? 'inherit';
   const child = spawn(temporalCliPath(), devServerArgs(cfg, opts), { stdio: ['ignore', out, out] });
   let exited = false;

@@ -53,14 +53,14 @@ export function stackServices(cfg: StackConfig): StackService[] {
   if (sim.enabled) {
     // Ready once its admin API answers: by then manifest.json (keys the worker and webhook read) is written.
     const ready = httpReady(`http://${sim.host}:${sim.port}/__admin/settings`);
-    services.push(tsNodeService('simulator', 'src/simulator/main.ts', cfg, ready));
+    services.push(tsNodeService('simulator', 'src/cli/simulator.ts', cfg, ready));
   }
   const hook = cfg.webhook;
   if (hook.enabled) {
     const ready = httpReady(`http://${hook.host}:${hook.port}/healthz`);
-    services.push(tsNodeService('webhook', 'src/webhook/main.ts', cfg, ready, { restart: STATELESS_RESTART }));
+    services.push(tsNodeService('webhook', 'src/cli/webhook.ts', cfg, ready, { restart: STATELESS_RESTART }));
   }
   const workerReady = lineReady(/worker polling task queue/);
-  services.push(tsNodeService('worker', 'src/worker.ts', cfg, workerReady, { restart: STATELESS_RESTART }));
+  services.push(tsNodeService('worker', 'src/cli/worker.ts', cfg, workerReady, { restart: STATELESS_RESTART }));
   return services;
 }

@@ -1,5 +1,5 @@
 /**
- * The real worker (`src/worker.ts`) as a child process, run from TypeScript source like `npm run worker`, its output
+ * The real worker (`src/cli/worker.ts`) as a child process, run from TypeScript source like `npm run worker`, its output
  * appended to a log file. For what must treat the worker as a separate process: reliability scenarios kill it with
  * SIGKILL and start it again; benchmarks measure its memory on its own.
  */
@@ -30,7 +30,7 @@ export class WorkerProcess {
   async start(): Promise<void> {
     if (this.running) throw new Error('worker already running');
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/worker.ts'], {
+    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/cli/worker.ts'], {
       cwd: REPO_ROOT,
       env: { ...process.env, FORCE_COLOR: '0', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],

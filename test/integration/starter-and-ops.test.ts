@@ -10,7 +10,7 @@ import { createActivities } from '../../src/activities';
 import { createSealer, parseSealKeys } from '../../src/secrets/seal';
 import { run as ops } from '../../src/cli/operator';
 import { resolveAbnormal } from '../../src/ops/refund-ops';
-import { UsageError } from '../../src/cli/args';
+import { UsageError } from '../../src/cli/support/args';
 import type { OrderLedgerInput } from '../../src/domain/schemas';
 import type { SimulatorHandle } from '../../src/simulator/server';
 import { awaitRefundOutcome, RefundRejected, refundHandle, requestRefund } from '../../src/starter';

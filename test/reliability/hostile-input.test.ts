@@ -18,7 +18,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { parseDocument } from 'yaml';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { UsageError } from '../../src/cli/args';
+import { UsageError } from '../../src/cli/support/args';
 import { ConfigError, DEFAULT_STACK_CONFIG_PATH, parseStackConfig } from '../../src/config/stack-config';
 import { createGatewayFromConfig } from '../../src/config/wechatpay-config';
 import { orderWorkflowId } from '../../src/domain/ids';
@@ -27,13 +27,8 @@ import type { PollingConfig } from '../../src/domain/schemas';
 import { generateRsaKeyPair } from '../../src/pki';
 import { v2NotificationBody, v3NotificationBody } from '../../src/simulator/notification-payloads';
 import { parseSimulatorConfig, SimulatorConfigError } from '../../src/simulator/server';
-import {
-  main as starterMain,
-  requestRefund,
-  RefundRejected,
-  refundHandle,
-  type RefundReceipt,
-} from '../../src/starter';
+import { main as starterMain } from '../../src/cli/refund';
+import { requestRefund, RefundRejected, refundHandle, type RefundReceipt } from '../../src/starter';
 import { webhookConfigSchema } from '../../src/webhook/config';
 import { V2_NOTIFY_PATH, V3_NOTIFY_PATH } from '../../src/webhook/notify-url';
 import { UnknownOutcome } from '../../src/wechatpay/errors';
@@ -417,7 +412,7 @@ describe('scenario 5: hostile input', () => {
           [
             '-r',
             'ts-node/register/transpile-only',
-            'src/starter.ts',
+            'src/cli/refund.ts',
             '--out-trade-no',
             'T20261123001',
             '--paid-total-fen',

@@ -208,7 +208,7 @@ describe('npm run sim', () => {
       [
         require.resolve('ts-node/dist/bin.js'),
         '--transpile-only',
-        'src/simulator/main.ts',
+        'src/cli/simulator.ts',
         '--port',
         '0',
         '--v2-port',

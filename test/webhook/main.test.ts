@@ -62,7 +62,7 @@ it('starts from config, verifies and signals a genuine notification, and stops c
       '',
     ].join('\n'),
   );
-  child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/webhook/main.ts'], {
+  child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/cli/webhook.ts'], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

@@ -3,7 +3,7 @@
  *  - its own Temporal dev server (history in a SQLite file, so it can be killed and restarted mid-flight);
  *  - the simulator, in process (faults, clock, call counts and the money invariant report through its admin API);
  *  - the webhook, in process, signalling through its own Temporal client;
- *  - the real worker (`src/worker.ts`) as a child process, so it can be SIGKILLed and restarted like production.
+ *  - the real worker (`src/cli/worker.ts`) as a child process, so it can be SIGKILLed and restarted like production.
  * Ports are free ones and every file lives in a temporary directory, so scenarios run beside the rest of `npm test`.
  */
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';

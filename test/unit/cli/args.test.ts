@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fenFlag, parseFlags, UsageError } from '../../../src/cli/args';
+import { fenFlag, parseFlags, UsageError } from '../../../src/cli/support/args';
 
 const options = {
   'out-refund-no': { type: 'string' },

@@ -2,9 +2,9 @@
  * The refund paths `npm run demo` walks, each with how it is set up on the simulator, what the order service asks,
  * and the end it must reach. Every run uses fresh order numbers, so the demo can run again on the same SQLite history.
  */
-import type { SimulatorAdminClient } from '../simulator/admin-client';
-import type { OrderLedgerInput, RefundRequest } from '../domain/schemas';
-import type { RefundStatusView } from '../workflows/definitions';
+import type { SimulatorAdminClient } from '../../simulator/admin-client';
+import type { OrderLedgerInput, RefundRequest } from '../../domain/schemas';
+import type { RefundStatusView } from '../../workflows/types';
 
 export const DEMO_MCHID = '1900000109';
 

@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
-import { fenSchema } from '../domain/schemas';
+import { fenSchema } from '../../domain/schemas';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';

@@ -1,0 +1,121 @@
+/**
+ * `npm run refund`: asks for one refund from the command line, through the order service's library (src/starter.ts).
+ *
+ *   npm run refund -- --out-trade-no T20261123001 --out-refund-no R20261123001 --amount-fen 2500 \
+ *     [--paid-total-fen 10000] [--paid-at 2026-11-20T10:00:00+08:00] [--reason ...] [--transaction-id ...] [--wait]
+ *
+ * Exit codes: 0 accepted (with --wait: ended SUCCESS), 3 ended otherwise, 64 bad flags, 75 undecided, 2 rejected or
+ * failed. Without --task-queue the task queue is the local stack's (temporal-dev.yml or WXREFUND_STACK_CONFIG).
+ */
+import { Client } from '@temporalio/client';
+import { z } from 'zod';
+import { loadStackConfig } from '../config/stack-config';
+import { connectClient } from '../config/temporal-connection';
+import { formatFen } from '../domain/money';
+import { awaitRefundOutcome, RefundRejected, RefundUndecided, requestRefund } from '../starter';
+import { fenFlag, parseFlags, UsageError } from './support/args';
+
+const cliOptions = {
+  'out-trade-no': { type: 'string' },
+  'transaction-id': { type: 'string' },
+  'sub-mchid': { type: 'string' },
+  'paid-total-fen': { type: 'string' },
+  'paid-at': { type: 'string' },
+  'payer-bank-type': { type: 'string' },
+  'out-refund-no': { type: 'string' },
+  'amount-fen': { type: 'string' },
+  reason: { type: 'string' },
+  'requested-by': { type: 'string' },
+  'task-queue': { type: 'string' },
+  'decision-timeout-ms': { type: 'string' },
+  wait: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
+const required = { error: 'is required' };
+const cliSchema = z.object({
+  outTradeNo: z.string(required),
+  transactionId: z.string().optional(),
+  subMchid: z.string().optional(),
+  paidTotalFen: fenFlag.optional(),
+  paidAt: z.string().optional(),
+  payerBankType: z.string().optional(),
+  outRefundNo: z.string(required),
+  amountFen: fenFlag,
+  reason: z.string().optional(),
+  requestedBy: z.string().optional(),
+  taskQueue: z.string().optional(),
+  decisionTimeoutMs: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int('must be whole milliseconds')
+    .positive('must be > 0 ms')
+    .optional(),
+  wait: z.boolean().optional(),
+  help: z.boolean().optional(),
+});
+
+const USAGE = `Usage: npm run refund -- --out-trade-no <no> --out-refund-no <no> --amount-fen <fen> [--reason <text>]
+                         [--paid-total-fen <fen>] [--paid-at <ISO time with offset>] [--transaction-id <id>]
+                         [--sub-mchid <id>] [--payer-bank-type <bank_type>] [--requested-by <who>]
+                         [--decision-timeout-ms <ms>] [--wait]
+The order's facts come from WeChat Pay; --paid-total-fen / --paid-at / --payer-bank-type / --transaction-id, when
+given, must agree with them.
+Amounts are integer fen (1999 = ¥19.99). Temporal is reached through TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE /
+TEMPORAL_API_KEY / TEMPORAL_TLS_* (default 127.0.0.1:7233, namespace default).`;
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    console.log(USAGE);
+    return 0;
+  }
+  const flags = parseFlags(argv, cliOptions, cliSchema);
+  const { connection, namespace } = await connectClient();
+  try {
+    const client = new Client({ connection, namespace });
+    const taskQueue = flags.taskQueue ?? loadStackConfig().worker.taskQueue;
+    const receipt = await requestRefund(
+      { client, taskQueue, decisionTimeoutMs: flags.decisionTimeoutMs },
+      {
+        order: {
+          outTradeNo: flags.outTradeNo,
+          transactionId: flags.transactionId,
+          subMchid: flags.subMchid,
+          paidTotalFen: flags.paidTotalFen,
+          paidAt: flags.paidAt,
+          payerBankType: flags.payerBankType,
+        },
+        refund: {
+          outRefundNo: flags.outRefundNo,
+          amountFen: flags.amountFen,
+          reason: flags.reason,
+          requestedBy: flags.requestedBy,
+        },
+      },
+    );
+    console.log(
+      `accepted: refund ${receipt.outRefundNo} of ${formatFen(receipt.amountFen)} CNY on order ${receipt.outTradeNo}` +
+        ` (workflow ${receipt.refundWorkflowId})`,
+    );
+    if (flags.wait) {
+      const outcome = await awaitRefundOutcome(client, receipt);
+      console.log(`${outcome.state}: ${JSON.stringify(outcome)}`);
+      return outcome.state === 'SUCCESS' ? 0 : 3;
+    }
+    return 0;
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`);
+      else if (err instanceof RefundRejected) console.error(`rejected (${err.rule}): ${err.message}`);
+      else if (err instanceof RefundUndecided) console.error(`undecided: ${err.message}`);
+      else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(err instanceof UsageError ? 64 : err instanceof RefundUndecided ? 75 : 2);
+    },
+  );
+}

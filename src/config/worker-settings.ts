@@ -1,0 +1,79 @@
+/**
+ * Everything the worker is configured with, read once at start-up from the environment, and in the local stack from
+ * the stack file:
+ *
+ * - production (WECHATPAY_BACKEND=production): the environment only. WeChat Pay from the merchant file named by
+ *   WECHATPAY_CONFIG; WXREFUND_TASK_QUEUE, WXREFUND_METRICS_PORT, WXREFUND_MAX_CACHED_WORKFLOWS, or their defaults.
+ *   No stack file is read: temporal-dev.yml describes the dev stack, not a production deployment.
+ * - otherwise (local stack): the `worker:` section of temporal-dev.yml (or WXREFUND_STACK_CONFIG), the same env
+ *   variables overriding it, and the simulator's keys (or the backend the stack file names).
+ *
+ * Both: Temporal through its own env conventions (temporal-connection.ts), WXREFUND_SEAL_KEYS (opens bank details
+ * sealed by the operator CLI), WXREFUND_WORKFLOW_BUNDLE (a workflow bundle built ahead of time), WXREFUND_LOG_LEVEL.
+ */
+import { existsSync } from 'node:fs';
+import type { LogLevel } from '@temporalio/worker';
+import { sealerFromEnv, type Sealer } from '../secrets/seal';
+import { ConfigError } from './config-error';
+import { loadStackConfig, workerConfigSchema, type StackConfig } from './stack-config';
+import { stackConfigFile } from './stack-paths';
+import { temporalTarget, type TemporalTarget } from './temporal-connection';
+import { createGatewayFromConfig, createProductionGateway, type GatewaySelection } from './wechatpay-config';
+
+export interface WorkerSettings {
+  taskQueue: string;
+  /** Prometheus endpoint of the SDK's metrics on 127.0.0.1; 0 = off. */
+  metricsPort: number;
+  /** Workflows kept in memory between tasks; undefined: the SDK's default. */
+  maxCachedWorkflows?: number;
+  logLevel: LogLevel;
+  /** A workflow bundle built ahead of time; undefined: bundled from source at start-up. */
+  workflowBundlePath?: string;
+  temporal: TemporalTarget;
+  /** The WeChat Pay the activities call; its gateway is open (close it when done). */
+  wechatpay: GatewaySelection;
+  /** Opens sealed bank details; undefined: sealed details are refused. */
+  sealer?: Sealer;
+}
+
+/** True when the environment asks for the real WeChat Pay: then no stack file is read. */
+export function isProduction(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.WECHATPAY_BACKEND === 'production';
+}
+
+/** Reads the worker's settings; throws a ConfigError naming the variable or key that is missing or wrong. */
+export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
+  const stack = isProduction(env) ? undefined : devStack(env);
+  // Production: the defaults of the stack file's `worker:` section; env variables override either, as they always did.
+  const worker = stack?.worker ?? workerConfigSchema.parse({});
+  const metricsPort = Number(env.WXREFUND_METRICS_PORT ?? worker.metricsPort);
+  const cacheEnv = env.WXREFUND_MAX_CACHED_WORKFLOWS;
+  const maxCachedWorkflows = cacheEnv === undefined ? worker.maxCachedWorkflows : Number(cacheEnv);
+  if (maxCachedWorkflows !== undefined && !(Number.isSafeInteger(maxCachedWorkflows) && maxCachedWorkflows >= 0)) {
+    throw new ConfigError(`WXREFUND_MAX_CACHED_WORKFLOWS: must be a whole number ≥ 0, got ${cacheEnv}`);
+  }
+  const wechatpay = stack ? createGatewayFromConfig(stack, env) : createProductionGateway(env);
+  const sealer = sealerFromEnv(env);
+  return {
+    taskQueue: env.WXREFUND_TASK_QUEUE ?? worker.taskQueue,
+    metricsPort,
+    maxCachedWorkflows,
+    logLevel: (env.WXREFUND_LOG_LEVEL as LogLevel | undefined) ?? 'INFO',
+    workflowBundlePath: env.WXREFUND_WORKFLOW_BUNDLE || undefined,
+    temporal: temporalTarget(env),
+    wechatpay,
+    sealer,
+  };
+}
+
+/** The local stack's file; when it is missing, the error also says how production runs without one. */
+function devStack(env: NodeJS.ProcessEnv): StackConfig {
+  const file = stackConfigFile(env);
+  if (!existsSync(file)) {
+    throw new ConfigError(
+      `cannot read stack config ${file}: no such file (the local stack's; a production worker reads none: set ` +
+        'WECHATPAY_BACKEND=production and WECHATPAY_CONFIG=<merchant file>)',
+    );
+  }
+  return loadStackConfig(file);
+}
