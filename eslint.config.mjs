@@ -21,6 +21,17 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // Programs live in src/cli/ (one per npm script); libraries never import them, nor the dev stack's launcher.
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/cli/*', '**/cli/**'], message: 'Libraries must not import program code (src/cli).' }] },
+      ],
+    },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox: forbid the obvious sources of non-determinism.
     files: ['src/workflows/**/*.ts', 'src/domain/**/*.ts'],
     rules: {
@@ -28,7 +39,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['../activities/*', '../wechatpay/*', '../webhook/*', '../simulator/*', 'undici', 'node:*', 'fs', 'crypto'], allowTypeImports: true, message: 'Workflow code must not do I/O; import types only.' },
+            // '!…': pure protocol facts with no imports (WeChat's bank list for abnormal refunds) are safe to import.
+            { group: ['../activities/*', '../wechatpay/*', '!../wechatpay/abnormal-bank-types', '../webhook/*', '../simulator/*', 'undici', 'node:*', 'fs', 'crypto'], allowTypeImports: true, message: 'Workflow code must not do I/O; import types only.' },
+            // Repeated from the rule above, which this block's setting replaces for these files.
+            { group: ['**/cli/*', '**/cli/**'], message: 'Libraries must not import program code (src/cli).' },
           ],
         },
       ],
