@@ -3,7 +3,7 @@
  * to drain them when they all settle.
  *
  * Path: the real product path. The Temporal dev server (SQLite file, as temporal-dev.yml runs it) and the real worker
- * (`src/worker.ts`, a child process with WXREFUND_* env: its RSS is its own) are separate processes; the simulator
+ * (`src/cli/worker.ts`, a child process with WXREFUND_* env: its RSS is its own) are separate processes; the simulator
  * (frozen clock, create/query budgets raised) and the webhook run in this process. Refunds are requested through the
  * starter (update-with-start on one ledger per order), `--concurrency` at a time, paid by bank card (ICBC_DEBIT), so
  * each refund workflow sits in PROCESSING on the bank-card poll schedule (+1 min, +5 min, +30 min, +2 h …; the polls
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     const per1k = (loadedV: number, idleV: number) => round(((loadedV - idleV) / n) * 1000, 1);
     const memory = [
       {
-        process: 'worker (src/worker.ts)',
+        process: 'worker (src/cli/worker.ts)',
         idleMiB: idleWorker,
         inFlightMiB: loadedWorker,
         drainedMiB: after.workerMiB,

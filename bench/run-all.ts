@@ -236,7 +236,7 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
       body:
         header(s, `5. Refunds in flight (${r.count} run; the bench's default is 10,000)`) +
         'Path: the real product path with production-like processes: dev server on a SQLite file (as ' +
-        'temporal-dev.yml), the real worker `src/worker.ts` as a child process (WXREFUND_* env, prebuilt bundle, ' +
+        'temporal-dev.yml), the real worker `src/cli/worker.ts` as a child process (WXREFUND_* env, prebuilt bundle, ' +
         'INFO logging as by default), simulator + webhook in the bench process. Refunds requested through the starter ' +
         `(${r.concurrency} at a time, one order per refund, paid by bank card ICBC_DEBIT) until every refund workflow ` +
         'is PROCESSING (visibility `RefundStatus = "PROCESSING"`), waiting on bank-card poll timers. Then all are ' +
