@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { describeZodError as formatZodError } from '../domain/zod-errors';
+import { apiConfigSchema } from '../api/config';
 import { simulatorConfigSchema } from '../simulator/config';
 import { webhookConfigSchema } from '../webhook/config';
 import { ConfigError } from './config-error';
@@ -71,6 +72,8 @@ export const stackConfigSchema = z
     // Validated by the simulator's own schema, so a typo in any of its keys is named here, at start-up.
     simulator: simulatorConfigSchema.prefault({}),
     webhook: webhookConfigSchema.prefault({}),
+    // The HTTP API for order services (src/api); key hashes only, never keys.
+    api: apiConfigSchema.prefault({}),
   })
   .strict();
 
@@ -104,6 +107,7 @@ function withAbsolutePaths(cfg: StackConfig, file: string): StackConfig {
     temporal: { ...cfg.temporal, ...(dbFile !== undefined ? { dbFile: resolveStackPath(file, dbFile) } : {}) },
     simulator: resolveSimulatorPaths(file, cfg.simulator),
     webhook: resolveWebhookPaths(file, cfg.webhook),
+    api: { ...cfg.api, devKeyFile: resolveStackPath(file, cfg.api.devKeyFile) },
   };
 }
 

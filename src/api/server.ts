@@ -1,0 +1,112 @@
+/**
+ * The refund API as a Fastify app: JSON only, a body limit (413), API keys (auth.ts), a request id on every answer
+ * (`Request-Id`), the routes (routes.ts) and one error mapping (errors.ts). Everything it talks to is injected (the
+ * Temporal client, the task queue, the key hashes), so `npm run api` and the tests build it the same way.
+ *
+ * Logs: method, path, status, request id, the caller's key name; never the Authorization header, keys or bodies.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { KeyVerifier } from './auth';
+import { apiConfigSchema, type ApiConfig, type ApiConfigInput, type ApiKeyConfig } from './config';
+import { ApiError, fromCoreError, fromFrameworkError, sendError } from './errors';
+import { registerHealthRoute, registerRefundRoutes } from './routes';
+
+export interface ApiDeps {
+  config: ApiConfigInput | ApiConfig;
+  temporal: Client;
+  taskQueue: string;
+  /** Key hashes to accept; default config.keys. */
+  keys?: readonly ApiKeyConfig[];
+  /** Where pino writes (default stdout); tests pass a stream to inspect the log lines. */
+  logStream?: NodeJS.WritableStream;
+}
+
+export interface ApiServer {
+  app: FastifyInstance;
+  config: ApiConfig;
+  /** Listens on config.host:config.port; resolves with the base URL, e.g. http://127.0.0.1:18070. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const PUBLIC_PATHS = new Set(['/healthz']);
+
+export function createApiServer(deps: ApiDeps): ApiServer {
+  const config = apiConfigSchema.parse(deps.config);
+  const verifier = new KeyVerifier(deps.keys ?? config.keys);
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'],
+        censor: '[redacted]',
+      },
+    },
+    bodyLimit: config.bodyLimitBytes,
+    requestTimeout: config.requestTimeoutMs,
+    // Our own ids only: the POST's ledger token is built from it and must be unique per request.
+    genReqId: () => `req_${randomUUID().replace(/-/g, '')}`,
+    requestIdHeader: false,
+    return503OnClosing: true,
+  });
+
+  // JSON only (Fastify's parser, which refuses __proto__ tricks); any other media type is 415.
+  app.removeContentTypeParser(['text/plain']);
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('request-id', req.id);
+    reply.header('cache-control', 'no-store');
+    if (PUBLIC_PATHS.has(req.routeOptions.url ?? '')) return;
+    const name = verifier.verify(req.headers.authorization);
+    if (!name) {
+      req.log.info('refused: no valid API key');
+      reply.header('www-authenticate', 'Bearer realm="wechatpay-refunds"');
+      return sendError(
+        reply,
+        new ApiError(401, 'unauthorized', 'a valid API key is required: Authorization: Bearer <key>'),
+        config.retryAfterSeconds,
+      );
+    }
+    (req as typeof req & { apiKeyName?: string }).apiKeyName = name;
+    req.log.debug({ caller: name }, 'caller');
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, new ApiError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`), 0),
+  );
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const known = fromFrameworkError(err) ?? fromCoreError(err);
+    if (known) {
+      if (known.status >= 500) req.log.warn({ err: { name: err.name, message: err.message } }, 'answered 503');
+      return sendError(reply, known, config.retryAfterSeconds);
+    }
+    req.log.error({ err }, 'unexpected error');
+    return sendError(reply, new ApiError(500, 'internal', `internal error (request ${req.id})`), 0);
+  });
+
+  const ctx = {
+    client: deps.temporal,
+    taskQueue: deps.taskQueue,
+    decisionTimeoutMs: config.decisionTimeoutMs,
+    queryTimeoutMs: config.queryTimeoutMs,
+  };
+  registerRefundRoutes(app, ctx);
+  registerHealthRoute(app, deps.temporal, config.healthTimeoutMs);
+
+  return {
+    app,
+    config,
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      const addr = app.server.address() as AddressInfo;
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      return `http://${host}:${addr.port}`;
+    },
+    close: () => app.close(),
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * `npm run api` (built: `node lib/cli/api.js`): the refund HTTP API for order services in any language.
+ *
+ * Settings: the `api:` section of temporal-dev.yml (or WXREFUND_STACK_CONFIG) and Temporal's env variables
+ * (src/config/api-settings.ts). Without configured key hashes it makes a dev key once, writes it to `api.devKeyFile`
+ * (hash beside it) and prints where it is; the key itself is never printed or logged. The Temporal connection is
+ * lazy: the API starts and answers 503 while Temporal is down. SIGINT/SIGTERM: requests in flight finish, then exit.
+ */
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { ensureDevApiKey } from '../api/auth';
+import { createApiServer } from '../api/server';
+import { apiSettingsFromStackFile } from '../config/api-settings';
+
+async function main(): Promise<void> {
+  const { config, taskQueue, temporal, source } = apiSettingsFromStackFile();
+  if (!config.enabled) {
+    console.error(`api: disabled in ${source} (api.enabled: false)`);
+    process.exit(0);
+  }
+  let keys = config.keys;
+  if (keys.length === 0) {
+    const dev = ensureDevApiKey(config.devKeyFile);
+    keys = [{ name: dev.name, sha256: dev.sha256 }];
+    console.log(
+      `api: no api.keys in ${source}: ${dev.created ? 'made a dev API key' : 'using the dev API key'} in ${dev.keyFile} ` +
+        `(SHA-256 in ${dev.hashFile}). Use it as: Authorization: Bearer $(cat ${dev.keyFile})`,
+    );
+  }
+  const connection = Connection.lazy(temporal.connectionOptions as ConnectionOptions);
+  const client = new Client({ connection, namespace: temporal.namespace });
+  const server = createApiServer({ config, temporal: client, taskQueue, keys });
+  const baseUrl = await server.listen();
+  server.app.log.info(
+    {
+      config: source,
+      temporal: `${temporal.connectionOptions.address}/${temporal.namespace}`,
+      taskQueue,
+      keys: keys.map((k) => k.name),
+    },
+    `refund API listening on ${baseUrl}`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.app.log.info({ signal }, 'shutting down');
+    void server
+      .close()
+      .then(() => connection.close())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((e: unknown) => {
+  console.error(`api: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
