@@ -3,7 +3,8 @@
  * the order query (§11.1).
  * Field names are spelled exactly as on the wire. Request schemas describe format rules only (what WeChat answers with
  * 400 PARAM_ERROR); business rules such as refund ≤ total (400 INVALID_REQUEST) are checked by the client's input schema
- * (see v3/gateway.ts) so that the simulator can still reply with the right code. Response schemas ignore unknown fields.
+ * (see v3/gateway.ts). The simulator does not use these: it has its own wire schemas (src/simulator/wire), so a mistake
+ * here cannot hide on both sides. Response schemas ignore unknown fields.
  */
 import { ABNORMAL_BANK_TYPES } from '../abnormal-bank-types';
 import { z } from 'zod';

@@ -1,6 +1,7 @@
 /**
  * API v3 signatures (reference §3.2, §3.3): SHA256withRSA (RSASSA-PKCS1-v1_5) over newline-terminated lines.
- * Pure functions, no clock: the client and the simulator share them so both sides agree byte for byte.
+ * Pure functions, no clock. The simulator shares only the crypto primitives here (message string, RSA-SHA256 sign and
+ * verify), which published vectors pin down; it parses requests with its own code (src/simulator/wire).
  */
 import { randomBytes, sign as rsaSign, verify as rsaVerify } from 'node:crypto';
 import { KeyLike, toPrivateKey, toPublicKey } from '../key-objects';
@@ -112,7 +113,8 @@ const AUTH_FIELDS = ['mchid', 'nonce_str', 'signature', 'timestamp', 'serial_no'
 
 /**
  * Parse `WECHATPAY2-SHA256-RSA2048 k="v",...`: the five pairs in any order, commas with optional whitespace,
- * every one required exactly once. Throws MalformedAuthorization otherwise (the simulator answers 401).
+ * every one required exactly once. Throws MalformedAuthorization otherwise. Used by tests' fake servers; the
+ * simulator reads the header with its own parser (src/simulator/wire/v3-authorization.ts).
  */
 export function parseV3Authorization(header: string): ParsedV3Authorization {
   if (typeof header !== 'string') throw new MalformedAuthorization('Authorization header missing');
