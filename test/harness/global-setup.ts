@@ -3,7 +3,7 @@
  * search attributes from temporal-dev.yml) and bundle the workflow code once. Test files find both through env vars
  * set here (jest passes the parent's env to its workers).
  */
-import { existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadStackConfig } from '../../src/config/stack-config';
 import { startDevServer, type DevServerHandle } from '../../src/stack/dev-server';
@@ -33,6 +33,7 @@ export default async function globalSetup(): Promise<void> {
     process.env[ENV.namespace] = server.namespace;
   }
 
+  removeBundlesOfEndedRuns();
   if (!process.env[ENV.workflowBundle] && existsSync(WORKFLOWS_PATH)) {
     const { code } = await bundleQuietly(WORKFLOWS_PATH);
     // One file per jest run: two runs side by side (a developer's and a hook's) must not read each other's half-written
@@ -40,5 +41,23 @@ export default async function globalSetup(): Promise<void> {
     const file = path.join(OUTPUT_DIR, `workflow-bundle-${process.pid}.js`);
     writeFileSync(file, code);
     process.env[ENV.workflowBundle] = file;
+  }
+}
+
+/** A run that was killed never reached its teardown: its bundle file stays behind unless a later run removes it. */
+function removeBundlesOfEndedRuns(): void {
+  for (const name of readdirSync(OUTPUT_DIR)) {
+    const pid = Number(/^workflow-bundle-(\d+)\.js$/.exec(name)?.[1]);
+    if (!pid || isRunning(pid)) continue;
+    rmSync(path.join(OUTPUT_DIR, name), { force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
