@@ -9,6 +9,7 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import { temporalIsReachable } from '../config/temporal-health';
 import { invalidRequest } from './errors';
 import { createRefund, getOrder, getRefund, type RefundApiContext } from './refunds';
 import { createRefundBodySchema, orderParamsSchema, refundParamsSchema, subMchidQuerySchema } from './schemas';
@@ -47,17 +48,6 @@ export function registerRefundRoutes(app: FastifyInstance, ctx: RefundApiContext
     const { sub_mchid } = parse(subMchidQuerySchema, req.query, 'query');
     return getOrder(ctx, out_trade_no, sub_mchid);
   });
-}
-
-export async function temporalIsReachable(client: Client, timeoutMs: number): Promise<boolean> {
-  try {
-    await client.withDeadline(Date.now() + timeoutMs, () =>
-      client.workflowService.describeNamespace({ namespace: client.options.namespace }),
-    );
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function registerHealthRoute(app: FastifyInstance, client: Client, timeoutMs: number): void {

@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { WebhookMetrics } from './metrics';
-import { temporalIsReachable } from './signal-refund';
+import { temporalIsReachable } from '../config/temporal-health';
 
 export function registerHealthRoute(app: FastifyInstance, temporal: Client, timeoutMs: number): void {
   app.get('/healthz', async (_req, reply) => {

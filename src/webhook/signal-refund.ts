@@ -55,15 +55,3 @@ export async function signalRefundWorkflow(
   }
   throw unavailable(new Error(`workflow ${workflowId} kept flipping between running and not found`));
 }
-
-/** Cheap liveness probe for /healthz: the frontend answers and the namespace exists. */
-export async function temporalIsReachable(client: Client, timeoutMs: number): Promise<boolean> {
-  try {
-    await client.withDeadline(Date.now() + timeoutMs, () =>
-      client.workflowService.describeNamespace({ namespace: client.options.namespace }),
-    );
-    return true;
-  } catch {
-    return false;
-  }
-}
