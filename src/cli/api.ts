@@ -10,6 +10,7 @@ import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { ensureDevApiKey } from '../api/auth';
 import { createApiServer } from '../api/server';
 import { apiSettingsFromStackFile } from '../config/api-settings';
+import { closeOnSignals } from './support/shutdown';
 
 async function main(): Promise<void> {
   const { config, taskQueue, temporal, source } = apiSettingsFromStackFile();
@@ -40,21 +41,7 @@ async function main(): Promise<void> {
     `refund API listening on ${baseUrl}`,
   );
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    server.app.log.info({ signal }, 'shutting down');
-    void server
-      .close()
-      .then(() => connection.close())
-      .then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  closeOnSignals(server.app.log, server, connection);
 }
 
 main().catch((e: unknown) => {

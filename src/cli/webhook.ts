@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadWebhookMerchants, webhookSettingsFromStackFile } from '../config/webhook-settings';
 import { createWebhookMetrics } from '../webhook/metrics';
 import { createWebhookServer, notifyUrl } from '../webhook/server';
+import { closeOnSignals } from './support/shutdown';
 
 async function main(): Promise<void> {
   const { config, source } = webhookSettingsFromStackFile();
@@ -33,22 +34,7 @@ async function main(): Promise<void> {
     `refund notification webhook listening on ${baseUrl}`,
   );
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    server.app.log.info({ signal }, 'shutting down');
-    // In-flight notifications finish; new ones get 503 (return503OnClosing) and WeChat retries them.
-    void server
-      .close()
-      .then(() => connection.close())
-      .then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  closeOnSignals(server.app.log, server, connection);
 }
 
 main().catch((e: unknown) => {
