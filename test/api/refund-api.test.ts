@@ -8,14 +8,13 @@
 import { PassThrough } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { sha256Hex } from '../../src/api/auth';
 import { createApiServer, type ApiServer } from '../../src/api/server';
 import { orderWorkflowId } from '../../src/domain/ids';
 import type { SimulatorHandle } from '../../src/simulator/server';
 import { ledgerQuery } from '../../src/workflows/definitions';
-import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
+import { createDevServerEnv, startBundledWorker, uniqueTaskQueue } from '../harness/temporal';
 import { closeGateways, DIRECT, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
 import { newRefundNo } from '../workflows/helpers';
 
@@ -24,8 +23,7 @@ const OTHER_KEY = 'test-key-reporting-0123456789abcdef';
 
 let env: TestWorkflowEnvironment;
 let sim: SimulatorHandle;
-let worker: Worker;
-let running: Promise<void>;
+let worker: Awaited<ReturnType<typeof startBundledWorker>>;
 let api: ApiServer;
 let base: string;
 const logs: string[] = [];
@@ -34,14 +32,7 @@ const taskQueue = uniqueTaskQueue('api');
 beforeAll(async () => {
   env = await createDevServerEnv();
   sim = await startTestSimulator({ startTime: new Date().toISOString() });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({ gateway: v3Gateway(sim) }),
-  });
-  running = worker.run();
+  worker = await startBundledWorker(env, taskQueue, createActivities({ gateway: v3Gateway(sim) }));
   const logStream = new PassThrough();
   logStream.on('data', (chunk: Buffer) => logs.push(chunk.toString('utf8')));
   api = createApiServer({
@@ -59,8 +50,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.close();
-  worker?.shutdown();
-  await running;
+  await worker?.stop();
   await closeGateways();
   await sim?.close();
   await env?.teardown();

@@ -7,7 +7,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Runtime, DefaultLogger, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  Runtime,
+  DefaultLogger,
+  Worker,
+  bundleWorkflowCode,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { loadStackConfig } from '../../src/config/stack-config';
 import { temporalTestServerPath } from '../../src/config/tools';
@@ -91,4 +97,29 @@ export function bundleQuietly(workflowsPath: string): Promise<WorkflowBundleWith
 /** A task queue of its own per test, so workers of parallel test files never steal each other's tasks. */
 export function uniqueTaskQueue(prefix = 'test'): string {
   return `${prefix}-${randomUUID()}`;
+}
+
+/**
+ * A worker of the project's workflows (the run's bundle) with the given activities, polling `taskQueue` on the
+ * environment's server until `stop()`, which lets in-flight tasks finish.
+ */
+export async function startBundledWorker(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  activities: object,
+): Promise<{ stop(): Promise<void> }> {
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities,
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+    },
+  };
 }

@@ -6,7 +6,6 @@
  * request deciding an order's facts, facts never checked against WeChat, a caller left hanging with no worker.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { orderWorkflowId, refundWorkflowId } from '../../src/domain/ids';
 import type { SimulatorHandle } from '../../src/simulator/server';
@@ -20,33 +19,24 @@ import {
 } from '../../src/starter';
 import { ledgerQuery, refundNotifiedSignal, statusQuery } from '../../src/workflows/definitions';
 import type { RefundStatusView } from '../../src/workflows/types';
-import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
+import { createDevServerEnv, startBundledWorker, uniqueTaskQueue } from '../harness/temporal';
 import { closeGateways, DIRECT, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
 import { newRefundNo } from '../workflows/helpers';
 
 let env: TestWorkflowEnvironment;
 let sim: SimulatorHandle;
-let worker: Worker;
-let running: Promise<void>;
+let worker: Awaited<ReturnType<typeof startBundledWorker>>;
 const taskQueue = uniqueTaskQueue('identity');
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 beforeAll(async () => {
   env = await createDevServerEnv();
   sim = await startTestSimulator({ startTime: new Date().toISOString() });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({ gateway: v3Gateway(sim) }),
-  });
-  running = worker.run();
+  worker = await startBundledWorker(env, taskQueue, createActivities({ gateway: v3Gateway(sim) }));
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
+  await worker?.stop();
   await closeGateways();
   await sim?.close();
   await env?.teardown();
@@ -308,14 +298,8 @@ describe('the order service never hangs', () => {
     expect(waited).toBeLessThan(4_000);
 
     // A worker arrives later: the expired request is refused by the ledger, never accepted behind the caller's back.
-    const late = await Worker.create({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
-      taskQueue: lonelyQueue,
-      workflowBundle: await workflowBundle(),
-      activities: createActivities({ gateway: v3Gateway(sim) }),
-    });
-    await late.runUntil(async () => {
+    const late = await startBundledWorker(env, lonelyQueue, createActivities({ gateway: v3Gateway(sim) }));
+    try {
       const deadline = Date.now() + 15_000;
       let ledger;
       while (Date.now() < deadline) {
@@ -333,6 +317,8 @@ describe('the order service never hangs', () => {
         { order: o, refund },
       );
       expect(receipt.outRefundNo).toBe(refund.outRefundNo);
-    });
+    } finally {
+      await late.stop();
+    }
   }, 60_000);
 });

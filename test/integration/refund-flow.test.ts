@@ -7,7 +7,6 @@
  * when the test says so.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import { refundWorkflowId } from '../../src/domain/ids';
@@ -16,7 +15,7 @@ import type { SimulatorHandle } from '../../src/simulator/server';
 import { ledgerQuery, refundNotifiedSignal, retryNowUpdate, statusQuery } from '../../src/workflows/definitions';
 import type { RefundStatusView } from '../../src/workflows/types';
 import type { refundWorkflow } from '../../src/workflows/refund';
-import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
+import { createDevServerEnv, startBundledWorker, uniqueTaskQueue } from '../harness/temporal';
 import {
   closeGateways,
   DIRECT,
@@ -30,8 +29,7 @@ import { newRefundNo, requestRefund, ledgerHandle } from '../workflows/helpers';
 let env: TestWorkflowEnvironment;
 let sim: SimulatorHandle;
 let receiver: NotificationReceiver;
-let worker: Worker;
-let running: Promise<void>;
+let worker: Awaited<ReturnType<typeof startBundledWorker>>;
 const taskQueue = uniqueTaskQueue('refund-flow');
 const started: WorkflowHandle[] = [];
 
@@ -58,20 +56,12 @@ beforeAll(async () => {
   await receiver.start();
   await sim.admin.patchMerchant(DIRECT, { portalNotifyUrl: receiver.url });
 
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({ gateway: v3Gateway(sim) }),
-  });
-  running = worker.run();
+  worker = await startBundledWorker(env, taskQueue, createActivities({ gateway: v3Gateway(sim) }));
 });
 
 afterAll(async () => {
   await Promise.all(started.map((h) => h.terminate('test finished').catch(() => undefined)));
-  worker?.shutdown();
-  await running;
+  await worker?.stop();
   await closeGateways();
   await receiver?.close();
   await sim?.close();
