@@ -47,7 +47,7 @@ export const subMchidQuerySchema = z.strictObject({ sub_mchid: subMchidSchema.op
 
 /** WeChat's refund states, plus PENDING for a refund not yet answered by WeChat (queued for its turn included). */
 export type RefundStateName =
-  'PENDING' | 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL' | 'REJECTED' | 'MANUAL_REVIEW';
+  'PENDING' | 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL' | 'REJECTED' | 'MANUAL_REVIEW' | 'CANCELLED';
 
 export interface RefundResource {
   object: 'refund';

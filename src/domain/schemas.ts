@@ -43,6 +43,26 @@ export const transactionIdSchema = z
 /** M12: shown to the payer, at most 80 characters. */
 export const reasonSchema = z.string().max(80, 'reason must be at most 80 characters (M12)');
 
+/**
+ * The order service's own labels for a refund (its ticket id, who approved it): kept with the refund, returned by
+ * the API and in its events, never sent to WeChat. Stripe's limits, so callers know them already.
+ */
+export const METADATA_LIMITS = { keys: 20, keyChars: 40, valueChars: 500 } as const;
+export const metadataSchema = z
+  .record(
+    z
+      .string()
+      .min(1, 'metadata keys must not be empty')
+      .max(METADATA_LIMITS.keyChars, `metadata keys must be at most ${METADATA_LIMITS.keyChars} characters`),
+    z
+      .string({ error: 'metadata values must be strings' })
+      .max(METADATA_LIMITS.valueChars, `metadata values must be at most ${METADATA_LIMITS.valueChars} characters`),
+  )
+  .refine((m) => Object.keys(m).length <= METADATA_LIMITS.keys, {
+    error: `metadata must have at most ${METADATA_LIMITS.keys} keys`,
+  });
+export type RefundMetadata = z.infer<typeof metadataSchema>;
+
 /** §3.6: https, 8–256 characters, no query string. */
 export const notifyUrlSchema = z
   .string()
@@ -136,6 +156,8 @@ export const refundWorkflowInputSchema = z
      */
     held: z.boolean().optional(),
     reason: reasonSchema.optional(),
+    /** The order service's labels (metadataSchema): shown and sent with its events, never to WeChat. */
+    metadata: metadataSchema.optional(),
     notifyUrl: notifyUrlSchema.optional(),
     fundsAccount: z.literal('AVAILABLE').optional(),
     payerBankType: payerBankTypeSchema.optional(),
@@ -192,6 +214,8 @@ export const requestRefundSchema = z.object({
   outRefundNo: outRefundNoSchema,
   amountFen: fenSchema,
   reason: reasonSchema.optional(),
+  /** The order service's labels: part of the request, so a repeat with other metadata is not the same request. */
+  metadata: metadataSchema.optional(),
   /** Who asked (user id, service name): kept for the audit trail. */
   requestedBy: z.string().max(128, 'requestedBy must be at most 128 characters').optional(),
   /** The caller's view of the order, checked against WeChat's (refused with ORDER_FACTS_MISMATCH naming the field). */

@@ -12,12 +12,14 @@ export const REFUND_STATES = [
   'ABNORMAL',
   'REJECTED',
   'MANUAL_REVIEW',
+  /** Withdrawn by the order service while still queued in its ledger: nothing was ever sent to WeChat. */
+  'CANCELLED',
 ] as const;
 export type RefundState = (typeof REFUND_STATES)[number];
 
-const TERMINAL: ReadonlySet<RefundState> = new Set(['SUCCESS', 'CLOSED', 'REJECTED']);
+const TERMINAL: ReadonlySet<RefundState> = new Set(['SUCCESS', 'CLOSED', 'REJECTED', 'CANCELLED']);
 
-/** SUCCESS, CLOSED and REJECTED never change again (§6.3). */
+/** SUCCESS, CLOSED, REJECTED and CANCELLED never change again (§6.3; CANCELLED is ours, see REFUND_STATES). */
 export function isTerminal(state: RefundState): boolean {
   return TERMINAL.has(state);
 }
@@ -90,6 +92,8 @@ const ALLOWED: Readonly<Record<RefundState, Partial<Record<RefundState, readonly
   SUCCESS: {},
   CLOSED: {},
   REJECTED: {},
+  // Reached only from a held refund, by its ledger's cancel (refund-tracker.ts), never from WeChat evidence.
+  CANCELLED: {},
 };
 
 export type TransitionDecision =
@@ -183,6 +187,7 @@ export function moneyEffect(status: LedgerEntryStatus): MoneyEffect {
       return 'consumed';
     case 'CLOSED':
     case 'REJECTED':
+    case 'CANCELLED':
       return 'released';
     case 'QUEUED':
     case 'PENDING':
@@ -195,8 +200,9 @@ export function moneyEffect(status: LedgerEntryStatus): MoneyEffect {
 
 /**
  * Whether a refund counts towards WeChat's 50-refunds-per-order limit (M6). Closed refunds exist at WeChat and
- * count; REJECTED ones were refused synchronously, so nothing exists at WeChat and they do not.
+ * count; REJECTED ones were refused synchronously and CANCELLED ones were never sent, so nothing exists at WeChat and
+ * they do not.
  */
 export function countsTowardsRefundLimit(status: LedgerEntryStatus): boolean {
-  return status !== 'REJECTED';
+  return status !== 'REJECTED' && status !== 'CANCELLED';
 }
