@@ -27,11 +27,11 @@ import {
   type RefundRequest,
 } from './domain/schemas';
 import { OutTradeNoKey } from './domain/search-attributes';
-import { requestRefundUpdate, statusQuery } from './workflows/definitions';
-import type { RefundOutcome, RefundReceipt } from './workflows/types';
+import { cancelRefundUpdate, requestRefundUpdate, statusQuery } from './workflows/definitions';
+import type { LedgerEntry, RefundOutcome, RefundReceipt } from './workflows/types';
 import type { orderLedgerWorkflow, refundWorkflow } from './workflows';
 
-export type { RefundReceipt, RefundOutcome };
+export type { RefundReceipt, RefundOutcome, LedgerEntry };
 
 /**
  * Why a refund request was refused. `rule` is the WeChat rule of docs §2.1 when one applies (M7: the out_refund_no
@@ -257,6 +257,59 @@ function asRejection(err: unknown): RefundRejected | undefined {
     return new RefundRejected(message, RULES.has(rule) ? (rule as RefundRejected['rule']) : 'OTHER');
   }
   return new RefundRejected(message, 'OTHER');
+}
+
+/**
+ * Why a cancel was refused: the order has no such refund (UNKNOWN_REFUND), or the refund may already have been sent
+ * to WeChat, or has ended (NOT_CANCELLABLE; the message says which).
+ */
+export class RefundNotCancellable extends Error {
+  override readonly name = 'RefundNotCancellable';
+  constructor(
+    message: string,
+    readonly reason: 'UNKNOWN_REFUND' | 'NOT_CANCELLABLE',
+  ) {
+    super(message);
+  }
+}
+
+export interface CancelRefundParams {
+  outTradeNo: string;
+  subMchid?: string;
+  outRefundNo: string;
+  /** Who asked: kept for the audit trail. */
+  requestedBy?: string;
+}
+
+/**
+ * Withdraws a refund still queued behind another refund of its order (nothing was sent to WeChat): its ledger
+ * releases the amount and the refund ends CANCELLED. The ledger alone decides, so a cancel racing the refund's turn
+ * either wins (CANCELLED, never sent) or is refused (`RefundNotCancellable`). Cancelling twice answers the same.
+ */
+export async function cancelRefund(
+  opts: Pick<RefundStarterOptions, 'client'>,
+  params: CancelRefundParams,
+): Promise<LedgerEntry> {
+  const ledgerId = orderWorkflowId(params.outTradeNo, params.subMchid);
+  try {
+    return await opts.client.workflow.getHandle(ledgerId).executeUpdate(cancelRefundUpdate, {
+      args: [{ outRefundNo: params.outRefundNo, requestedBy: params.requestedBy }],
+    });
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      throw new RefundNotCancellable(
+        `order ${params.outTradeNo} has no running ledger, so none of its refunds is queued`,
+        'NOT_CANCELLABLE',
+      );
+    }
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+      if (err.cause.type === 'UnknownRefund') throw new RefundNotCancellable(err.cause.message, 'UNKNOWN_REFUND');
+      if (err.cause.type === 'RefundNotCancellable') {
+        throw new RefundNotCancellable(err.cause.message, 'NOT_CANCELLABLE');
+      }
+    }
+    throw err;
+  }
 }
 
 /**

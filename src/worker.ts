@@ -47,7 +47,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       workflowBundle: settings.workflowBundlePath
         ? { code: readFileSync(settings.workflowBundlePath, 'utf8') }
         : await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: log }),
-      activities: createActivities({ gateway: selection.gateway, unseal: sealer?.unseal }),
+      activities: createActivities({ gateway: selection.gateway, unseal: sealer?.unseal, events: settings.events }),
       ...(maxCachedWorkflows !== undefined ? { maxCachedWorkflows } : {}),
     });
     log.info(

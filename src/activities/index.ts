@@ -15,15 +15,33 @@ import type {
   RefundRecord,
 } from '../wechatpay/gateway';
 import { toApplicationFailure } from './failures';
+import { refundEventBody } from '../api/refund-resource';
+import { postRefundEvent, type DeliveryAttemptResult } from '../events/delivery';
+import type { EventRetrySchedule, RefundEventDeliveryInput } from '../workflows/types';
 
 export { toApplicationFailure } from './failures';
 export type { GatewayFailureDetails } from './failures';
+
+/** Where this deployment's refund events go (events settings); absent: no events are sent. */
+export interface EventsTarget {
+  url: string;
+  /** HMAC key of the signatures: never logged, never in history. */
+  secret: string;
+  timeoutMs: number;
+  retry: EventRetrySchedule;
+}
 
 export interface ActivityDeps {
   gateway: RefundGateway;
   /** Opens bank details sealed by the operator CLI (WXREFUND_SEAL_KEYS); without it sealed details are refused. */
   unseal?: (sealed: SealedSecret) => string;
+  events?: EventsTarget;
+  /** How an event is POSTed (tests pass a fake); default src/events/delivery.ts. */
+  postEvent?: typeof postRefundEvent;
 }
+
+/** eventsPolicy's answer: whether refunds of this worker announce events, and how long deliveries are retried. */
+export type EventsPolicy = { enabled: false } | { enabled: true; retry: EventRetrySchedule };
 
 /** apply-abnormal-refund's input as the workflow sends it: bank details in clear (legacy) or sealed. */
 export type ApplyAbnormalActivityInput = ApplyAbnormalRefundInput & {
@@ -48,8 +66,43 @@ export interface SubmitRefundResult {
 
 const QUERY_THROTTLED_RETRY_MS = 60_000;
 
-export function createActivities({ gateway, unseal }: ActivityDeps) {
+export function createActivities({ gateway, unseal, events, postEvent = postRefundEvent }: ActivityDeps) {
   return {
+    /** Local activity: the worker's events configuration as the refund workflow needs it (never the secret). */
+    async eventsPolicy(): Promise<EventsPolicy> {
+      return events ? { enabled: true, retry: events.retry } : { enabled: false };
+    },
+
+    /**
+     * One delivery attempt of a refund event (event-delivery.ts retries). The body is built from the event alone, so
+     * every attempt sends the same bytes; the signature is made now, with this attempt's timestamp.
+     */
+    async deliverRefundEvent({
+      event,
+      attempt,
+    }: {
+      event: RefundEventDeliveryInput;
+      attempt: number;
+    }): Promise<DeliveryAttemptResult> {
+      if (!events) {
+        throw ApplicationFailure.nonRetryable(
+          'this worker has no events target configured (events: in the stack file, WXREFUND_EVENTS_URL in production)',
+          'EventsNotConfigured',
+        );
+      }
+      const body = refundEventBody(event);
+      const result = await postEvent(events, { id: event.id, body }, Math.floor(Date.now() / 1000));
+      Context.current().log.info('refund event delivery attempt', {
+        id: event.id,
+        type: event.type,
+        attempt,
+        ok: result.ok,
+        statusCode: result.statusCode,
+        error: result.error,
+      });
+      return result;
+    },
+
     /**
      * One create round. Temporal never retries it (the refund workflow's proxy sets maximumAttempts: 1): every resend
      * is a round of the workflow, which alone decides when to send and whether to look first (`queryFirst`).

@@ -19,8 +19,16 @@ import { formatFen } from '../domain/money';
 import { REFUND_STATES } from '../domain/status';
 import { describeZodError, resolveAbnormalSchema, type ResolveAbnormalRequest } from '../domain/schemas';
 import { sealerFromEnv, type Sealer } from '../secrets/seal';
-import { listRefunds, orderLedger, refundStatus, resolveAbnormal, retryNow, timeline } from '../ops/refund-ops';
-import type { RefundStatusView } from '../workflows/types';
+import {
+  eventDeliveries,
+  listRefunds,
+  orderLedger,
+  refundStatus,
+  resolveAbnormal,
+  retryNow,
+  timeline,
+} from '../ops/refund-ops';
+import type { EventDeliveryView, RefundStatusView } from '../workflows/types';
 import { parseFlags, UsageError } from './support/args';
 
 const USAGE = `Usage: npm run ops -- <command> [flags]
@@ -40,7 +48,7 @@ function positional(argv: string[], what: string): [string, string[]] {
   return [value, rest];
 }
 
-function printStatus(view: RefundStatusView, out: Out): void {
+function printStatus(view: RefundStatusView, deliveries: readonly EventDeliveryView[], out: Out): void {
   out(`${view.workflowId}  ${view.state}${view.reviewReason ? ` (${view.reviewReason})` : ''}`);
   out(`  order ${view.outTradeNo ?? '-'}  refund ${formatFen(view.requestedFen)} of ${formatFen(view.totalFen)} CNY`);
   out(
@@ -51,7 +59,8 @@ function printStatus(view: RefundStatusView, out: Out): void {
   if (view.nextSubmitAt) out(`  next submit: ${view.nextSubmitAt}`);
   for (const alert of view.alerts) out(`  ALERT: ${alert}`);
   out('  timeline:');
-  for (const e of timeline(view)) out(`    ${e.at}  ${e.kind.padEnd(19)} ${e.text}`);
+  if (view.metadata) out(`  metadata: ${JSON.stringify(view.metadata)}`);
+  for (const e of timeline(view, deliveries)) out(`    ${e.at}  ${e.kind.padEnd(19)} ${e.text}`);
 }
 
 /** USER_BANK_CARD → USER_BANK_CARD_SEALED: only the bank, the last four digits and ciphertext reach Temporal. */
@@ -117,8 +126,9 @@ export async function run(
         z.object({ subMchid: z.string().optional(), json: z.boolean().optional() }),
       );
       const view = await refundStatus(client, no, f.subMchid);
-      if (f.json) out(JSON.stringify(view, null, 2));
-      else printStatus(view, out);
+      const deliveries = await eventDeliveries(client, view);
+      if (f.json) out(JSON.stringify({ ...view, eventDeliveries: deliveries }, null, 2));
+      else printStatus(view, deliveries, out);
       return 0;
     }
     case 'resolve-abnormal': {

@@ -228,6 +228,14 @@ export const requestRefundSchema = z.object({
 });
 export type RefundRequest = z.infer<typeof requestRefundSchema>;
 
+/** The ledger's cancelRefund update: withdraw a queued refund of this order. */
+export const cancelRefundSchema = z.object({
+  outRefundNo: outRefundNoSchema,
+  /** Who asked: kept for the audit trail. */
+  requestedBy: z.string().max(128, 'requestedBy must be at most 128 characters').optional(),
+});
+export type CancelRefundRequest = z.infer<typeof cancelRefundSchema>;
+
 // ---------------------------------------------------------------------------------------------------------------
 // Operator updates
 

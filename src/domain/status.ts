@@ -52,7 +52,9 @@ export type Evidence =
   | 'poll-horizon'
   /** WeChat's record of this out_refund_no disagrees with the request (another order, merchant or amount) */
   | 'evidence-mismatch'
-  | 'operator';
+  | 'operator'
+  /** the order service withdrew it while it was still queued in its ledger (nothing was sent to WeChat) */
+  | 'cancel';
 
 const WECHAT: readonly Evidence[] = ['create', 'query', 'notification'];
 
@@ -65,6 +67,7 @@ const ALLOWED: Readonly<Record<RefundState, Partial<Record<RefundState, readonly
     ABNORMAL: WECHAT,
     REJECTED: ['submit-error'],
     MANUAL_REVIEW: ['submit-error', 'create', 'query', 'evidence-mismatch', 'operator'],
+    CANCELLED: ['cancel'],
   },
   PROCESSING: {
     SUCCESS: WECHAT,

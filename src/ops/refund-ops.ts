@@ -7,8 +7,14 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { orderWorkflowId, refundWorkflowId } from '../domain/ids';
 import { REFUND_STATES, type RefundState } from '../domain/status';
 import type { ResolveAbnormalRequest, RetryNowRequest } from '../domain/schemas';
-import { ledgerQuery, resolveAbnormalUpdate, retryNowUpdate, statusQuery } from '../workflows/definitions';
-import type { LedgerView, RefundStatusView, RetryNowResult } from '../workflows/types';
+import {
+  eventDeliveryQuery,
+  ledgerQuery,
+  resolveAbnormalUpdate,
+  retryNowUpdate,
+  statusQuery,
+} from '../workflows/definitions';
+import type { EventDeliveryView, LedgerView, RefundStatusView, RetryNowResult } from '../workflows/types';
 
 export interface RefundListItem {
   workflowId: string;
@@ -97,15 +103,39 @@ export function orderLedger(client: Client, outTradeNo: string, subMchid?: strin
   return client.workflow.getHandle(orderWorkflowId(outTradeNo, subMchid)).query(ledgerQuery);
 }
 
+/**
+ * The deliveries of a refund's events to the order service, each from its delivery workflow (which answers queries
+ * after it has closed, too). An event whose workflow cannot be read is listed without attempts.
+ */
+export async function eventDeliveries(client: Client, view: RefundStatusView): Promise<EventDeliveryView[]> {
+  return Promise.all(
+    (view.events ?? []).map((e) =>
+      client.workflow
+        .getHandle(e.id)
+        .query(eventDeliveryQuery)
+        .catch((): EventDeliveryView => ({ ...e, outRefundNo: view.outRefundNo, state: 'PENDING', attempts: [] })),
+    ),
+  );
+}
+
 export interface TimelineEvent {
   at: string;
-  kind: 'submit' | 'poll' | 'notification' | 'transition' | 'abnormal-resolution' | 'operator';
+  kind: 'submit' | 'poll' | 'notification' | 'transition' | 'abnormal-resolution' | 'operator' | 'event';
   text: string;
 }
 
-/** One refund's history, oldest first, from its `status` query. */
-export function timeline(view: RefundStatusView): TimelineEvent[] {
+/** One refund's history, oldest first, from its `status` query and its events' deliveries. */
+export function timeline(view: RefundStatusView, deliveries: readonly EventDeliveryView[] = []): TimelineEvent[] {
   const events: TimelineEvent[] = [
+    ...deliveries.flatMap((d) =>
+      d.attempts.map((a, i) => ({
+        at: a.at,
+        kind: 'event' as const,
+        text:
+          `${d.type} delivery ${i + 1} → ${a.statusCode ?? 'no answer'}${a.error ? `: ${a.error}` : ''}` +
+          (i === d.attempts.length - 1 ? ` [${d.state}${d.nextAttemptAt ? `, next ${d.nextAttemptAt}` : ''}]` : ''),
+      })),
+    ),
     ...view.submitAttempts.map((a) => ({
       at: a.at,
       kind: 'submit' as const,

@@ -6,8 +6,10 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RefundNotification } from '../wechatpay/gateway';
-import type { RefundRequest, ResolveAbnormalRequest, RetryNowRequest } from '../domain/schemas';
+import type { CancelRefundRequest, RefundRequest, ResolveAbnormalRequest, RetryNowRequest } from '../domain/schemas';
 import type {
+  CancelQueuedRefund,
+  EventDeliveryView,
   LedgerEntry,
   LedgerView,
   RefundReceipt,
@@ -27,6 +29,12 @@ export const resolveAbnormalUpdate = defineUpdate<RefundStatusView, [ResolveAbno
 export const retryNowUpdate = defineUpdate<RetryNowResult, [RetryNowRequest]>('retryNow');
 /** From its ledger: this held refund may send its create now (one submission per order at a time, M9). */
 export const submissionSlotGrantedSignal = defineSignal('submissionSlotGranted');
+/** From its ledger: this held refund is withdrawn before anything was sent to WeChat; it ends CANCELLED. */
+export const cancelQueuedRefundSignal = defineSignal<[CancelQueuedRefund]>('cancelQueuedRefund');
+
+// Event delivery workflow (`<refund workflow ID>:event-<n>`)
+
+export const eventDeliveryQuery = defineQuery<EventDeliveryView>('eventDelivery');
 
 // Order ledger workflow (`refund-order-<out_trade_no>`)
 
@@ -38,3 +46,9 @@ export const ledgerQuery = defineQuery<LedgerView>('ledger');
 export const refundableAmountQuery = defineQuery<number>('refundableAmount');
 export const refundCountQuery = defineQuery<number>('refundCount');
 export const refundListQuery = defineQuery<LedgerEntry[]>('refundList');
+/**
+ * From the order service: withdraw a refund still waiting for its turn in the queue (nothing sent to WeChat yet); its
+ * amount is released at once. Rejected, saying why, once its create may have gone out. The same cancel twice is
+ * answered the same.
+ */
+export const cancelRefundUpdate = defineUpdate<LedgerEntry, [CancelRefundRequest]>('cancelRefund');

@@ -195,6 +195,7 @@ export class LedgerState {
       outRefundNo: request.outRefundNo,
       amountFen: request.amountFen,
       reason: request.reason,
+      ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),
       requestedBy: request.requestedBy,
       refundWorkflowId: refundWorkflowId(request.outRefundNo, this.input.subMchid),
       status: 'QUEUED',
@@ -215,6 +216,9 @@ export class LedgerState {
       amountFen: entry.amountFen,
       refundWorkflowId: entry.refundWorkflowId,
       requestedAt: entry.requestedAt,
+      ...(entry.reason !== undefined ? { reason: entry.reason } : {}),
+      ...(entry.metadata !== undefined ? { metadata: entry.metadata } : {}),
+      ...(entry.requestedBy !== undefined ? { requestedBy: entry.requestedBy } : {}),
     };
   }
 
@@ -239,6 +243,32 @@ export class LedgerState {
       entry.startedAt = isoAt(now);
       entry.lastChangeAt = isoAt(now);
     }
+  }
+
+  /**
+   * Why this refund can no longer be withdrawn, or undefined when it can: only while it waits in the queue, so its
+   * create has never been sent (a refund whose number is still being bound may be sent the moment it is bound).
+   */
+  cancelRefusal(entry: LedgerEntry): string | undefined {
+    const no = entry.outRefundNo;
+    if (this.binding.has(no)) return `refund ${no} is being started and may be sent to WeChat at once`;
+    if (entry.status === 'QUEUED' && this.queue.includes(no)) return undefined;
+    if (entry.status === 'PENDING') {
+      return `refund ${no} was already handed to WeChat Pay (its create is sent or being sent): it can no longer be cancelled`;
+    }
+    return `refund ${no} is ${entry.status}: only a refund still queued behind another of its order can be cancelled`;
+  }
+
+  /** Withdraws a queued refund (cancelRefusal said yes): out of the queue, its amount released at once. */
+  cancel(outRefundNo: string, requestedBy: string | undefined): LedgerEntry {
+    const entry = this.entry(outRefundNo)!;
+    const q = this.queue.indexOf(outRefundNo);
+    if (q >= 0) this.queue.splice(q, 1);
+    entry.status = 'CANCELLED';
+    entry.held = undefined;
+    entry.lastChangeAt = isoAt(Date.now());
+    entry.note = `cancelled by ${requestedBy ?? 'the order service'} while queued; nothing was sent to WeChat`;
+    return entry;
   }
 
   /** Reports arrive as signals (and, within one run, as the child's result); older versions are ignored. */

@@ -17,9 +17,11 @@
 import * as wf from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
+  cancelRefundSchema,
   orderLedgerInputSchema,
   requestRefundSchema,
   describeZodError,
+  type CancelRefundRequest,
   type OrderLedgerInput,
   type RefundRequest,
 } from '../domain/schemas';
@@ -28,6 +30,8 @@ import { OutTradeNoKey } from '../domain/search-attributes';
 import { formatFen } from '../domain/money';
 import type { RefundCheck } from '../domain/refund-caps';
 import {
+  cancelQueuedRefundSignal,
+  cancelRefundUpdate,
   ledgerQuery,
   refundableAmountQuery,
   refundCountQuery,
@@ -136,6 +140,25 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
     return entry;
   }
 
+  wf.setHandler(
+    cancelRefundUpdate,
+    async (request: CancelRefundRequest): Promise<LedgerEntry> => {
+      const entry = cancellable(ledger, request);
+      if (entry.status === 'CANCELLED') return entry; // the same cancel again: the same answer
+      const wasHeld = entry.held === true;
+      ledger.cancel(entry.outRefundNo, request.requestedBy);
+      publish();
+      // A held refund's workflow is running (it binds the number) and ends itself on this signal; ledgers that
+      // predate binding queued refunds without a workflow, so there is nothing to tell.
+      if (wasHeld) await tellCancelled(entry, request);
+      return entry;
+    },
+    {
+      validator: (request: CancelRefundRequest) => void cancellable(ledger, request),
+      description: 'Withdraw a refund still queued behind another of this order; rejected once it may have been sent.',
+    },
+  );
+
   wf.setHandler(refundStatusChangedSignal, (change) => {
     ledger.applyChange(change);
     publish();
@@ -209,6 +232,41 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
 
   await wf.condition(wf.allHandlersFinished);
   return ledger.view();
+}
+
+/** The entry a cancel names, if it may be cancelled (or already was); otherwise a typed refusal saying why. */
+function cancellable(ledger: LedgerState, raw: CancelRefundRequest): LedgerEntry {
+  const parsed = cancelRefundSchema.safeParse(raw);
+  if (!parsed.success) throw refuse(describeZodError(parsed.error), 'InvalidCancelRequest');
+  const entry = ledger.entry(parsed.data.outRefundNo);
+  if (!entry) {
+    throw refuse(`order ${ledger.input.outTradeNo} has no refund ${parsed.data.outRefundNo}`, 'UnknownRefund');
+  }
+  if (entry.status === 'CANCELLED') return entry;
+  const refusal = ledger.cancelRefusal(entry);
+  if (refusal) throw refuse(refusal, 'RefundNotCancellable');
+  return entry;
+}
+
+/** The refund's workflow waits for its turn; it ends CANCELLED on this signal (retried: it must not wait forever). */
+async function tellCancelled(entry: LedgerEntry, request: CancelRefundRequest): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await wf
+        .getExternalWorkflowHandle(entry.refundWorkflowId)
+        .signal(cancelQueuedRefundSignal, { requestedBy: request.requestedBy });
+      return;
+    } catch (err) {
+      if (attempt >= 5) {
+        wf.log.error('could not tell a cancelled refund to end; it stays held (terminate it by hand)', {
+          workflowId: entry.refundWorkflowId,
+          error: String(err),
+        });
+        return;
+      }
+      await wf.sleep(1_000 * 2 ** (attempt - 1));
+    }
+  }
 }
 
 function parseRequest(request: RefundRequest): RefundRequest {
@@ -301,6 +359,7 @@ function childInputFor(
     refundFen: entry.amountFen,
     totalFen: facts.paidTotalFen,
     reason: entry.reason,
+    ...(entry.metadata !== undefined ? { metadata: entry.metadata } : {}),
     notifyUrl: input.notifyUrl,
     fundsAccount: input.fundsAccount,
     payerBankType: facts.payerBankType,

@@ -22,3 +22,10 @@ export const LEDGER_VERIFIES_ORDER_AND_BINDS_NUMBERS = 'ledger-verifies-order-an
  * state, and learns the channel of a refund settled without one (domain/evidence.ts).
  */
 export const REFUND_EVIDENCE_CHECKED = 'refund-evidence-checked';
+
+/**
+ * The refund workflow announces the states an order service acts on (SUCCESS, CLOSED, REJECTED, ABNORMAL,
+ * MANUAL_REVIEW, CANCELLED) as events, each delivered by its own workflow (refund-events.ts), when the worker has an
+ * events target. Older histories sent none.
+ */
+export const REFUND_EVENTS = 'refund-events';

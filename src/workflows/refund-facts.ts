@@ -10,6 +10,7 @@ import type {
   FailureSummary,
   NotificationRecord,
   OperatorActionRecord,
+  RefundEventRecord,
   PollReason,
   PollRecord,
   SubmitAttemptRecord,
@@ -44,6 +45,8 @@ export interface RefundFacts {
   abnormalResolutions: AbnormalResolutionRecord[];
   operatorActions: OperatorActionRecord[];
   alerts: string[];
+  /** Events announced to the order service (refund-events.ts), in order. */
+  events: RefundEventRecord[];
 
   schedule?: { kind: ScheduleKind | 'WAITING'; startedAtMs: number };
   lastPollAtMs?: number;
@@ -77,6 +80,7 @@ export function initialFacts(held: boolean): RefundFacts {
     abnormalResolutions: [],
     operatorActions: [],
     alerts: [],
+    events: [],
     retryRequested: false,
     abnormalHandlingRequested: false,
     abnormalResolutionInFlight: false,
@@ -89,5 +93,5 @@ export function awaitingSubmission(f: KnownRefund): boolean {
 }
 
 export function submissionSettled(f: KnownRefund): boolean {
-  return f.acceptedAtMs !== undefined || f.state === 'REJECTED';
+  return f.acceptedAtMs !== undefined || f.state === 'REJECTED' || f.state === 'CANCELLED';
 }

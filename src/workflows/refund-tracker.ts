@@ -47,6 +47,8 @@ import type {
   NotificationRecord,
   PollReason,
   PollRecord,
+  CancelQueuedRefund,
+  RefundEventRecord,
   RefundOutcome,
   RefundStatusView,
   RetryNowResult,
@@ -377,6 +379,31 @@ export class RefundTracker {
   /** From the ledger: this held refund may send its create now (M9). */
   grantSubmissionSlot(): void {
     this.facts.held = false;
+  }
+
+  /**
+   * From the ledger: the order service withdrew this refund while it waited for its turn. Its ledger decided (and
+   * released the amount); here it only ends, and only if nothing was ever sent, which holds for a held refund.
+   */
+  cancelWhileHeld(request: CancelQueuedRefund): void {
+    const f = this.facts;
+    if (!f.held || f.state !== 'PENDING' || f.submitAttempts.length > 0) {
+      wf.log.warn('cancel ignored: the refund is no longer waiting for its turn', {
+        outRefundNo: this.input.outRefundNo,
+        state: f.state,
+      });
+      return;
+    }
+    f.held = false;
+    f.operatorActions.push({ at: isoAt(Date.now()), action: 'cancel', operator: request?.requestedBy });
+    this.observe('CANCELLED', 'cancel', {
+      note: `withdrawn by ${request?.requestedBy ?? 'the order service'} before it was sent to WeChat`,
+    });
+  }
+
+  /** An event announced to the order service (refund-events.ts). */
+  recordEvent(record: RefundEventRecord): void {
+    this.facts.events.push(record);
   }
 
   validateRetryNow(request: RetryNowRequest): void {

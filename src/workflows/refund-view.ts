@@ -43,6 +43,7 @@ export function currentDetails(f: Facts, input: RefundWorkflowInput): string {
     lines.push(`Needs an operator (${f.reviewReason}): ${cause}. Fix it, then send retryNow.`);
   }
   if (f.state === 'ABNORMAL') lines.push('Card route failed: resolve with resolveAbnormal (bank details).');
+  if (f.state === 'CANCELLED') lines.push(f.note ?? 'Withdrawn before it was sent to WeChat.');
   if (f.state === 'REJECTED' && f.rejection) {
     lines.push(`Refused by WeChat: ${f.rejection.code}: ${f.rejection.message}`);
   }
@@ -90,6 +91,10 @@ export function statusView(f: Facts, input: RefundWorkflowInput, workflowId: str
     nextPollAt: f.nextPollAtMs !== undefined && !isTerminal(f.state) ? isoAt(f.nextPollAtMs) : undefined,
     alerts: f.alerts,
     version: f.version,
+    metadata: input.metadata,
+    reason: input.reason,
+    startedAt: isoAt(wf.workflowInfo().startTime.getTime()),
+    events: f.events.length > 0 ? f.events : undefined,
   };
 }
 
@@ -98,7 +103,7 @@ export function statusView(f: Facts, input: RefundWorkflowInput, workflowId: str
  * always did.
  */
 export function refundOutcome(f: Facts, input: RefundWorkflowInput, evidenceChecked: boolean): RefundOutcome {
-  if (f.state !== 'SUCCESS' && f.state !== 'CLOSED' && f.state !== 'REJECTED') {
+  if (f.state !== 'SUCCESS' && f.state !== 'CLOSED' && f.state !== 'REJECTED' && f.state !== 'CANCELLED') {
     throw new Error(`refund workflow ended in non-final state ${f.state}`);
   }
   return {

@@ -11,7 +11,9 @@
  * The create request is built once from the input and never changes: the same out_refund_no and the same amounts on
  * every retry (M8), so WeChat refunds at most once however often we resend. Every reply and notification is held
  * against that request before it counts (domain/evidence.ts): one that disagrees is never applied.
- * A refund requested while another of its order is being submitted starts held, until its ledger grants the slot.
+ * A refund requested while another of its order is being submitted starts held, until its ledger grants the slot;
+ * its ledger may instead cancel it (the order service withdrew it), and it ends CANCELLED without a call to WeChat.
+ * The states an order service acts on are announced as events (refund-events.ts).
  *
  * This file is the workflow's control flow and its calls to WeChat; the refund's state, and every change to it, is
  * RefundTracker's (refund-tracker.ts).
@@ -36,13 +38,15 @@ import {
   type RefundWorkflowInput,
 } from '../domain/schemas';
 import {
+  cancelQueuedRefundSignal,
   refundNotifiedSignal,
   resolveAbnormalUpdate,
   retryNowUpdate,
   statusQuery,
   submissionSlotGrantedSignal,
 } from './definitions';
-import { REFUND_EVIDENCE_CHECKED } from './patches';
+import { REFUND_EVENTS, REFUND_EVIDENCE_CHECKED } from './patches';
+import { RefundEvents } from './refund-events';
 import { RefundTracker } from './refund-tracker';
 import { classifyActivityFailure, isoAt, parseOrFail, WorkflowMutex } from './support';
 import type { PollReason, RefundOutcome, RefundStatusView } from './types';
@@ -81,6 +85,7 @@ export async function refundWorkflow(rawInput: RefundWorkflowInput): Promise<Ref
   wf.setHandler(statusQuery, () => refund.view());
   wf.setHandler(refundNotifiedSignal, (notification) => refund.onNotification(notification));
   wf.setHandler(submissionSlotGrantedSignal, () => refund.grantSubmissionSlot());
+  wf.setHandler(cancelQueuedRefundSignal, (request) => refund.cancelWhileHeld(request));
   wf.setHandler(retryNowUpdate, (request) => refund.retryNow(request), {
     validator: (request) => refund.validateRetryNow(request),
   });
@@ -89,11 +94,15 @@ export async function refundWorkflow(rawInput: RefundWorkflowInput): Promise<Ref
   });
 
   refund.publishInitial();
+  const events = wf.patched(REFUND_EVENTS) ? new RefundEvents(refund) : undefined;
+  events?.start();
   // Started at request time to bind its number; another refund of the order holds the submission slot (M9).
   if (refund.known.held) await wf.condition(() => !refund.known.held || !refund.awaitingSubmission());
   await submitUntilAccepted(refund, gateway, createRequest(input), resolveSubmitRetry(input.submitRetry));
   await followUntilFinal(refund, gateway);
   if (refund.settledWithoutChannel()) await learnChannel(refund, gateway);
+  // Events are handed to their delivery workflows before the end; their delivery never holds the refund up.
+  if (events) await wf.condition(() => events.idle());
   await wf.condition(wf.allHandlersFinished);
   await refund.flushLedgerReports();
   return refund.outcome();

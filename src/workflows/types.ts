@@ -78,7 +78,7 @@ export interface AbnormalResolutionRecord {
 
 export interface OperatorActionRecord {
   at: string;
-  action: 'retryNow' | 'resolveAbnormal';
+  action: 'retryNow' | 'resolveAbnormal' | 'cancel';
   operator?: string;
   note?: string;
 }
@@ -120,6 +120,68 @@ export interface RefundStatusView {
   alerts: string[];
   /** Increases with every status change; the ledger ignores older reports. */
   version: number;
+  /** The order service's labels, as requested (absent for refunds requested without). */
+  metadata?: Record<string, string>;
+  reason?: string;
+  /** When its workflow started, i.e. when the refund was requested (absent in views of older workers). */
+  startedAt?: string;
+  /** Events announced to the order service, each delivered by its own workflow (eventDelivery query there). */
+  events?: RefundEventRecord[];
+}
+
+import type { RefundEventType } from '../events/types';
+export type { RefundEventType };
+
+/** One event about a refund, as the refund workflow records it; its deliveries are its own workflow's record. */
+export interface RefundEventRecord {
+  /** Never changes: the receiver dedupes by it. Also the delivery workflow's ID. */
+  id: string;
+  type: RefundEventType;
+  /** The state change it announces (RefundStatusView.transitions' `at`). */
+  createdAt: string;
+}
+
+/** What an event says about its refund: the status view without the long timelines, plus the request's labels. */
+export type RefundSnapshot = Omit<
+  RefundStatusView,
+  'submitAttempts' | 'polls' | 'notifications' | 'abnormalResolutions' | 'operatorActions' | 'alerts' | 'events'
+>;
+
+/** The delivery workflow's input: the event, built once, and how long to keep trying. */
+export interface RefundEventDeliveryInput {
+  id: string;
+  type: RefundEventType;
+  createdAt: string;
+  refund: RefundSnapshot;
+  retry: EventRetrySchedule;
+}
+
+export interface EventRetrySchedule {
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maximumIntervalMs: number;
+  /** After this long since the first attempt, delivery stops (FAILED). */
+  giveUpAfterMs: number;
+}
+
+export interface EventDeliveryAttempt {
+  at: string;
+  /** The receiver's HTTP status, when it answered. */
+  statusCode?: number;
+  /** Why the attempt failed (network error, timeout, non-2xx, no events target configured). */
+  error?: string;
+  durationMs?: number;
+}
+
+/** The `eventDelivery` query of a delivery workflow. */
+export interface EventDeliveryView {
+  id: string;
+  type: RefundEventType;
+  createdAt: string;
+  outRefundNo: string;
+  state: 'PENDING' | 'DELIVERED' | 'FAILED';
+  attempts: EventDeliveryAttempt[];
+  nextAttemptAt?: string;
 }
 
 /** The refund workflow's result: only final states end it. */
@@ -132,7 +194,8 @@ export interface RefundOutcome {
   subMchid?: string;
   /** The amount that was requested, fen. */
   requestedFen?: number;
-  state: 'SUCCESS' | 'CLOSED' | 'REJECTED';
+  /** CANCELLED: withdrawn while still queued in its ledger, nothing was sent to WeChat. */
+  state: 'SUCCESS' | 'CLOSED' | 'REJECTED' | 'CANCELLED';
   channel: RefundChannel;
   refundId?: string;
   successTime?: string;
@@ -158,6 +221,11 @@ export interface RefundStatusChange {
   at: string;
 }
 
+/** The ledger → refund signal: withdraw this held refund (its ledger already released the amount). */
+export interface CancelQueuedRefund {
+  requestedBy?: string;
+}
+
 export interface RetryNowResult {
   state: RefundState;
   /** what "retry now" means in the current state */
@@ -171,6 +239,8 @@ export interface LedgerEntry {
   outRefundNo: string;
   amountFen: number;
   reason?: string;
+  /** The order service's labels (part of the request: a repeat must carry the same). */
+  metadata?: Record<string, string>;
   requestedBy?: string;
   refundWorkflowId: string;
   status: LedgerEntryStatus;
@@ -193,6 +263,11 @@ export interface RefundReceipt {
   amountFen: number;
   refundWorkflowId: string;
   requestedAt: string;
+  /** The request as first accepted (receipts of older ledgers lack these three). */
+  reason?: string;
+  metadata?: Record<string, string>;
+  /** Who made the request that created the refund: a repeat's caller can tell it was not theirs. */
+  requestedBy?: string;
 }
 
 export interface LedgerView {
