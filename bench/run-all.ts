@@ -3,7 +3,9 @@
  * measure each other), collects each one's final JSON line into .data/bench/<name>.json, and (re)writes BENCHMARKS.md
  * from the results saved there: date, machine, and per benchmark its path, baseline, table, ratio and a reading.
  *
- * Usage: npx ts-node --transpile-only bench/run-all.ts [--only e2e-throughput,api-calls] [--render-only]
+ * Usage: npx ts-node --transpile-only bench/run-all.ts [--only e2e-throughput,api-calls] [--render-only] [--out FILE]
+ * --out writes the document elsewhere (e.g. to look at one new section without rewriting BENCHMARKS.md from a
+ * .data/bench/ that lacks the other results).
  * BENCH_INFLIGHT_COUNT sets bench 5's refund count inside the full run (default 1000, so the run fits in ~15 minutes
  * on a shared 2-core machine; `npm run bench:inflight` alone uses its own default, 10,000).
  */
@@ -37,6 +39,7 @@ const PLAN: Step[] = [
     file: 'bench/in-flight-10k.ts',
     args: ['--count', process.env.BENCH_INFLIGHT_COUNT ?? '1000'],
   },
+  { name: 'api-vs-library', file: 'bench/api-vs-library.ts', args: [] },
 ];
 
 interface Saved {
@@ -256,6 +259,34 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         `×${sv.ratio} (${sv.miBPer1kRefunds} MiB per 1,000).** Drain: ${r.drain.refundsPerSecond} refunds/s.\n`,
     };
   },
+  'api-vs-library': (s) => {
+    const r = s.result as any;
+    const x = r.ratios as { throughput: number; p50: number; p99: number; cpuPerDecision: number; perRound: number[] };
+    return {
+      summary: `| 6. API decisions/s and latency | the TypeScript library (requestRefund), same run, server, worker | decisions/s ${x.throughput}, p50 ${x.p50}, p99 ${x.p99}; CPU per decision ${x.cpuPerDecision} | what HTTP + the API process + its ledger read add to a decision |`,
+      body:
+        header(s, '6. Refund decisions through the HTTP API vs the TypeScript library') +
+        'Path: `POST /v1/refunds` to the real API program (`src/cli/api.ts`, its own process; access logs at info as ' +
+        'by default) → `requestRefund` → update-with-start on the order ledger (reads the order from the simulated ' +
+        'WeChat, checks the rules, starts the refund workflow) → receipt → the API reads the ledger entry to tell 201 ' +
+        'from 200 → 201. Baseline: `requestRefund` called from the bench process (a Node order service) with exactly ' +
+        'the fields the API passes. Same dev server (in memory), worker (`src/cli/worker.ts`, own process), simulator, ' +
+        `a fresh paid order per refund, ${r.concurrency} in flight on both sides (closed loop), ${r.rounds} alternating ` +
+        'rounds (the side that goes first alternates) after a warm-up of each; between batches the bench waits until ' +
+        'WeChat has every refund of the batch. A decision = the ledger’s answer; latency = request sent → answer ' +
+        'received. CPU ms per decision from /proc for each process; the client’s event-loop delay p99 and CPU share ' +
+        'show that it kept up.\n\n' +
+        table([r.library, r.api].map(({ cpuTotalMs: _total, ...row }: Row) => row)) +
+        '\n\n' +
+        table((r.batches as Row[]).map((b: any) => ({ ...b, cpu: JSON.stringify(b.cpu) }))) +
+        `\n\n**Ratios API / library: decisions/s ${x.throughput} (per round: ${x.perRound.join(', ')}), p50 ${x.p50}, ` +
+        `p99 ${x.p99}; CPU of all four processes per decision ${x.cpuPerDecision}.** Reading: the rates move with the ` +
+        'other sessions on the machine (see the per-round ratios and load averages); the CPU ratio is the steadier ' +
+        'figure. The decision itself (ledger update-with-start, the order lookup at WeChat, the refund workflow start) dominates ' +
+        'both sides; the API adds an HTTP hop, its own process’s work (column cpuMsPerDecision: api) and one ledger ' +
+        'query per request, answered by the worker (compare the worker and server columns of the two sides).\n',
+    };
+  },
 };
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
@@ -309,7 +340,12 @@ function render(saved: Saved[], ranNow: string[], extraNote: string): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { only: { type: 'string' }, 'render-only': { type: 'boolean' }, note: { type: 'string' } },
+    options: {
+      only: { type: 'string' },
+      'render-only': { type: 'boolean' },
+      note: { type: 'string' },
+      out: { type: 'string' },
+    },
   });
   const only = values.only?.split(',').map((x) => x.trim());
   const steps = values['render-only'] ? [] : PLAN.filter((s) => !only || only.includes(s.name));
@@ -330,9 +366,10 @@ async function main(): Promise<void> {
   const saved = PLAN.map((s) => path.join(RESULTS_DIR, `${s.name}.json`))
     .filter((f) => existsSync(f))
     .map((f) => JSON.parse(readFileSync(f, 'utf8')) as Saved);
-  writeFileSync(OUT, render(saved, ranNow, values.note ?? ''));
+  const out = values.out ? path.resolve(values.out) : OUT;
+  writeFileSync(out, render(saved, ranNow, values.note ?? ''));
   console.log(
-    `\nBENCHMARKS.md written (${saved.length} results; ran ${ranNow.length} in ${Math.round((Date.now() - t0) / 1000)} s)` +
+    `\n${out === OUT ? 'BENCHMARKS.md' : out} written (${saved.length} results; ran ${ranNow.length} in ${Math.round((Date.now() - t0) / 1000)} s)` +
       (failed.length ? `; FAILED: ${failed.join(', ')}` : ''),
   );
   if (failed.length) process.exitCode = 1;

@@ -38,6 +38,7 @@ export class BenchWorkerProcess {
       'simulator.keysDir': this.opts.keysDir,
       'webhook.publicBaseUrl': this.opts.webhookUrl,
       'worker.metricsPort': 0,
+      'events.enabled': false,
     });
     const bundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../src/workflows'),

@@ -9,17 +9,9 @@ import type { FastifyError, FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { describeZodError } from '../domain/zod-errors';
 import { RefundRejected, RefundUndecided } from '../starter';
+import type { ApiErrorType, ErrorBody } from './schemas';
 
-export type ApiErrorType =
-  | 'invalid_request'
-  | 'unauthorized'
-  | 'not_found'
-  | 'idempotency_conflict'
-  | 'rule_violation'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'unavailable'
-  | 'internal';
+export type { ApiErrorType };
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -32,7 +24,7 @@ export class ApiError extends Error {
     super(message);
   }
 
-  body(): { error: { type: ApiErrorType; message: string; param?: string; rule?: string } } {
+  body(): ErrorBody {
     return { error: { type: this.type, ...this.extra, message: this.message } };
   }
 }
@@ -57,6 +49,9 @@ export function invalidRequest(error: z.ZodError, where = ''): ApiError {
 export const notFound = (message: string) => new ApiError(404, 'not_found', message);
 
 export const unavailable = (message: string) => new ApiError(503, 'unavailable', message);
+
+/** 409 for a cancel that comes too late (already sent to WeChat, already settled): the message says which. */
+export const notCancellable = (message: string) => new ApiError(409, 'not_cancellable', message);
 
 /** gRPC codes meaning "Temporal did not answer": DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE. */
 const UNAVAILABLE_CODES = new Set([4, 8, 14]);

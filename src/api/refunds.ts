@@ -1,19 +1,22 @@
 /**
- * What the routes do, over the refund core: ask for a refund through the order-service library (src/starter.ts) and
- * read refunds and orders through their workflows' queries.
+ * What the routes do, over the refund core: ask for and cancel refunds through the order-service library
+ * (src/starter.ts), and read refunds, orders and event deliveries through their workflows' queries. Resources are
+ * built by refund-resource.ts (shared with the events).
  *
  * New or repeat: every request carries its own token as `requestedBy` (`api:<key name>:<request id>`). The ledger
  * decides requests one at a time and keeps the token of the request that created the entry; a repeat gets the same
- * receipt and leaves the entry as it was. So the answer is 201 exactly when the ledger's entry carries this request's
- * token, whichever replica asked and however many copies raced: the ledger decides, not the API.
+ * receipt, which names that token. So the answer is 201 exactly when the receipt carries this request's token,
+ * whichever replica asked and however many copies raced: the ledger decides, not the API. A new refund costs one
+ * round trip; a repeat reads the ledger once more for the refund's current state.
  */
 import type { Client } from '@temporalio/client';
 import { orderWorkflowId, refundWorkflowId } from '../domain/ids';
 import { isTerminal } from '../domain/status';
-import { requestRefund } from '../starter';
-import { ledgerQuery, statusQuery } from '../workflows/definitions';
-import type { LedgerEntry, LedgerView, RefundStatusView } from '../workflows/types';
-import { ApiError, notFound, unavailable } from './errors';
+import { cancelRefund as cancelQueuedRefund, RefundNotCancellable, requestRefund } from '../starter';
+import { eventDeliveryQuery, ledgerQuery, statusQuery } from '../workflows/definitions';
+import type { EventDeliveryView, LedgerEntry, LedgerView, RefundReceipt, RefundStatusView } from '../workflows/types';
+import { ApiError, notCancellable, notFound, unavailable } from './errors';
+import { refundResourceOf } from './refund-resource';
 import type { CreateRefundBody, OrderRefundSummary, OrderResource, RefundResource, RefundStateName } from './schemas';
 
 export interface RefundApiContext {
@@ -43,12 +46,16 @@ export async function createRefund(
         outRefundNo: body.out_refund_no,
         amountFen: body.amount_fen,
         ...(body.reason !== undefined ? { reason: body.reason } : {}),
+        ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
         requestedBy: token,
       },
     },
   );
-  // Accepted (new or repeat): which one is the ledger's to say. Should reading it fail, the same request is safe
-  // to repeat and gets this refund (as a repeat, 200).
+  // Accepted (new or repeat): which one is the ledger's to say, and its receipt says who made the refund.
+  if (receipt.requestedBy === token) {
+    return { created: true, refund: resourceFromReceipt(receipt, body.sub_mchid) };
+  }
+  // A repeat: its current state is the ledger's. Should reading it fail, the same request is safe to repeat.
   const ledger = await queryLedger(ctx, orderWorkflowId(receipt.outTradeNo, body.sub_mchid), 'the order ledger').catch(
     (err: unknown) => {
       throw err instanceof ApiError && err.status === 404
@@ -63,29 +70,71 @@ export async function createRefund(
     // The ledger answered with this receipt, so it holds the entry; a missing one means a reader raced a restart.
     throw unavailable(`refund ${receipt.outRefundNo} is accepted but not readable yet: repeat the request`);
   }
-  if ((entry.reason ?? undefined) !== (body.reason ?? undefined)) {
+  const differs = differingParameter(entry, body);
+  if (differs) {
     throw new ApiError(
       409,
       'idempotency_conflict',
-      `out_refund_no ${entry.outRefundNo} was already requested with another reason; ` +
-        'a refund number is bound to one order, amount and reason: use a new out_refund_no',
+      `out_refund_no ${entry.outRefundNo} was already requested with another ${differs}; ` +
+        'a refund number is bound to one order, amount, reason and metadata: use a new out_refund_no',
     );
   }
   return {
+    // Receipts of ledgers older than the receipt's `requestedBy` are told apart by the entry.
     created: entry.requestedBy === token,
-    refund: {
-      object: 'refund',
-      out_refund_no: entry.outRefundNo,
-      out_trade_no: receipt.outTradeNo,
-      ...(body.sub_mchid !== undefined ? { sub_mchid: body.sub_mchid } : {}),
-      amount_fen: entry.amountFen,
-      ...(entry.reason !== undefined ? { reason: entry.reason } : {}),
-      state: stateOf(entry.status),
-      ...(entry.channel !== undefined ? { channel: entry.channel } : {}),
-      ...(entry.refundId !== undefined ? { refund_id: entry.refundId } : {}),
-      created_at: entry.requestedAt,
-      ...(isTerminal(stateOf(entry.status)) ? { settled_at: entry.lastChangeAt } : {}),
-    },
+    refund: resourceFromEntry(entry, receipt.outTradeNo, body.sub_mchid),
+  };
+}
+
+/** A refund this very request created: just accepted, so PENDING (its create may be on its way to WeChat). */
+function resourceFromReceipt(receipt: RefundReceipt, subMchid: string | undefined): RefundResource {
+  return {
+    object: 'refund',
+    out_refund_no: receipt.outRefundNo,
+    out_trade_no: receipt.outTradeNo,
+    ...(subMchid !== undefined ? { sub_mchid: subMchid } : {}),
+    amount_fen: receipt.amountFen,
+    ...(receipt.reason !== undefined ? { reason: receipt.reason } : {}),
+    ...(receipt.metadata !== undefined ? { metadata: receipt.metadata } : {}),
+    state: 'PENDING',
+    created_at: receipt.requestedAt,
+    updated_at: receipt.requestedAt,
+  };
+}
+
+/**
+ * The ledger judges order and amount (M7/M8); reason and metadata are the request's too, so a repeat that changes
+ * them is not the same request: answered 409 rather than silently keeping the first one's.
+ */
+function differingParameter(entry: LedgerEntry, body: CreateRefundBody): string | undefined {
+  if ((entry.reason ?? undefined) !== (body.reason ?? undefined)) return 'reason';
+  if (!sameMetadata(entry.metadata, body.metadata)) return 'metadata';
+  return undefined;
+}
+
+function sameMetadata(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const ka = Object.keys(a ?? {});
+  const kb = Object.keys(b ?? {});
+  return ka.length === kb.length && ka.every((k) => b?.[k] === a?.[k]);
+}
+
+/** The POST's answer, from the ledger's entry alone (no second query): what was accepted and where it stands. */
+function resourceFromEntry(entry: LedgerEntry, outTradeNo: string, subMchid: string | undefined): RefundResource {
+  const state = stateOf(entry.status);
+  return {
+    object: 'refund',
+    out_refund_no: entry.outRefundNo,
+    out_trade_no: outTradeNo,
+    ...(subMchid !== undefined ? { sub_mchid: subMchid } : {}),
+    amount_fen: entry.amountFen,
+    ...(entry.reason !== undefined ? { reason: entry.reason } : {}),
+    ...(entry.metadata !== undefined ? { metadata: entry.metadata } : {}),
+    state,
+    ...(entry.channel !== undefined ? { channel: entry.channel } : {}),
+    ...(entry.refundId !== undefined ? { refund_id: entry.refundId } : {}),
+    created_at: entry.requestedAt,
+    updated_at: entry.lastChangeAt,
+    ...(isTerminal(state) ? { settled_at: entry.lastChangeAt } : {}),
   };
 }
 
@@ -94,60 +143,76 @@ export async function getRefund(
   outRefundNo: string,
   subMchid?: string,
 ): Promise<RefundResource> {
-  const handle = ctx.client.workflow.getHandle(refundWorkflowId(outRefundNo, subMchid));
-  const view = await withDeadline(ctx, () => handle.query(statusQuery), {
-    missing: `no refund with out_refund_no ${outRefundNo}${subMchid ? ` of sub-merchant ${subMchid}` : ''}`,
-  });
-  // The request's own record (reason, when it was accepted) is the ledger's; refunds started outside a ledger have none.
-  const entry = view.outTradeNo
-    ? await queryLedger(ctx, orderWorkflowId(view.outTradeNo, view.subMchid), 'no ledger').then(
-        (ledger) => ledger.refunds.find((e) => e.outRefundNo === outRefundNo),
-        (err: unknown) => {
-          if (err instanceof ApiError && err.status === 404) return undefined;
-          throw err;
-        },
-      )
-    : undefined;
-  const createdAt =
-    entry?.requestedAt ??
-    (await withDeadline(ctx, () => handle.describe(), { missing: 'no refund' })).startTime.toISOString();
-  return refundFromStatus(view, entry, createdAt);
+  const view = await readRefund(ctx, outRefundNo, subMchid);
+  const [entry, deliveries] = await Promise.all([ledgerEntryOf(ctx, view), eventDeliveries(ctx, view)]);
+  return refundResourceOf(view, entry ?? {}, deliveries);
 }
 
-function refundFromStatus(view: RefundStatusView, entry: LedgerEntry | undefined, createdAt: string): RefundResource {
-  const settledAt = isTerminal(view.state)
-    ? (view.successTime ?? view.transitions.filter((t) => t.to === view.state).at(-1)?.at)
-    : undefined;
-  const a = view.amounts;
-  return {
-    object: 'refund',
-    out_refund_no: view.outRefundNo,
-    out_trade_no: view.outTradeNo ?? '',
-    ...(view.subMchid !== undefined ? { sub_mchid: view.subMchid } : {}),
-    amount_fen: view.requestedFen,
-    ...(entry?.reason !== undefined ? { reason: entry.reason } : {}),
-    state: view.state,
-    channel: view.channel,
-    ...(view.refundId !== undefined ? { refund_id: view.refundId } : {}),
-    ...(a
-      ? {
-          amounts: {
-            refund_fen: a.refundFen,
-            total_fen: a.totalFen,
-            ...(a.payerRefundFen !== undefined ? { payer_refund_fen: a.payerRefundFen } : {}),
-            ...(a.payerTotalFen !== undefined ? { payer_total_fen: a.payerTotalFen } : {}),
-            ...(a.settlementRefundFen !== undefined ? { settlement_refund_fen: a.settlementRefundFen } : {}),
-            ...(a.discountRefundFen !== undefined ? { discount_refund_fen: a.discountRefundFen } : {}),
-          },
+/**
+ * Withdraws a refund still queued in its ledger: 200 with state CANCELLED (also for a repeated cancel), 409 when it
+ * may already have been sent to WeChat or has ended, 404 when unknown. The ledger decides, as for creation.
+ */
+export async function cancelRefund(
+  ctx: RefundApiContext,
+  outRefundNo: string,
+  subMchid: string | undefined,
+  token: string,
+): Promise<RefundResource> {
+  const view = await readRefund(ctx, outRefundNo, subMchid);
+  if (!view.outTradeNo) throw notCancellable(`refund ${outRefundNo} was started outside an order ledger`);
+  let entry: LedgerEntry;
+  try {
+    entry = await ctx.client.withDeadline(Date.now() + ctx.decisionTimeoutMs, () =>
+      cancelQueuedRefund(
+        { client: ctx.client },
+        { outTradeNo: view.outTradeNo!, subMchid, outRefundNo, requestedBy: token },
+      ),
+    );
+  } catch (err) {
+    if (err instanceof RefundNotCancellable) {
+      throw err.reason === 'UNKNOWN_REFUND' ? notFound(err.message) : notCancellable(err.message);
+    }
+    throw err;
+  }
+  return refundResourceOf(view, entry);
+}
+
+/** The refund's status query; 404 when no refund has this number. */
+function readRefund(ctx: RefundApiContext, outRefundNo: string, subMchid?: string): Promise<RefundStatusView> {
+  const handle = ctx.client.workflow.getHandle(refundWorkflowId(outRefundNo, subMchid));
+  return withDeadline(ctx, () => handle.query(statusQuery), {
+    missing: `no refund with out_refund_no ${outRefundNo}${subMchid ? ` of sub-merchant ${subMchid}` : ''}`,
+  });
+}
+
+/** The request's own record (when it was accepted, reason, metadata) is the ledger's; refunds started outside one have none. */
+async function ledgerEntryOf(ctx: RefundApiContext, view: RefundStatusView): Promise<LedgerEntry | undefined> {
+  if (!view.outTradeNo) return undefined;
+  return queryLedger(ctx, orderWorkflowId(view.outTradeNo, view.subMchid), 'no ledger').then(
+    (ledger) => ledger.refunds.find((e) => e.outRefundNo === view.outRefundNo),
+    (err: unknown) => {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      throw err;
+    },
+  );
+}
+
+/** Every delivery attempt of the refund's events, from their delivery workflows (closed ones answer queries too). */
+async function eventDeliveries(ctx: RefundApiContext, view: RefundStatusView): Promise<EventDeliveryView[]> {
+  const events = view.events ?? [];
+  return Promise.all(
+    events.map((e) =>
+      withDeadline(ctx, () => ctx.client.workflow.getHandle(e.id).query(eventDeliveryQuery), {
+        missing: `event ${e.id}`,
+      }).catch((err: unknown): EventDeliveryView => {
+        // Its record is gone (retention) or unreadable now: the event is still listed, without attempts.
+        if (err instanceof ApiError && err.status === 404) {
+          return { ...e, outRefundNo: view.outRefundNo, state: 'PENDING', attempts: [] };
         }
-      : {}),
-    ...(view.userReceivedAccount !== undefined ? { user_received_account: view.userReceivedAccount } : {}),
-    ...(view.state === 'REJECTED' && view.rejection
-      ? { failure: { code: view.rejection.code, message: view.rejection.message } }
-      : {}),
-    created_at: createdAt,
-    ...(settledAt !== undefined ? { settled_at: settledAt } : {}),
-  };
+        throw err;
+      }),
+    ),
+  );
 }
 
 export async function getOrder(ctx: RefundApiContext, outTradeNo: string, subMchid?: string): Promise<OrderResource> {

@@ -1,18 +1,34 @@
 /**
- * The routes of the first slice:
- *   POST /v1/refunds                    ask for a refund: 201 new, 200 identical repeat, 409, 422, 400, 503
- *   GET  /v1/refunds/:out_refund_no     one refund (its workflow's status query), 404 when unknown
- *   GET  /v1/orders/:out_trade_no       one order's money and refunds (its ledger's query), 404 when unknown
- *   GET  /healthz                       200 when Temporal answers, else 503 (no key needed)
- * `?sub_mchid=` names the sub-merchant in partner mode on the GETs.
+ * The routes (their answers are documented by openapi.ts, from the same schemas):
+ *   POST /v1/refunds                            ask for a refund: 201 new, 200 identical repeat, 409, 422, 400, 503
+ *   GET  /v1/refunds                            refunds from Temporal visibility, by state and order, paginated
+ *   GET  /v1/refunds/:out_refund_no             one refund (its workflow's status query), 404 when unknown
+ *   POST /v1/refunds/:out_refund_no/cancel      withdraw a refund still queued in its ledger: 200 CANCELLED, 409, 404
+ *   GET  /v1/orders/:out_trade_no               one order's money and refunds (its ledger's query), 404 when unknown
+ *   GET  /healthz                               200 when Temporal answers, else 503          (no key needed)
+ *   GET  /openapi.json                          the OpenAPI 3.1 document                     (no key needed)
+ *   GET  /metrics                               Prometheus text format                       (no key needed)
+ * `?sub_mchid=` names the sub-merchant in partner mode on the routes of one refund or order.
  */
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { temporalIsReachable } from '../config/temporal-health';
 import { invalidRequest } from './errors';
-import { createRefund, getOrder, getRefund, type RefundApiContext } from './refunds';
-import { createRefundBodySchema, orderParamsSchema, refundParamsSchema, subMchidQuerySchema } from './schemas';
+import { listRefunds } from './list';
+import type { ApiMetrics } from './metrics';
+import { apiDocument } from './openapi';
+import { cancelRefund, createRefund, getOrder, getRefund, type RefundApiContext } from './refunds';
+import {
+  cancelRefundBodySchema,
+  cancelRefundParamsSchema,
+  cancelRefundQuerySchema,
+  createRefundBodySchema,
+  listRefundsQuerySchema,
+  orderParamsSchema,
+  refundParamsSchema,
+  subMchidQuerySchema,
+} from './schemas';
 
 /** Who called (set by the auth hook). */
 export function callerOf(req: FastifyRequest): string {
@@ -25,10 +41,13 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, where?: string): 
   return result.data;
 }
 
+/** The request's own token for the ledger's audit trail and its new-or-repeat decision (refunds.ts). */
+const tokenOf = (req: FastifyRequest) => `api:${callerOf(req)}:${req.id}`;
+
 export function registerRefundRoutes(app: FastifyInstance, ctx: RefundApiContext): void {
   app.post('/v1/refunds', async (req, reply) => {
     const body = parse(createRefundBodySchema, req.body);
-    const { created, refund } = await createRefund(ctx, body, `api:${callerOf(req)}:${req.id}`);
+    const { created, refund } = await createRefund(ctx, body, tokenOf(req));
     req.log.info(
       { outRefundNo: refund.out_refund_no, outTradeNo: refund.out_trade_no, amountFen: refund.amount_fen, created },
       created ? 'refund accepted' : 'refund request repeated',
@@ -43,11 +62,36 @@ export function registerRefundRoutes(app: FastifyInstance, ctx: RefundApiContext
     return getRefund(ctx, out_refund_no, sub_mchid);
   });
 
+  app.get('/v1/refunds', async (req) => {
+    const query = parse(listRefundsQuerySchema, req.query, 'query');
+    return listRefunds(ctx, query);
+  });
+
+  app.post('/v1/refunds/:out_refund_no/cancel', async (req) => {
+    const { out_refund_no } = parse(cancelRefundParamsSchema, req.params, 'path');
+    const { sub_mchid } = parse(cancelRefundQuerySchema, req.query, 'query');
+    parse(cancelRefundBodySchema, req.body);
+    const refund = await cancelRefund(ctx, out_refund_no, sub_mchid, tokenOf(req));
+    req.log.info({ outRefundNo: refund.out_refund_no, state: refund.state }, 'refund cancelled');
+    return refund;
+  });
+
   app.get('/v1/orders/:out_trade_no', async (req) => {
     const { out_trade_no } = parse(orderParamsSchema, req.params, 'path');
     const { sub_mchid } = parse(subMchidQuerySchema, req.query, 'query');
     return getOrder(ctx, out_trade_no, sub_mchid);
   });
+}
+
+/** The document is built once, on first request (it never changes while the process runs). */
+export function registerOpenApiRoute(app: FastifyInstance): void {
+  app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(apiDocument()));
+}
+
+export function registerMetricsRoute(app: FastifyInstance, metrics: ApiMetrics): void {
+  app.get('/metrics', async (_req, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
 }
 
 export function registerHealthRoute(app: FastifyInstance, client: Client, timeoutMs: number): void {

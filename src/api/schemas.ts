@@ -1,28 +1,61 @@
 /**
- * The API's wire shapes: request bodies and path/query parameters (zod, strict: an unknown field is an error, not
- * ignored) and the JSON resources it answers with. snake_case, money in integer fen (2500 = ¥25.00). The field rules
- * are the refund core's own (domain/schemas.ts), so the API refuses exactly what the ledger would.
+ * The API's wire shapes, as zod schemas: what the routes validate (request bodies, path and query parameters: strict,
+ * an unknown field is an error, not ignored) and what they answer (the resources and the error). The TypeScript types
+ * are inferred from them and the OpenAPI document (openapi.ts) is generated from them, so the three cannot drift.
+ *
+ * snake_case, money in integer fen (2500 = ¥25.00). The request field rules are the refund core's own
+ * (domain/schemas.ts), so the API refuses exactly what the ledger would.
+ *
+ * Resources are plain (stripping) objects and are documented without `additionalProperties: false` (openapi.ts):
+ * fields may be added to an answer, never to what a request may carry.
  */
 import { z } from 'zod';
 import {
   fenSchema,
+  metadataSchema,
   outRefundNoSchema,
   outTradeNoSchema,
   reasonSchema,
   subMchidSchema,
   transactionIdSchema,
 } from '../domain/schemas';
+import { REFUND_STATES, type Evidence, type ReviewReason } from '../domain/status';
+import type { RefundChannel } from '../wechatpay/gateway';
+import type { RefundEventType as DomainRefundEventType } from '../workflows/types';
+
+/** Compile-time check that a wire enum lists exactly the domain's values (a new domain value must be named here). */
+type SameSet<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : never;
+const sameSet = <A, B>(proof: SameSet<A, B>): SameSet<A, B> => proof;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests
 
 export const createRefundBodySchema = z
   .strictObject(
     {
-      out_trade_no: outTradeNoSchema.optional(),
+      out_trade_no: outTradeNoSchema.optional().meta({ description: 'The order to refund (your order number).' }),
       /** A claim about the order: must agree with WeChat's record (else 422 ORDER_FACTS_MISMATCH). */
-      transaction_id: transactionIdSchema.optional(),
-      out_refund_no: outRefundNoSchema,
-      amount_fen: fenSchema.max(Number.MAX_SAFE_INTEGER, 'must be a safe integer number of fen'),
-      reason: reasonSchema.optional(),
-      sub_mchid: subMchidSchema.optional(),
+      transaction_id: transactionIdSchema.optional().meta({
+        description:
+          "WeChat's transaction id of the payment; when given it must agree with WeChat's record of out_trade_no " +
+          '(else 422 ORDER_FACTS_MISMATCH). Not enough on its own yet: send out_trade_no too.',
+      }),
+      out_refund_no: outRefundNoSchema.meta({
+        description:
+          'Your number for this refund, unique per merchant: the idempotency key. Repeating a request with the same ' +
+          'number and parameters answers 200 with the same refund; other parameters answer 409.',
+      }),
+      amount_fen: fenSchema
+        .max(Number.MAX_SAFE_INTEGER, 'must be a safe integer number of fen')
+        .meta({ description: 'The amount to refund in fen (integer, 2500 = ¥25.00).' }),
+      reason: reasonSchema.optional().meta({ description: 'Shown to the payer (at most 80 characters).' }),
+      sub_mchid: subMchidSchema.optional().meta({ description: 'The sub-merchant (service-provider mode).' }),
+      metadata: metadataSchema.optional().meta({
+        description:
+          'Your labels for the refund (ticket id, who approved it): at most 20 keys of at most 40 characters, string ' +
+          'values of at most 500 characters. Kept with the refund, returned by the API and in its events, never sent ' +
+          'to WeChat. Part of the request: a repeat must carry the same metadata.',
+      }),
     },
     { error: (issue) => (issue.input === undefined ? 'a JSON object body is required' : 'must be a JSON object') },
   )
@@ -43,68 +76,279 @@ export type CreateRefundBody = z.infer<typeof createRefundBodySchema>;
 export const refundParamsSchema = z.strictObject({ out_refund_no: outRefundNoSchema });
 export const orderParamsSchema = z.strictObject({ out_trade_no: outTradeNoSchema });
 /** Partner mode: out_refund_no and out_trade_no are unique per sub-merchant. */
-export const subMchidQuerySchema = z.strictObject({ sub_mchid: subMchidSchema.optional() });
+export const subMchidQuerySchema = z.strictObject({
+  sub_mchid: subMchidSchema.optional().meta({ description: 'The sub-merchant (service-provider mode).' }),
+});
+
+/** Cancel takes no fields: an empty body (or none) or `{}`. */
+export const cancelRefundBodySchema = z
+  .strictObject({}, { error: 'must be a JSON object (the cancel takes no fields: send {} or no body)' })
+  .optional();
+export const cancelRefundParamsSchema = refundParamsSchema;
+export const cancelRefundQuerySchema = subMchidQuerySchema;
+
+/** A next_page_token of GET /v1/refunds, unchanged (list.ts checks it belongs to the same filters). */
+export const pageTokenSchema = z
+  .string()
+  .min(1, 'page_token must not be empty')
+  .max(4096, 'page_token is too long')
+  .regex(/^[A-Za-z0-9_-]+$/, 'page_token must be a next_page_token from a previous page, unchanged');
+
+export const listRefundsQuerySchema = z.strictObject({
+  status: z
+    .enum(REFUND_STATES, { error: `status must be one of ${REFUND_STATES.join(', ')}` })
+    .optional()
+    .meta({ description: 'Only refunds in this state.' }),
+  out_trade_no: outTradeNoSchema.optional().meta({ description: "Only this order's refunds." }),
+  limit: z.coerce
+    .number({ error: 'limit must be a whole number from 1 to 100' })
+    .int('limit must be a whole number from 1 to 100')
+    .min(1, 'limit must be a whole number from 1 to 100')
+    .max(100, 'limit must be a whole number from 1 to 100')
+    .default(20)
+    .meta({ description: 'At most this many refunds per page.' }),
+  page_token: pageTokenSchema
+    .optional()
+    .meta({ description: "The previous page's next_page_token, to read the next page (with the same filters)." }),
+});
+export type ListRefundsQuery = z.infer<typeof listRefundsQuerySchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Resources
+
+const timestamp = (description: string) =>
+  z.iso.datetime({ offset: true }).meta({ description: `${description}, ISO-8601.` });
+const fen = (description: string) =>
+  z
+    .number()
+    .int()
+    .min(0)
+    .meta({ description: `${description}, fen.` });
 
 /** WeChat's refund states, plus PENDING for a refund not yet answered by WeChat (queued for its turn included). */
-export type RefundStateName =
-  'PENDING' | 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL' | 'REJECTED' | 'MANUAL_REVIEW' | 'CANCELLED';
+export const refundStateSchema = z.enum(REFUND_STATES).meta({
+  description:
+    "PENDING: accepted, not yet answered by WeChat (or queued behind another refund of the order). WeChat's states " +
+    'PROCESSING, SUCCESS, CLOSED, ABNORMAL (the account is unusable; an operator chooses where the money goes). ' +
+    'REJECTED: WeChat refused it (see failure). MANUAL_REVIEW: waiting for an operator (see review_reason). ' +
+    'CANCELLED: withdrawn while queued, nothing was sent to WeChat. SUCCESS, CLOSED, REJECTED and CANCELLED are final.',
+});
+export type RefundStateName = z.infer<typeof refundStateSchema>;
 
-export interface RefundResource {
-  object: 'refund';
-  out_refund_no: string;
-  out_trade_no: string;
-  sub_mchid?: string;
-  amount_fen: number;
-  reason?: string;
-  state: RefundStateName;
-  /** Where the money goes: ORIGINAL, BALANCE, OTHER_BALANCE, OTHER_BANKCARD, or UNKNOWN until WeChat says. */
-  channel?: string;
-  /** WeChat's refund_id, once WeChat accepted the refund. */
-  refund_id?: string;
-  /** As WeChat reported them (GET only). */
-  amounts?: {
-    refund_fen: number;
-    total_fen: number;
-    payer_refund_fen?: number;
-    payer_total_fen?: number;
-    settlement_refund_fen?: number;
-    discount_refund_fen?: number;
-  };
-  user_received_account?: string;
-  /** Why WeChat refused it (REJECTED). */
-  failure?: { code: string; message: string };
-  /** When the order service's request was accepted. */
-  created_at: string;
-  /** When the refund reached SUCCESS (WeChat's success_time), CLOSED or REJECTED. */
-  settled_at?: string;
-}
+const REFUND_CHANNELS = ['ORIGINAL', 'BALANCE', 'OTHER_BALANCE', 'OTHER_BANKCARD', 'UNKNOWN'] as const;
+sameSet<(typeof REFUND_CHANNELS)[number], RefundChannel>(true);
+export const refundChannelSchema = z.enum(REFUND_CHANNELS).meta({
+  description: 'Where the money goes: ORIGINAL, BALANCE, OTHER_BALANCE, OTHER_BANKCARD, or UNKNOWN until WeChat says.',
+});
 
-export interface OrderRefundSummary {
-  out_refund_no: string;
-  amount_fen: number;
-  state: RefundStateName;
-  channel?: string;
-  refund_id?: string;
-  reason?: string;
-  created_at: string;
-}
+const REVIEW_REASONS = [
+  'SUBMIT_NEEDS_OPERATOR',
+  'SUBMIT_OUTCOME_UNKNOWN',
+  'POLL_HORIZON_EXCEEDED',
+  'UNRECOGNISED_STATUS',
+  'REFUND_WORKFLOW_LOST',
+  'EVIDENCE_MISMATCH',
+] as const;
+sameSet<(typeof REVIEW_REASONS)[number], ReviewReason>(true);
 
-export interface OrderResource {
-  object: 'order';
-  out_trade_no: string;
-  transaction_id?: string;
-  sub_mchid?: string;
-  /** WeChat's record of the payment. */
-  paid_fen: number;
-  paid_at: string;
-  /** Refunds are possible until then (payment + 365 days). */
-  refund_deadline: string;
-  succeeded_fen: number;
-  /** Requested and not yet settled. */
-  reserved_fen: number;
-  /** paid − succeeded − reserved: what a new refund may ask for. */
-  refundable_fen: number;
-  /** Refunds counting towards WeChat's limit of 50 (all but REJECTED). */
-  refund_count: number;
-  refunds: OrderRefundSummary[];
-}
+const EVIDENCE_SOURCES = [
+  'create',
+  'query',
+  'notification',
+  'apply-abnormal',
+  'submit-error',
+  'poll-horizon',
+  'evidence-mismatch',
+  'operator',
+  'cancel',
+] as const;
+sameSet<(typeof EVIDENCE_SOURCES)[number], Evidence>(true);
+
+export const REFUND_EVENT_TYPES = [
+  'refund.succeeded',
+  'refund.closed',
+  'refund.rejected',
+  'refund.abnormal',
+  'refund.manual_review',
+  'refund.cancelled',
+] as const;
+sameSet<(typeof REFUND_EVENT_TYPES)[number], DomainRefundEventType>(true);
+export const refundEventTypeSchema = z.enum(REFUND_EVENT_TYPES);
+
+export const eventDeliveryAttemptSchema = z.object({
+  at: timestamp('When the attempt was made'),
+  status_code: z.number().int().optional().meta({ description: "The receiver's HTTP status, when it answered." }),
+  error: z.string().optional().meta({ description: 'Why the attempt failed (network error, timeout, non-2xx).' }),
+});
+
+export const refundEventSummarySchema = z.object({
+  id: z.string().meta({ description: 'The event id (Refund-Event-Id): never changes across delivery attempts.' }),
+  type: refundEventTypeSchema,
+  created_at: timestamp('When the state change it announces happened'),
+  delivery: z.enum(['PENDING', 'DELIVERED', 'FAILED']).meta({
+    description: 'DELIVERED once the receiver answered 2xx; FAILED when retries stopped (after at least 3 days).',
+  }),
+  attempts: z.array(eventDeliveryAttemptSchema),
+});
+
+export const refundResourceSchema = z
+  .object({
+    object: z.literal('refund'),
+    out_refund_no: z.string(),
+    out_trade_no: z.string(),
+    transaction_id: z.string().optional(),
+    sub_mchid: z.string().optional(),
+    amount_fen: fen('The amount requested'),
+    reason: z.string().optional(),
+    metadata: metadataSchema.optional().meta({ description: 'Your labels, as requested.' }),
+    state: refundStateSchema,
+    review_reason: z
+      .enum(REVIEW_REASONS)
+      .optional()
+      .meta({ description: 'Why it waits for an operator (MANUAL_REVIEW).' }),
+    channel: refundChannelSchema.optional(),
+    refund_id: z.string().optional().meta({ description: "WeChat's refund_id, once WeChat accepted the refund." }),
+    amounts: z
+      .object({
+        refund_fen: fen('Refunded'),
+        total_fen: fen('The order total'),
+        payer_refund_fen: fen('Refunded to the payer').optional(),
+        payer_total_fen: fen('Paid by the payer').optional(),
+        settlement_refund_fen: fen('Refunded from settlement').optional(),
+        discount_refund_fen: fen('Coupon refund').optional(),
+      })
+      .optional()
+      .meta({ description: 'As WeChat reported them.' }),
+    user_received_account: z.string().optional().meta({ description: 'Where the payer receives the money.' }),
+    failure: z
+      .object({ code: z.string(), message: z.string() })
+      .optional()
+      .meta({ description: 'Why WeChat refused it (REJECTED).' }),
+    created_at: timestamp('When the refund was requested'),
+    updated_at: timestamp('When its state last changed'),
+    settled_at: timestamp('When it reached SUCCESS (WeChat success_time), CLOSED, REJECTED or CANCELLED').optional(),
+    last_evidence: z
+      .object({
+        source: z.enum(EVIDENCE_SOURCES),
+        at: timestamp('When'),
+        wechat_status: z.string().optional(),
+        note: z.string().optional(),
+      })
+      .optional()
+      .meta({ description: 'What established the current state (a WeChat answer, an operator, a cancel).' }),
+    events: z
+      .array(refundEventSummarySchema)
+      .optional()
+      .meta({ description: 'Events sent to your events URL about this refund, with every delivery attempt (GET).' }),
+  })
+  .meta({ description: 'A refund, as GET /v1/refunds/{out_refund_no} and the POSTs answer and events carry it.' });
+export type RefundResource = z.infer<typeof refundResourceSchema>;
+
+/** The body of an event POSTed to the order service's events URL (signed byte for byte: Refund-Signature). */
+export const refundEventSchema = z
+  .object({
+    id: z
+      .string()
+      .meta({ description: 'Never changes across retries (also the Refund-Event-Id header): dedupe by it.' }),
+    object: z.literal('event'),
+    type: refundEventTypeSchema,
+    created: z.number().int().meta({ description: 'When the state change happened, unix seconds.' }),
+    data: z.object({ refund: refundResourceSchema }),
+  })
+  .meta({ description: 'A refund reached a state an order service acts on.' });
+export type RefundEventBody = z.infer<typeof refundEventSchema>;
+
+export const orderRefundSummarySchema = z.object({
+  out_refund_no: z.string(),
+  amount_fen: fen('The amount requested'),
+  state: refundStateSchema,
+  channel: refundChannelSchema.optional(),
+  refund_id: z.string().optional(),
+  reason: z.string().optional(),
+  created_at: timestamp('When the refund was requested'),
+});
+export type OrderRefundSummary = z.infer<typeof orderRefundSummarySchema>;
+
+export const orderResourceSchema = z
+  .object({
+    object: z.literal('order'),
+    out_trade_no: z.string(),
+    transaction_id: z.string().optional(),
+    sub_mchid: z.string().optional(),
+    paid_fen: fen("WeChat's record of the payment"),
+    paid_at: timestamp('When it was paid'),
+    refund_deadline: timestamp('Refunds are possible until then (payment + 365 days)'),
+    succeeded_fen: fen('Refunded'),
+    reserved_fen: fen('Requested and not yet settled'),
+    refundable_fen: fen('paid − succeeded − reserved: what a new refund may ask for'),
+    refund_count: z.number().int().min(0).meta({ description: "Refunds counting towards WeChat's limit of 50." }),
+    refunds: z.array(orderRefundSummarySchema),
+  })
+  .meta({ description: "An order's money and refunds, from its ledger." });
+export type OrderResource = z.infer<typeof orderResourceSchema>;
+
+/** One refund in a list, from Temporal visibility (search attributes): the GET gives the whole refund. */
+export const refundListItemSchema = z.object({
+  object: z.literal('refund'),
+  out_refund_no: z.string(),
+  out_trade_no: z.string().optional().meta({ description: 'Absent only for refunds started outside an order ledger.' }),
+  amount_fen: fen('The amount requested'),
+  state: refundStateSchema,
+  channel: refundChannelSchema.optional(),
+  created_at: timestamp('When the refund was requested (its workflow started)'),
+  closed_at: timestamp('When its workflow ended (final state reached and its work done)').optional(),
+});
+export type RefundListItem = z.infer<typeof refundListItemSchema>;
+
+export const refundListSchema = z
+  .object({
+    object: z.literal('list'),
+    data: z.array(refundListItemSchema),
+    next_page_token: z
+      .string()
+      .optional()
+      .meta({ description: 'Present when there may be more: pass it as page_token (with the same filters).' }),
+  })
+  .meta({
+    description:
+      'Refunds, running ones first, then newest first. From Temporal visibility, which trails the refunds by a ' +
+      'moment: a refund just requested or changed may show up, or show its new state, a second later.',
+  });
+export type RefundList = z.infer<typeof refundListSchema>;
+
+export const API_ERROR_TYPES = [
+  'invalid_request',
+  'unauthorized',
+  'not_found',
+  'idempotency_conflict',
+  'rule_violation',
+  'not_cancellable',
+  'payload_too_large',
+  'unsupported_media_type',
+  'unavailable',
+  'internal',
+] as const;
+export type ApiErrorType = (typeof API_ERROR_TYPES)[number];
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      type: z.enum(API_ERROR_TYPES),
+      message: z.string(),
+      param: z
+        .string()
+        .optional()
+        .meta({ description: 'The field at fault, as sent (invalid_request), e.g. amount_fen or metadata.ticket.' }),
+      rule: z.string().optional().meta({
+        description: 'The WeChat or ledger rule refused (rule_violation), e.g. M4, M10, ORDER_FACTS_MISMATCH.',
+      }),
+    }),
+  })
+  .meta({ description: 'Every refusal.' });
+export type ErrorBody = z.infer<typeof errorSchema>;
+
+export const healthSchema = z.object({
+  status: z.enum(['ok', 'unavailable']),
+  temporal: z.enum(['reachable', 'unreachable']),
+});
+export type Health = z.infer<typeof healthSchema>;

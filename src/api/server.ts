@@ -1,9 +1,17 @@
 /**
  * The refund API as a Fastify app: JSON only, a body limit (413), API keys (auth.ts), a request id on every answer
- * (`Request-Id`), the routes (routes.ts) and one error mapping (errors.ts). Everything it talks to is injected (the
- * Temporal client, the task queue, the key hashes), so `npm run api` and the tests build it the same way.
+ * (`Request-Id`), the routes (routes.ts), one error mapping (errors.ts) and metrics (metrics.ts). Everything it talks
+ * to is injected (the Temporal client, the task queue, the key hashes), so `npm run api` and the tests build it the
+ * same way.
  *
- * Logs: method, path, status, request id, the caller's key name; never the Authorization header, keys or bodies.
+ * Public routes: /healthz, /metrics and /openapi.json need no key (probes and scrapers carry none). They show no
+ * refund: health, counts by route pattern and status, and the document. Who may reach them is decided, as for the
+ * whole API, by where it listens (`api.host`, default 127.0.0.1) and the network in front of it: a deployment that
+ * exposes the API beyond its own network routes only /v1/ there, as it would keep /healthz in.
+ *
+ * Logs (pino, one line per request and answer): method, URL (path and query: refund and order numbers, never
+ * secrets), status, time, request id, the caller's key name. Never the Authorization header (redacted should a
+ * serializer ever include it), keys, key hashes, bodies or metadata: routes log the fields they name.
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +20,8 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { KeyVerifier } from './auth';
 import { apiConfigSchema, type ApiConfig, type ApiConfigInput, type ApiKeyConfig } from './config';
 import { ApiError, fromCoreError, fromFrameworkError, sendError } from './errors';
-import { registerHealthRoute, registerRefundRoutes } from './routes';
+import { createApiMetrics, observeRequest, type ApiMetrics } from './metrics';
+import { registerHealthRoute, registerMetricsRoute, registerOpenApiRoute, registerRefundRoutes } from './routes';
 
 export interface ApiDeps {
   config: ApiConfigInput | ApiConfig;
@@ -22,17 +31,28 @@ export interface ApiDeps {
   keys?: readonly ApiKeyConfig[];
   /** Where pino writes (default stdout); tests pass a stream to inspect the log lines. */
   logStream?: NodeJS.WritableStream;
+  /** Default: a registry of its own, without the process metrics (`npm run api` passes defaultMetrics: true). */
+  metrics?: ApiMetrics;
+}
+
+/** A registered route, as Fastify names it (`/v1/refunds/:out_refund_no`). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
 }
 
 export interface ApiServer {
   app: FastifyInstance;
   config: ApiConfig;
+  metrics: ApiMetrics;
+  /** Every route it answers (HEAD twins of GETs left out): openapi.test.ts checks each is documented. */
+  routes: readonly RegisteredRoute[];
   /** Listens on config.host:config.port; resolves with the base URL, e.g. http://127.0.0.1:18070. */
   listen(): Promise<string>;
   close(): Promise<void>;
 }
 
-const PUBLIC_PATHS = new Set(['/healthz']);
+const PUBLIC_PATHS = new Set(['/healthz', '/metrics', '/openapi.json']);
 
 export function createApiServer(deps: ApiDeps): ApiServer {
   const config = apiConfigSchema.parse(deps.config);
@@ -54,8 +74,23 @@ export function createApiServer(deps: ApiDeps): ApiServer {
     return503OnClosing: true,
   });
 
-  // JSON only (Fastify's parser, which refuses __proto__ tricks); any other media type is 415.
+  const metrics = deps.metrics ?? createApiMetrics();
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    // HEAD: Fastify's own twin of every GET (no route here registers HEAD itself).
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
+
+  // JSON only (Fastify's parser, which refuses __proto__ tricks); any other media type is 415. An empty body with a
+  // JSON content type is no body (many clients send the header on a bodiless POST, e.g. a cancel), not a 400.
   app.removeContentTypeParser(['text/plain']);
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = body.toString();
+    if (text.length === 0) return done(null, undefined);
+    return jsonParser(req, text, done);
+  });
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('request-id', req.id);
@@ -73,6 +108,15 @@ export function createApiServer(deps: ApiDeps): ApiServer {
     }
     (req as typeof req & { apiKeyName?: string }).apiKeyName = name;
     req.log.debug({ caller: name }, 'caller');
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    observeRequest(metrics, {
+      method: req.method,
+      route: req.routeOptions.url,
+      status: reply.statusCode,
+      seconds: reply.elapsedTime / 1000,
+    });
   });
 
   app.setNotFoundHandler((req, reply) =>
@@ -97,10 +141,14 @@ export function createApiServer(deps: ApiDeps): ApiServer {
   };
   registerRefundRoutes(app, ctx);
   registerHealthRoute(app, deps.temporal, config.healthTimeoutMs);
+  registerMetricsRoute(app, metrics);
+  registerOpenApiRoute(app);
 
   return {
     app,
     config,
+    metrics,
+    routes,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       const addr = app.server.address() as AddressInfo;

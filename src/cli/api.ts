@@ -8,6 +8,7 @@
  */
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { ensureDevApiKey } from '../api/auth';
+import { createApiMetrics } from '../api/metrics';
 import { createApiServer } from '../api/server';
 import { apiSettingsFromStackFile } from '../config/api-settings';
 import { closeOnSignals } from './support/shutdown';
@@ -29,7 +30,9 @@ async function main(): Promise<void> {
   }
   const connection = Connection.lazy(temporal.connectionOptions as ConnectionOptions);
   const client = new Client({ connection, namespace: temporal.namespace });
-  const server = createApiServer({ config, temporal: client, taskQueue, keys });
+  // Process metrics (CPU, memory, event loop) beside the API's own, as the webhook's program does.
+  const metrics = createApiMetrics({ defaultMetrics: true });
+  const server = createApiServer({ config, temporal: client, taskQueue, keys, metrics });
   const baseUrl = await server.listen();
   server.app.log.info(
     {

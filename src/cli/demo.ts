@@ -1,10 +1,11 @@
 /**
  * `npm run demo`: the whole refund lifecycle on the embedded stack.
  *
- * Starts what temporal-dev.yml describes (Temporal dev server + Web UI, WeChat Pay simulator, webhook, worker; their
- * logs go to .data/demo-logs/), seeds paid orders at the simulated WeChat, runs every refund path of support/demo-paths.ts
- * through the order service's own starter, plays the operator for the ABNORMAL one with the operator CLI, shows a live
- * table, then a summary with Web UI links. The stack stays up until Ctrl-C; with `--exit` it stops and the exit code
+ * Starts what temporal-dev.yml describes (Temporal dev server + Web UI, WeChat Pay simulator, webhook, a stand-in order
+ * service receiving refund events, worker, HTTP API; their logs go to .data/demo-logs/), seeds paid orders at the
+ * simulated WeChat, runs every refund path of support/demo-paths.ts through the order service's own starter, plays the
+ * operator for the ABNORMAL one with the operator CLI, shows a live table, then a summary with the refund events the
+ * stand-in received (support/demo-events.ts) and Web UI links. The stack stays up until Ctrl-C; with `--exit` it stops and the exit code
  * says whether every path reached its expected end (non-zero, naming the paths that did not).
  */
 import { execFile } from 'node:child_process';
@@ -23,12 +24,24 @@ import { Supervisor } from '../stack/supervisor';
 import { RefundRejected, requestRefund } from '../starter';
 import { refundStatus } from '../ops/refund-ops';
 import type { RefundStatusView } from '../workflows/types';
+import {
+  demoReceiverAdminUrl,
+  eventTypeOf,
+  missingEvents,
+  receivedEventLines,
+  waitForEvents,
+  type ExpectedEvent,
+  type ReceivedEvent,
+} from './support/demo-events';
 import { demoPaths, type DemoPath } from './support/demo-paths';
+import { apiAndEventsLines } from './support/stack-summary';
 
 const run = promisify(execFile);
 const args = new Set(process.argv.slice(2));
 const EXIT_AT_END = args.has('--exit');
 const DEADLINE_MS = 8 * 60_000;
+/** Events are delivered by their own workflows once a refund ends: how long the summary waits for the last ones. */
+const EVENTS_WAIT_MS = 30_000;
 /** One simulated day per 10 real seconds, so bank-card refunds settle within the demo. */
 const DEMO_TIME_SCALE = 8640;
 
@@ -83,6 +96,51 @@ function table(runs: PathRun[], elapsedS: number): string {
     );
   });
   return [`refunds after ${elapsedS}s:`, head, ...rows].join('\n');
+}
+
+interface EventsReport {
+  adminUrl?: string;
+  expected: ExpectedEvent[];
+  received: ReceivedEvent[];
+}
+
+/** The events each refund that ended should have announced (its end state's, and ABNORMAL's before an operator). */
+function expectedEvents(runs: PathRun[]): ExpectedEvent[] {
+  const expected: ExpectedEvent[] = [];
+  for (const r of runs.filter((x) => x.done && !x.rejection)) {
+    const states = [r.operatorDone ? r.path.operator?.when : undefined, r.view?.state];
+    for (const type of states.map(eventTypeOf)) if (type) expected.push({ outRefundNo: r.outRefundNo, type });
+  }
+  return expected;
+}
+
+async function collectEvents(cfg: ReturnType<typeof loadStackConfig>, runs: PathRun[]): Promise<EventsReport> {
+  const adminUrl = demoReceiverAdminUrl(cfg);
+  const expected = expectedEvents(runs);
+  if (!adminUrl) return { expected, received: [] };
+  return { adminUrl, expected, received: await waitForEvents(adminUrl, expected, EVENTS_WAIT_MS) };
+}
+
+function printEvents({ adminUrl, expected, received }: EventsReport, runs: PathRun[], runId: string): void {
+  if (!adminUrl) {
+    console.log('\nrefund events: no local stand-in receiver (events off, or events.url is a real order service)');
+    return;
+  }
+  const order = runs.map((r) => r.outRefundNo);
+  const ours = received.filter((e) => e.outRefundNo.startsWith(runId));
+  // In the paths' order, each refund's events in the order they happened (the id's sequence number).
+  const seq = (id: string) => Number(/:event-(\d+)$/.exec(id)?.[1] ?? 0);
+  const shown = ours
+    .filter((e) => order.includes(e.outRefundNo))
+    .sort((a, b) => order.indexOf(a.outRefundNo) - order.indexOf(b.outRefundNo) || seq(a.id) - seq(b.id));
+  console.log(`\nrefund events received by the stand-in order service (${adminUrl}):`);
+  for (const line of receivedEventLines(shown)) console.log(`  ${line}`);
+  if (shown.length === 0) console.log('  (none)');
+  const others = ours.length - shown.length;
+  if (others > 0) console.log(`  … and ${others} events of refunds the paths queued before theirs (cap path)`);
+  const missing = missingEvents(expected, received);
+  for (const m of missing)
+    console.log(`  ⚠ not received within ${EVENTS_WAIT_MS / 1000} s: ${m.type} for ${m.outRefundNo}`);
 }
 
 async function main(): Promise<number> {
@@ -167,6 +225,8 @@ async function main(): Promise<number> {
       .catch(() => undefined);
   }
 
+  const events = await collectEvents(cfg, runs);
+
   console.log('\nsummary:');
   for (const r of runs) {
     const amount = formatFen(r.path.refund.amountFen);
@@ -174,6 +234,9 @@ async function main(): Promise<number> {
       `  ${r.ok ? '✔' : '✘'} ${r.path.name.padEnd(22)} ${r.path.description} (¥${amount})${r.ok ? '' : ` — ${r.problem}`}`,
     );
   }
+  printEvents(events, runs, runId);
+  console.log('');
+  for (const line of apiAndEventsLines(cfg)) console.log(line);
   console.log('\nTemporal Web UI:');
   console.log(
     `  all refunds:     ${uiUrl}/namespaces/${namespace}/workflows?query=${encodeURIComponent(`OutRefundNo STARTS_WITH "${runId}"`)}`,

@@ -1,10 +1,12 @@
 /**
  * `npm run dev`: reads temporal-dev.yml, makes sure the Temporal tools are provisioned, starts the local stack with
- * prefixed logs, waits for readiness and prints the Web UI URL. A crashed worker or webhook is started again with
+ * prefixed logs, waits for readiness and prints the Web UI URL, where the HTTP API listens with its dev key file, and
+ * where refund events go. A crashed worker, webhook, API or event receiver is started again with
  * backoff (src/stack/services.ts); everything shuts down on Ctrl-C, SIGTERM, or when the dev server or the simulator
  * dies.
  */
 import { loadStackConfig } from '../config/stack-config';
+import { apiAndEventsLines } from './support/stack-summary';
 import { startStack } from '../stack/start-stack';
 import { Supervisor } from '../stack/supervisor';
 
@@ -18,6 +20,7 @@ async function main(): Promise<void> {
   console.log(`Temporal gRPC:   ${server.address} (namespace ${cfg.temporal.namespace})`);
   console.log(`WeChat Pay simulator admin: http://${cfg.simulator.host}:${cfg.simulator.port}/__admin`);
   console.log(`Notification webhook:       http://${cfg.webhook.host}:${cfg.webhook.port}`);
+  for (const line of apiAndEventsLines(cfg)) console.log(line);
   console.log('Press Ctrl-C to stop.\n');
   process.exitCode = await supervisor.done;
 }

@@ -7,14 +7,32 @@
  * WECHATPAY_CONFIG=<merchant file>, which reads no stack file. Other env: WXREFUND_TASK_QUEUE, WXREFUND_METRICS_PORT
  * (0 = off), WXREFUND_MAX_CACHED_WORKFLOWS (workflows kept in memory), WXREFUND_SEAL_KEYS (opens bank details sealed by
  * the operator CLI), WXREFUND_WORKFLOW_BUNDLE (a workflow bundle built ahead of time, so a restarted worker is polling
- * again in a second or two instead of re-bundling), WXREFUND_LOG_LEVEL.
+ * again in a second or two instead of re-bundling), WXREFUND_LOG_LEVEL. Refund events to the order service: the stack
+ * file's `events:` section, or in production WXREFUND_EVENTS_URL with WXREFUND_EVENTS_SECRET or
+ * WXREFUND_EVENTS_SECRET_FILE (and WXREFUND_EVENTS_TIMEOUT_MS); see docs/events.md.
  * SIGINT/SIGTERM: stops polling, lets running activities finish, then exits.
  */
 import { workerSettingsFromEnv } from '../config/worker-settings';
 import { runWorker } from '../worker';
 
+const formatSpan = (ms: number) =>
+  ms >= 86_400_000
+    ? `${+(ms / 86_400_000).toFixed(1)} days`
+    : ms >= 3_600_000
+      ? `${+(ms / 3_600_000).toFixed(1)} h`
+      : `${ms / 1_000} s`;
+
 async function main(): Promise<void> {
-  await runWorker(workerSettingsFromEnv());
+  const settings = workerSettingsFromEnv();
+  const { events } = settings;
+  // Where events go is worth a line at start-up (the secret never is): a wrong URL shows here, not days later.
+  console.log(
+    events
+      ? `refund events: POST ${events.url} (signed; retried for up to ${formatSpan(events.retry.giveUpAfterMs)})`
+      : 'refund events: off (no events: section enabled, or no WXREFUND_EVENTS_URL)',
+  );
+  // runWorker hands settings.events to createActivities (src/worker.ts).
+  await runWorker(settings);
 }
 
 main().catch((err: unknown) => {

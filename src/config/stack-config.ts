@@ -11,6 +11,7 @@ import { apiConfigSchema } from '../api/config';
 import { simulatorConfigSchema } from '../simulator/config';
 import { webhookConfigSchema } from '../webhook/config';
 import { ConfigError } from './config-error';
+import { eventsConfigSchema, resolveEventsPaths } from './events-settings';
 import {
   DEFAULT_STACK_CONFIG_PATH,
   describeStackFile,
@@ -74,6 +75,8 @@ export const stackConfigSchema = z
     webhook: webhookConfigSchema.prefault({}),
     // The HTTP API for order services (src/api); key hashes only, never keys.
     api: apiConfigSchema.prefault({}),
+    // Refund events to the order service (docs/events.md); the signing secret by reference only.
+    events: eventsConfigSchema.prefault({}),
   })
   .strict();
 
@@ -108,6 +111,7 @@ function withAbsolutePaths(cfg: StackConfig, file: string): StackConfig {
     simulator: resolveSimulatorPaths(file, cfg.simulator),
     webhook: resolveWebhookPaths(file, cfg.webhook),
     api: { ...cfg.api, devKeyFile: resolveStackPath(file, cfg.api.devKeyFile) },
+    events: resolveEventsPaths((p) => resolveStackPath(file, p), cfg.events),
   };
 }
 

@@ -8,15 +8,20 @@
  * - otherwise (local stack): the `worker:` section of temporal-dev.yml (or WXREFUND_STACK_CONFIG), the same env
  *   variables overriding it, and the simulator's keys (or the backend the stack file names).
  *
+ * Refund events (events-settings.ts): production from WXREFUND_EVENTS_URL and WXREFUND_EVENTS_SECRET(_FILE); the local
+ * stack from the file's `events:` section. Absent or disabled: no events are sent.
+ *
  * Both: Temporal through its own env conventions (temporal-connection.ts), WXREFUND_SEAL_KEYS (opens bank details
  * sealed by the operator CLI), WXREFUND_WORKFLOW_BUNDLE (a workflow bundle built ahead of time), WXREFUND_LOG_LEVEL.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { LogLevel } from '@temporalio/worker';
 import { sealerFromEnv, type Sealer } from '../secrets/seal';
 import { ConfigError } from './config-error';
+import { eventsSettingsFromEnv, eventsSettingsFromSection, type EventsSettings } from './events-settings';
 import { loadStackConfig, workerConfigSchema, type StackConfig } from './stack-config';
-import { stackConfigFile } from './stack-paths';
+import { describeStackFile, stackConfigFile } from './stack-paths';
 import { temporalTarget, type TemporalTarget } from './temporal-connection';
 import { createGatewayFromConfig, createProductionGateway, type GatewaySelection } from './wechatpay-config';
 
@@ -34,6 +39,8 @@ export interface WorkerSettings {
   wechatpay: GatewaySelection;
   /** Opens sealed bank details; undefined: sealed details are refused. */
   sealer?: Sealer;
+  /** Where refund events go, with the signing secret; undefined: events are off. */
+  events?: EventsSettings;
 }
 
 /** True when the environment asks for the real WeChat Pay: then no stack file is read. */
@@ -43,7 +50,8 @@ export function isProduction(env: NodeJS.ProcessEnv = process.env): boolean {
 
 /** Reads the worker's settings; throws a ConfigError naming the variable or key that is missing or wrong. */
 export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
-  const stack = isProduction(env) ? undefined : devStack(env);
+  const stackFile = stackConfigFile(env);
+  const stack = isProduction(env) ? undefined : devStack(stackFile);
   // Production: the defaults of the stack file's `worker:` section; env variables override either, as they always did.
   const worker = stack?.worker ?? workerConfigSchema.parse({});
   const metricsPort = Number(env.WXREFUND_METRICS_PORT ?? worker.metricsPort);
@@ -52,6 +60,10 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
   if (maxCachedWorkflows !== undefined && !(Number.isSafeInteger(maxCachedWorkflows) && maxCachedWorkflows >= 0)) {
     throw new ConfigError(`WXREFUND_MAX_CACHED_WORKFLOWS: must be a whole number ≥ 0, got ${cacheEnv}`);
   }
+  // Before the gateway is opened, so that a bad events setting leaves no connection pool behind.
+  const events = stack
+    ? eventsSettingsFromSection(stack.events, path.dirname(stackFile), env, describeStackFile(stackFile))
+    : eventsSettingsFromEnv(env);
   const wechatpay = stack ? createGatewayFromConfig(stack, env) : createProductionGateway(env);
   const sealer = sealerFromEnv(env);
   return {
@@ -63,12 +75,12 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     temporal: temporalTarget(env),
     wechatpay,
     sealer,
+    events,
   };
 }
 
 /** The local stack's file; when it is missing, the error also says how production runs without one. */
-function devStack(env: NodeJS.ProcessEnv): StackConfig {
-  const file = stackConfigFile(env);
+function devStack(file: string): StackConfig {
   if (!existsSync(file)) {
     throw new ConfigError(
       `cannot read stack config ${file}: no such file (the local stack's; a production worker reads none: set ` +

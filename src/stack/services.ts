@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { StackConfig } from '../config/stack-config';
 import { REPO_ROOT } from '../config/tools';
+import { localReceiverAddress, RECEIVER_ADMIN_PATH } from '../events/receiver';
 import { httpReady, lineReady, type RestartPolicy, type ServiceSpec } from './supervisor';
 
 export interface StackService {
@@ -40,7 +41,7 @@ function tsNodeService(
 }
 
 /**
- * The worker and the webhook keep nothing that must outlive them (Temporal and WeChat hold the state), so a crash of
+ * The worker, the webhook, the API and the stand-in event receiver keep nothing that must outlive them (Temporal and WeChat hold the state), so a crash of
  * either is survived by starting it again: 1 s, 2 s, 4 s … up to 30 s between tries, back to 1 s after a minute up. The simulator is not
  * restarted (it keeps WeChat's side of every order and refund in memory, so a new one would not know the refunds in
  * flight), and neither is the Temporal dev server (start-stack.ts): their deaths stop the stack.
@@ -60,7 +61,20 @@ export function stackServices(cfg: StackConfig): StackService[] {
     const ready = httpReady(`http://${hook.host}:${hook.port}/healthz`);
     services.push(tsNodeService('webhook', 'src/cli/webhook.ts', cfg, ready, { restart: STATELESS_RESTART }));
   }
+  // The order service's stand-in, before the worker, so that the first events find it listening. Only for a local
+  // URL: any other is a real order service's. It verifies with the stack's secret file, which it makes if missing.
+  const events = cfg.events;
+  if (events.enabled && events.url && localReceiverAddress(events.url)) {
+    const ready = httpReady(new URL(RECEIVER_ADMIN_PATH, events.url).href);
+    services.push(tsNodeService('events', 'src/cli/event-receiver.ts', cfg, ready, { restart: STATELESS_RESTART }));
+  }
   const workerReady = lineReady(/worker polling task queue/);
   services.push(tsNodeService('worker', 'src/cli/worker.ts', cfg, workerReady, { restart: STATELESS_RESTART }));
+  const api = cfg.api;
+  if (api.enabled) {
+    // /healthz answers 200 once the API reaches Temporal; port 0 (any free port) has no URL to poll, only its log.
+    const ready = api.port ? httpReady(`http://${api.host}:${api.port}/healthz`) : lineReady(/refund API listening on/);
+    services.push(tsNodeService('api', 'src/cli/api.ts', cfg, ready, { restart: STATELESS_RESTART }));
+  }
   return services;
 }

@@ -1,6 +1,7 @@
 /**
  * Brings up the whole local stack described by temporal-dev.yml: provisions the Temporal tools, starts the dev server
- * (with the Web UI), then the simulator, webhook and worker, each only once the previous one is ready.
+ * (with the Web UI), then the simulator, webhook, stand-in event receiver, worker and HTTP API (services.ts), each
+ * only once the previous one is ready.
  * Shared by `npm run dev` and `npm run demo`.
  */
 import { execFileSync } from 'node:child_process';

@@ -1,7 +1,7 @@
 /**
  * `npm run demo -- --exit` end to end: the README's promise that the demo shows every refund path on the embedded
  * stack and exits 0 only when each reached its expected end. Runs the real launcher (dev server with Web UI,
- * simulator, webhook, worker as child processes) on free ports through a temporary copy of temporal-dev.yml.
+ * simulator, webhook, stand-in event receiver, worker, HTTP API as child processes) on free ports through a temporary copy of temporal-dev.yml.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it('walks every refund path to its expected end and exits 0', async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'wxrefund-demo-'));
-  const [grpc, ui, sim, simV2, hook] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
+  const [grpc, ui, sim, simV2, hook, api, receiver] = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(() => freePort()));
   const stackFile = path.join(dir, 'stack.yml');
   writeStackConfigVariant(stackFile, {
     'temporal.port': grpc,
@@ -31,6 +31,9 @@ it('walks every refund path to its expected end and exits 0', async () => {
     'webhook.port': hook,
     'webhook.publicBaseUrl': `http://127.0.0.1:${hook}`,
     'webhook.orphanLogPath': path.join(dir, 'orphans.jsonl'),
+    // The API's dev key and the events' signing secret are made beside the stack file, in `dir`.
+    'api.port': api,
+    'events.url': `http://127.0.0.1:${receiver}/refund-events`,
   });
 
   const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
@@ -59,4 +62,20 @@ it('walks every refund path to its expected end and exits 0', async () => {
   }
   expect(stdout).toMatch(/operator: abnormal refund \S+ handed to WeChat \(USER_BANK_CARD card \*\*\*\*5678, sealed\)/);
   expect(stdout).toContain('"ok":true'); // the simulator's invariant report
+
+  // The stand-in order service got each ending as a signed event, the ABNORMAL one's two (before and after the
+  // operator), and the summary lists them.
+  const eventLines = summary.slice(summary.indexOf('refund events received'));
+  for (const [suffix, type, state] of [
+    ['BAL-1', 'refund.succeeded', 'SUCCESS'],
+    ['CLOSE-1', 'refund.closed', 'CLOSED'],
+    ['ABN-1', 'refund.abnormal', 'ABNORMAL'],
+    ['ABN-1', 'refund.succeeded', 'SUCCESS'],
+  ]) {
+    expect(eventLines).toMatch(
+      new RegExp(`✔ refund-\\S+${suffix}:event-\\d+ +${type} +\\S+${suffix} +${state} +verified`),
+    );
+  }
+  expect(eventLines).not.toContain('not received within');
+  expect(eventLines).not.toContain('NOT verified');
 });

@@ -168,6 +168,8 @@ export async function startReliabilityStack(
   const config = writeStackConfigVariant(stackFile, {
     'temporal.port': temporal.port,
     'temporal.dbFile': path.join(dir, 'temporal.sqlite'),
+    // No order service here to receive events (the dev stack's receiver would refuse another secret).
+    'events.enabled': false,
     'worker.metricsPort': 0,
     'simulator.port': Number(new URL(sim.baseUrl).port),
     'simulator.v2.port': Number(new URL(sim.v2BaseUrl).port),

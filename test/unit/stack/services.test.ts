@@ -1,0 +1,35 @@
+/**
+ * Which processes `npm run dev` and the demo start, in which order: the stand-in order service only for a local events
+ * URL and before the worker (the first events find it listening), the HTTP API unless it is turned off.
+ */
+import { readFileSync } from 'node:fs';
+import { DEFAULT_STACK_CONFIG_PATH, parseStackConfig, type StackConfig } from '../../../src/config/stack-config';
+import { stackServices } from '../../../src/stack/services';
+
+const shipped = readFileSync(DEFAULT_STACK_CONFIG_PATH, 'utf8');
+const names = (cfg: StackConfig) => stackServices(cfg).map((s) => s.name);
+
+it('temporal-dev.yml: simulator, webhook, the events receiver, worker, then the API', () => {
+  const cfg = parseStackConfig(shipped);
+  expect(names(cfg)).toEqual(['simulator', 'webhook', 'events', 'worker', 'api']);
+  const events = stackServices(cfg).find((s) => s.name === 'events')!;
+  expect(events.entry).toMatch(/src\/cli\/event-receiver\.ts$/);
+});
+
+it('no stand-in receiver when events are off or go to a real order service', () => {
+  const off = parseStackConfig(
+    shipped.replace(/^events:\n {2}(#.*\n {2})*enabled: true/m, (m) => m.replace('true', 'false')),
+  );
+  expect(off.events.enabled).toBe(false);
+  expect(names(off)).not.toContain('events');
+  const remote = parseStackConfig(
+    shipped.replace('url: http://127.0.0.1:18095/refund-events', 'url: https://orders.example.com/refund-events'),
+  );
+  expect(remote.events.url).toBe('https://orders.example.com/refund-events');
+  expect(names(remote)).toEqual(['simulator', 'webhook', 'worker', 'api']);
+});
+
+it('no API when api.enabled is false', () => {
+  const cfg = parseStackConfig(shipped.replace(/^api:\n/m, 'api:\n  enabled: false\n'));
+  expect(names(cfg)).not.toContain('api');
+});
