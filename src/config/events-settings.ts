@@ -30,17 +30,28 @@ const httpUrl = z
     message: 'must not carry a user or password (they would be logged with the URL); events are signed instead',
   });
 
-export const eventsSecretSourceSchema = z.union(
-  [
-    z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name') }).strict(),
-    z.object({ file: z.string().min(1) }).strict(),
-  ],
-  { error: 'must be { env: NAME } or { file: path } (the secret itself is never written in configuration)' },
-);
-export type EventsSecretSource = z.infer<typeof eventsSecretSourceSchema>;
+const SECRET_SOURCE_RULE =
+  'must be { env: NAME } or { file: path } (the secret itself is never written in configuration)';
+
+/** One object with one of two keys (not a union), so a wrong value is named by its own key (events.secret.file). */
+export const eventsSecretSourceSchema = z
+  .strictObject(
+    {
+      env: z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name')
+        .optional(),
+      file: z.string().min(1, 'must be a path').optional(),
+    },
+    // Only for a non-object; an unknown key keeps zod's message, which names it.
+    { error: (issue) => (issue.code === 'invalid_type' ? SECRET_SOURCE_RULE : undefined) },
+  )
+  .refine((s) => (s.env === undefined) !== (s.file === undefined), { error: SECRET_SOURCE_RULE })
+  .transform((s): { env: string } | { file: string } => (s.env !== undefined ? { env: s.env } : { file: s.file! }));
+export type EventsSecretSource = z.output<typeof eventsSecretSourceSchema>;
 
 /**
- * Temporal's retry policy for one event: the first retry after initialIntervalMs, each wait multiplied by
+ * The delivery schedule of one event (workflows/event-delivery.ts): the first retry after initialIntervalMs, each wait multiplied by
  * backoffCoefficient up to maximumIntervalMs, and no attempt after giveUpAfterMs from the first. Production keeps
  * giveUpAfterMs at three days or more (the default); it may be shorter only so that tests end.
  */

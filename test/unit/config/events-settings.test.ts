@@ -55,7 +55,10 @@ describe('the events: section of the stack file', () => {
       /^events\.url: must not carry a user/,
     ],
     [{ enabled: true, url: URL_, secret: SECRET }, /^events\.secret: must be \{ env: NAME \} or \{ file: path \}/],
-    [{ enabled: true, url: URL_, secret: { value: SECRET } }, /^events\.secret: must be \{ env: NAME \}/],
+    [
+      { enabled: true, url: URL_, secret: { value: SECRET } },
+      /^events\.secret: Unrecognized key: "value".*must be \{ env: NAME \}/,
+    ],
     [
       { enabled: true, url: URL_, secret: { env: 'lower' } },
       /^events\.secret\.env: must be an environment variable name/,

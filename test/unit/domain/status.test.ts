@@ -21,8 +21,21 @@ const ALL_EVIDENCE: Evidence[] = [
 ];
 
 describe('internal status set (§6.1)', () => {
-  test('SUCCESS, CLOSED and REJECTED are terminal; nothing else is', () => {
-    expect(REFUND_STATES.filter(isTerminal)).toEqual(['SUCCESS', 'CLOSED', 'REJECTED']);
+  test('SUCCESS, CLOSED, REJECTED and CANCELLED are terminal; nothing else is', () => {
+    expect(REFUND_STATES.filter(isTerminal)).toEqual(['SUCCESS', 'CLOSED', 'REJECTED', 'CANCELLED']);
+  });
+
+  test('CANCELLED is reached only from PENDING, only by the order service’s cancel, and never left', () => {
+    const evidences = ['create', 'query', 'notification', 'operator', 'submit-error', 'cancel'] as const;
+    const applied = REFUND_STATES.flatMap((from) =>
+      evidences
+        .filter((evidence) => decideTransition(from, 'CANCELLED', evidence).kind === 'apply')
+        .map((evidence) => `${from} on ${evidence}`),
+    );
+    expect(applied).toEqual(['PENDING on cancel']);
+    for (const to of REFUND_STATES.filter((s) => s !== 'CANCELLED')) {
+      expect(decideTransition('CANCELLED', to, 'query').kind).not.toBe('apply');
+    }
   });
 });
 
@@ -104,7 +117,8 @@ describe('allowed transitions (§6.3)', () => {
     }
     expect(decideTransition('MANUAL_REVIEW', 'PROCESSING', 'query').kind).toBe('stale');
     expect(decideTransition('MANUAL_REVIEW', 'PROCESSING', 'create').kind).toBe('apply');
-    for (const to of REFUND_STATES.filter((s) => s !== 'MANUAL_REVIEW')) {
+    // Not CANCELLED: a refund escalated to review may have had its create sent.
+    for (const to of REFUND_STATES.filter((s) => s !== 'MANUAL_REVIEW' && s !== 'CANCELLED')) {
       expect(decideTransition('MANUAL_REVIEW', to, 'operator').kind).toBe('apply');
     }
   });
