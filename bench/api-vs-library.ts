@@ -6,7 +6,7 @@
  *            on the order's ledger, which reads the order from WeChat (the simulator), checks the rules, starts the
  *            refund workflow and answers with the receipt.
  *   api:     POST /v1/refunds to the real API program (src/cli/api.ts, a child process), which calls the same
- *            requestRefund and then reads the ledger's entry to tell 201 from 200; the answer must be 201.
+ *            requestRefund, whose receipt names the request that created the refund; the answer must be 201.
  *
  * A decision is the ledger's answer to one request; latency = from sending the request to having the answer. Both
  * sides send the same request (a fresh paid order per refund, 100 fen of 1,000, reason "bench"; the library is given

@@ -263,13 +263,13 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
     const r = s.result as any;
     const x = r.ratios as { throughput: number; p50: number; p99: number; cpuPerDecision: number; perRound: number[] };
     return {
-      summary: `| 6. API decisions/s and latency | the TypeScript library (requestRefund), same run, server, worker | decisions/s ${x.throughput}, p50 ${x.p50}, p99 ${x.p99}; CPU per decision ${x.cpuPerDecision} | what HTTP + the API process + its ledger read add to a decision |`,
+      summary: `| 6. API decisions/s and latency | the TypeScript library (requestRefund), same run, server, worker | decisions/s ${x.throughput}, p50 ${x.p50}, p99 ${x.p99}; CPU per decision ${x.cpuPerDecision} | what HTTP and the API process add to a decision |`,
       body:
         header(s, '6. Refund decisions through the HTTP API vs the TypeScript library') +
         'Path: `POST /v1/refunds` to the real API program (`src/cli/api.ts`, its own process; access logs at info as ' +
         'by default) → `requestRefund` → update-with-start on the order ledger (reads the order from the simulated ' +
-        'WeChat, checks the rules, starts the refund workflow) → receipt → the API reads the ledger entry to tell 201 ' +
-        'from 200 → 201. Baseline: `requestRefund` called from the bench process (a Node order service) with exactly ' +
+        'WeChat, checks the rules, starts the refund workflow) → receipt, which names the request that created the ' +
+        'refund → 201 (no further read; only a repeat reads the ledger for its current state). Baseline: `requestRefund` called from the bench process (a Node order service) with exactly ' +
         'the fields the API passes. Same dev server (in memory), worker (`src/cli/worker.ts`, own process), simulator, ' +
         `a fresh paid order per refund, ${r.concurrency} in flight on both sides (closed loop), ${r.rounds} alternating ` +
         'rounds (the side that goes first alternates) after a warm-up of each; between batches the bench waits until ' +
@@ -283,8 +283,7 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         `p99 ${x.p99}; CPU of all four processes per decision ${x.cpuPerDecision}.** Reading: the rates move with the ` +
         'other sessions on the machine (see the per-round ratios and load averages); the CPU ratio is the steadier ' +
         'figure. The decision itself (ledger update-with-start, the order lookup at WeChat, the refund workflow start) dominates ' +
-        'both sides; the API adds an HTTP hop, its own process’s work (column cpuMsPerDecision: api) and one ledger ' +
-        'query per request, answered by the worker (compare the worker and server columns of the two sides).\n',
+        'both sides; the API adds an HTTP hop and its own process’s work (column cpuMsPerDecision: api).\n',
     };
   },
 };
