@@ -21,7 +21,7 @@ import {
 } from '../domain/schemas';
 import { REFUND_STATES, type Evidence, type ReviewReason } from '../domain/status';
 import type { RefundChannel } from '../wechatpay/gateway';
-import type { RefundEventType as DomainRefundEventType } from '../workflows/types';
+import { EVENT_TYPES } from '../events/types';
 
 /** Compile-time check that a wire enum lists exactly the domain's values (a new domain value must be named here). */
 type SameSet<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : never;
@@ -164,16 +164,8 @@ const EVIDENCE_SOURCES = [
 ] as const;
 sameSet<(typeof EVIDENCE_SOURCES)[number], Evidence>(true);
 
-export const REFUND_EVENT_TYPES = [
-  'refund.succeeded',
-  'refund.closed',
-  'refund.rejected',
-  'refund.abnormal',
-  'refund.manual_review',
-  'refund.cancelled',
-] as const;
-sameSet<(typeof REFUND_EVENT_TYPES)[number], DomainRefundEventType>(true);
-export const refundEventTypeSchema = z.enum(REFUND_EVENT_TYPES);
+/** The event types are the events module's (src/events/types.ts), not a copy. */
+export const refundEventTypeSchema = z.enum(EVENT_TYPES);
 
 export const eventDeliveryAttemptSchema = z.object({
   at: timestamp('When the attempt was made'),
