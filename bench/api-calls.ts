@@ -35,7 +35,14 @@ import { statusQuery } from '../src/workflows/definitions';
 import { baselineNotifiedSignal, baselineStageQuery, minimalWorkflow } from './baseline/workflows';
 import { createBaselineActivities } from './baseline/activities';
 import { benchRefunds, PAID_TOTAL_FEN, REFUND_FEN, seedOrders, waitForState } from './support/refunds';
-import { benchWorkflowBundle, quietRuntime, runTag, startBenchStack, WORKER_SETTINGS } from './support/stack';
+import {
+  benchDataConverter,
+  benchWorkflowBundle,
+  quietRuntime,
+  runTag,
+  startBenchStack,
+  WORKER_SETTINGS,
+} from './support/stack';
 import { emitResult, intFlag, round, runMain } from './support/util';
 
 interface Path {
@@ -109,6 +116,7 @@ async function main(): Promise<void> {
     namespace: env.namespace ?? 'default',
     taskQueue,
     workflowBundle: await benchWorkflowBundle(),
+    dataConverter: benchDataConverter(),
     activities: {
       ...createActivities({ gateway: clockSyncedGateway(stack.gateway, sync) }),
       ...createBaselineActivities(),

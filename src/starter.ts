@@ -9,6 +9,13 @@
  * or unpaid, facts that disagree with WeChat's, cap of 50, paid total, one year, amount, an out_refund_no already
  * used): at once, before anything reaches WeChat. The same request twice returns the same receipt. Without a
  * decision within `decisionTimeoutMs` it throws `RefundUndecided`: nothing was decided, and repeating is safe.
+ *
+ * The Client must encrypt payloads as the worker does (docs/encryption.md), or the worker cannot read the request and
+ * the service cannot read the answer: build it with `payloadEncryption()` below, which reads WXREFUND_PAYLOAD_KEYS (and
+ * WXREFUND_PAYLOAD_ENCRYPTION) from the environment, and nothing else:
+ *
+ *   const { dataConverter } = payloadEncryption();
+ *   const client = new Client({ connection, namespace, dataConverter });
  */
 import {
   Client,
@@ -32,6 +39,13 @@ import type { LedgerEntry, RefundOutcome, RefundReceipt } from './workflows/type
 import type { orderLedgerWorkflow, refundWorkflow } from './workflows';
 
 export type { RefundReceipt, RefundOutcome, LedgerEntry };
+
+// Payload encryption for the order service's Client: the same key ring and converter the worker uses. They read the
+// environment only (no stack file, no YAML); loadPayloadKeys + payloadDataConverter for callers with their own keys.
+export { payloadEncryption, type PayloadEncryption } from './codec/process-encryption';
+export { loadPayloadKeys, PayloadKeyRing, parseKeyRing } from './codec/payload-keys';
+export { payloadDataConverter, describePayloadEncryption } from './codec/data-converter';
+export { PayloadDecryptionError } from './codec/encryption-codec';
 
 /**
  * Why a refund request was refused. `rule` is the WeChat rule of docs §2.1 when one applies (M7: the out_refund_no

@@ -17,7 +17,10 @@ import {
   bundleWorkflowCode,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { createActivities } from '../../src/activities';
+import { FAILURE_CONVERTER_PATH, payloadDataConverter } from '../../src/codec/data-converter';
+import { loadPayloadKeys, PAYLOAD_ENCRYPTION_ENV, PAYLOAD_KEYS_ENV } from '../../src/codec/payload-keys';
 import { loadStackConfig } from '../../src/config/stack-config';
 import { DEMO_DIRECT_MCHID } from '../../src/simulator/keys';
 import type { SimulatorConfigInput } from '../../src/simulator/config';
@@ -29,6 +32,7 @@ import type { RefundGateway } from '../../src/wechatpay/gateway';
 import { createV3Gateway } from '../../src/wechatpay/v3/gateway';
 import { verifiersFromSimulatorManifest } from '../../src/webhook/merchants';
 import { createWebhookServer, notifyUrl, type WebhookServer } from '../../src/webhook/server';
+import { TEST_PAYLOAD_KEYS } from '../../test/harness/paths';
 import { createBaselineActivities } from '../baseline/activities';
 import { killOnExit } from './util';
 
@@ -39,6 +43,20 @@ export const RAISED_RATE_LIMITS = { create: 1_000_000, query: 1_000_000, abnorma
 
 /** Worker settings shared by every in-process worker of the benchmarks (refund and baseline alike). */
 export const WORKER_SETTINGS = { maxConcurrentWorkflowTaskExecutions: 50 };
+
+/**
+ * Benchmarks measure the product as it runs in production: payloads encrypted. Without WXREFUND_PAYLOAD_KEYS they use
+ * the fixed test ring (test/harness/paths.ts, test-only); WXREFUND_PAYLOAD_ENCRYPTION=off measures without. Set at
+ * load, so worker child processes (bench 5) inherit the same ring.
+ */
+if (process.env[PAYLOAD_ENCRYPTION_ENV]?.trim().toLowerCase() !== 'off') {
+  process.env[PAYLOAD_KEYS_ENV] ??= TEST_PAYLOAD_KEYS;
+}
+
+/** The data converter of the bench's clients and workers: the env's ring, or `env` given (codec-cost compares). */
+export function benchDataConverter(env: NodeJS.ProcessEnv = process.env): DataConverter {
+  return payloadDataConverter(loadPayloadKeys({ env }));
+}
 
 const noop = () => undefined;
 export const quietBundlerLogger = { trace: noop, debug: noop, info: noop, log: noop, warn: console.warn, error: noop };
@@ -56,6 +74,7 @@ export function benchWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../baseline/workflows'),
     logger: quietBundlerLogger,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
   });
   return bundle;
 }
@@ -89,7 +108,7 @@ export async function startTemporal(opts: { dbFile?: string } = {}): Promise<Tem
   }
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace });
+  const client = new Client({ connection, namespace, dataConverter: benchDataConverter() });
   const nativeConnection = await NativeConnection.connect({ address });
   return {
     address,
@@ -178,6 +197,7 @@ export async function runWorker<T>(
   gateway: RefundGateway,
   taskQueue: string,
   fn: () => Promise<T>,
+  dataConverter: DataConverter = benchDataConverter(),
 ): Promise<T> {
   const worker = await Worker.create({
     connection: conn.nativeConnection,
@@ -185,6 +205,7 @@ export async function runWorker<T>(
     taskQueue,
     workflowBundle: await benchWorkflowBundle(),
     activities: { ...createActivities({ gateway }), ...createBaselineActivities() },
+    dataConverter,
     ...WORKER_SETTINGS,
   });
   return worker.runUntil(fn);

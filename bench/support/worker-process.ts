@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
 import { writeStackConfigVariant } from '../../src/config/stack-file';
 import { WorkerProcess } from '../../src/stack/worker-process';
 import { quietBundlerLogger } from './stack';
@@ -43,6 +44,7 @@ export class BenchWorkerProcess {
     const bundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../src/workflows'),
       logger: quietBundlerLogger,
+      failureConverterPath: FAILURE_CONVERTER_PATH,
     });
     const bundleFile = path.join(dir, 'workflow-bundle.js');
     writeFileSync(bundleFile, bundle.code);

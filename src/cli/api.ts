@@ -4,13 +4,15 @@
  * Settings: the `api:` section of temporal-dev.yml (or WXREFUND_STACK_CONFIG) and Temporal's env variables
  * (src/config/api-settings.ts). Without configured key hashes it makes a dev key once, writes it to `api.devKeyFile`
  * (hash beside it) and prints where it is; the key itself is never printed or logged. The Temporal connection is
- * lazy: the API starts and answers 503 while Temporal is down. SIGINT/SIGTERM: requests in flight finish, then exit.
+ * lazy: the API starts and answers 503 while Temporal is down. Its client encrypts payloads (WXREFUND_PAYLOAD_KEYS,
+ * else the stack file's `codec.devKeyFile`; docs/encryption.md). SIGINT/SIGTERM: requests in flight finish, then exit.
  */
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { ensureDevApiKey } from '../api/auth';
 import { createApiMetrics } from '../api/metrics';
 import { createApiServer } from '../api/server';
 import { apiSettingsFromStackFile } from '../config/api-settings';
+import { logPayloadEncryption, programPayloadEncryption } from '../config/program-encryption';
 import { closeOnSignals } from './support/shutdown';
 
 async function main(): Promise<void> {
@@ -19,6 +21,9 @@ async function main(): Promise<void> {
     console.error(`api: disabled in ${source} (api.enabled: false)`);
     process.exit(0);
   }
+  // First: a production API without WXREFUND_PAYLOAD_KEYS refuses to start, naming it, before it makes anything.
+  const payloadEncryption = programPayloadEncryption();
+  const { dataConverter } = payloadEncryption;
   let keys = config.keys;
   if (keys.length === 0) {
     const dev = ensureDevApiKey(config.devKeyFile);
@@ -29,7 +34,7 @@ async function main(): Promise<void> {
     );
   }
   const connection = Connection.lazy(temporal.connectionOptions as ConnectionOptions);
-  const client = new Client({ connection, namespace: temporal.namespace });
+  const client = new Client({ connection, namespace: temporal.namespace, dataConverter });
   // Process metrics (CPU, memory, event loop) beside the API's own, as the webhook's program does.
   const metrics = createApiMetrics({ defaultMetrics: true });
   const server = createApiServer({ config, temporal: client, taskQueue, keys, metrics });
@@ -43,6 +48,7 @@ async function main(): Promise<void> {
     },
     `refund API listening on ${baseUrl}`,
   );
+  logPayloadEncryption(payloadEncryption, server.app.log);
 
   closeOnSignals(server.app.log, server, connection);
 }

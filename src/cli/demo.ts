@@ -5,7 +5,8 @@
  * service receiving refund events, worker, HTTP API; their logs go to .data/demo-logs/), seeds paid orders at the
  * simulated WeChat, runs every refund path of support/demo-paths.ts through the order service's own starter, plays the
  * operator for the ABNORMAL one with the operator CLI, shows a live table, then a summary with the refund events the
- * stand-in received (support/demo-events.ts) and Web UI links. The stack stays up until Ctrl-C; with `--exit` it stops and the exit code
+ * stand-in received (support/demo-events.ts) and Web UI links. Every payload is encrypted (the stack's key file, or
+ * WXREFUND_PAYLOAD_KEYS); the Web UI shows them decoded through the codec server the stack starts. The stack stays up until Ctrl-C; with `--exit` it stops and the exit code
  * says whether every path reached its expected end (non-zero, naming the paths that did not).
  */
 import { execFile } from 'node:child_process';
@@ -14,6 +15,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { PAYLOAD_ENCRYPTION_ENV } from '../codec/payload-keys';
 import { loadStackConfig } from '../config/stack-config';
 import { REPO_ROOT } from '../config/tools';
 import { orderWorkflowId, refundWorkflowId } from '../domain/ids';
@@ -34,7 +36,7 @@ import {
   type ReceivedEvent,
 } from './support/demo-events';
 import { demoPaths, type DemoPath } from './support/demo-paths';
-import { apiAndEventsLines } from './support/stack-summary';
+import { apiAndEventsLines, codecLines } from './support/stack-summary';
 
 const run = promisify(execFile);
 const args = new Set(process.argv.slice(2));
@@ -146,16 +148,21 @@ function printEvents({ adminUrl, expected, received }: EventsReport, runs: PathR
 async function main(): Promise<number> {
   const cfg = loadStackConfig();
   supervisor.installSignalHandlers();
-  // Bank details are sealed by the operator CLI and opened by the worker: both inherit this run's key.
-  process.env.WXREFUND_SEAL_KEYS ??= `demo:${randomBytes(32).toString('base64')}`;
+  // With payload encryption on, the codec encrypts the operator's bank details with the rest of the update. Only
+  // when new payloads go out in clear are they sealed by the operator CLI and opened by the worker: both inherit this
+  // run's sealing key. (The setting itself is checked by startStack, which refuses a bad value.)
+  const encryptionMode = process.env[PAYLOAD_ENCRYPTION_ENV]?.trim().toLowerCase();
+  if (encryptionMode === 'off' || encryptionMode === 'decrypt-only') {
+    process.env.WXREFUND_SEAL_KEYS ??= `demo:${randomBytes(32).toString('base64')}`;
+  }
   console.log('npm run demo: starting the embedded stack (logs: .data/demo-logs/stack.log)');
-  const { uiUrl, server } = await startStack(cfg, supervisor);
+  const { uiUrl, server, codecUrl, payloadEncryption } = await startStack(cfg, supervisor);
   const namespace = cfg.temporal.namespace;
 
   const admin = new SimulatorAdminClient(`http://${cfg.simulator.host}:${cfg.simulator.port}/__admin`);
   await admin.setTimeScale(DEMO_TIME_SCALE);
   const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, namespace });
+  const client = new Client({ connection, namespace, dataConverter: payloadEncryption.dataConverter });
   const runId = `D${Date.now().toString(36).toUpperCase()}`;
   const paths = demoPaths({ admin, runId, paidAt: new Date().toISOString() });
   // A cold, busy machine: give every request time (the order service's default is 5 s).
@@ -237,6 +244,7 @@ async function main(): Promise<number> {
   printEvents(events, runs, runId);
   console.log('');
   for (const line of apiAndEventsLines(cfg)) console.log(line);
+  for (const line of codecLines(cfg, codecUrl, payloadEncryption.description)) console.log(line);
   console.log('\nTemporal Web UI:');
   console.log(
     `  all refunds:     ${uiUrl}/namespaces/${namespace}/workflows?query=${encodeURIComponent(`OutRefundNo STARTS_WITH "${runId}"`)}`,

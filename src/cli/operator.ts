@@ -9,11 +9,19 @@
  *   npm run ops -- retry-now <out_refund_no> [--operator <who>] [--note <text>]
  *   npm run ops -- order <out_trade_no> [--json]
  *
- * Bank details are validated here and by the workflow's update validator, never printed back (the card is masked), and
- * sealed with WXREFUND_SEAL_KEYS before they reach Temporal (src/secrets/seal.ts); the worker opens them.
+ * Bank details are validated here and by the workflow's update validator and never printed back (the card is masked).
+ * With payload encryption on (docs/encryption.md: WXREFUND_PAYLOAD_KEYS, or the local stack's key file), the whole
+ * update reaches Temporal encrypted by the codec, details included, and is sent as it is. Only with encryption off
+ * (WXREFUND_PAYLOAD_ENCRYPTION=off, or decrypt-only) are they sealed with WXREFUND_SEAL_KEYS (src/secrets/seal.ts) for
+ * the worker to open, or, without those either, sent in clear with a warning.
+ *
+ * Temporal: its env conventions (TEMPORAL_ADDRESS …); payloads are read and written through the same codec as every
+ * other process, so `show`, `order` and the updates work on encrypted histories.
  */
 import { Client, WorkflowUpdateFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
+import { encryptsNewPayloads, isEncryptionWarning } from '../codec/process-encryption';
+import { programPayloadEncryption } from '../config/program-encryption';
 import { connectClient } from '../config/temporal-connection';
 import { formatFen } from '../domain/money';
 import { REFUND_STATES } from '../domain/status';
@@ -63,7 +71,10 @@ function printStatus(view: RefundStatusView, deliveries: readonly EventDeliveryV
   for (const e of timeline(view, deliveries)) out(`    ${e.at}  ${e.kind.padEnd(19)} ${e.text}`);
 }
 
-/** USER_BANK_CARD → USER_BANK_CARD_SEALED: only the bank, the last four digits and ciphertext reach Temporal. */
+/**
+ * USER_BANK_CARD → USER_BANK_CARD_SEALED: only the bank, the last four digits and ciphertext reach Temporal. Used only
+ * when payloads are not encrypted (encryption off or decrypt-only): otherwise the codec encrypts the whole update.
+ */
 function sealBankDetails(
   request: Extract<ResolveAbnormalRequest, { type: 'USER_BANK_CARD' }>,
   sealer: Sealer,
@@ -164,17 +175,27 @@ export async function run(
               operator: f.operator,
             }
           : { type: f.type, operator: f.operator };
-      // Checked here first, so only valid details are sealed; the workflow's validator checks again.
+      // Checked here first, so only valid details are sent; the workflow's validator checks again.
       const valid = resolveAbnormalSchema.safeParse(plain);
       if (!valid.success) throw new UsageError(describeZodError(valid.error));
-      const request = valid.data.type === 'USER_BANK_CARD' && sealer ? sealBankDetails(valid.data, sealer) : valid.data;
-      if (valid.data.type === 'USER_BANK_CARD' && !sealer) {
-        warn('warning: WXREFUND_SEAL_KEYS is not set: the card number is stored in clear in the workflow history');
+      let request: ResolveAbnormalRequest = valid.data;
+      let protection = '';
+      if (valid.data.type === 'USER_BANK_CARD') {
+        // The client's own codecs say whether the update leaves encrypted: then one mechanism protects it all.
+        if (await encryptsNewPayloads(client.options?.loadedDataConverter?.payloadCodecs)) protection = ', encrypted';
+        else if (sealer) {
+          request = sealBankDetails(valid.data, sealer);
+          protection = ', sealed';
+        } else {
+          warn(
+            'warning: payload encryption is off and WXREFUND_SEAL_KEYS is not set: the card number is stored in ' +
+              'clear in the workflow history',
+          );
+        }
       }
       const view = await resolveAbnormal(client, no, request, f.subMchid);
       const masked = f.bankAccount ? ` card ****${f.bankAccount.slice(-4)}` : '';
-      const sealed = request.type === 'USER_BANK_CARD_SEALED' ? ', sealed' : '';
-      out(`abnormal refund ${no} handed to WeChat (${f.type}${masked}${sealed}); now ${view.state}`);
+      out(`abnormal refund ${no} handed to WeChat (${f.type}${masked}${protection}); now ${view.state}`);
       return 0;
     }
     case 'retry-now': {
@@ -222,9 +243,12 @@ export async function run(
 
 if (require.main === module) {
   (async () => {
+    // Before connecting: without WXREFUND_PAYLOAD_KEYS (or the local stack's key file) it refuses, naming it.
+    const { dataConverter, description } = programPayloadEncryption();
+    if (isEncryptionWarning(description)) console.error(description);
     const { connection, namespace } = await connectClient();
     try {
-      return await run(process.argv.slice(2), new Client({ connection, namespace }));
+      return await run(process.argv.slice(2), new Client({ connection, namespace, dataConverter }));
     } finally {
       await connection.close();
     }

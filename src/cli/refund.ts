@@ -6,9 +6,12 @@
  *
  * Exit codes: 0 accepted (with --wait: ended SUCCESS), 3 ended otherwise, 64 bad flags, 75 undecided, 2 rejected or
  * failed. Without --task-queue the task queue is the local stack's (temporal-dev.yml or WXREFUND_STACK_CONFIG).
+ * Payloads are encrypted as by every process (WXREFUND_PAYLOAD_KEYS, else the local stack's key file).
  */
 import { Client } from '@temporalio/client';
 import { z } from 'zod';
+import { isEncryptionWarning } from '../codec/process-encryption';
+import { programPayloadEncryption } from '../config/program-encryption';
 import { loadStackConfig } from '../config/stack-config';
 import { connectClient } from '../config/temporal-connection';
 import { formatFen } from '../domain/money';
@@ -61,7 +64,8 @@ const USAGE = `Usage: npm run refund -- --out-trade-no <no> --out-refund-no <no>
 The order's facts come from WeChat Pay; --paid-total-fen / --paid-at / --payer-bank-type / --transaction-id, when
 given, must agree with them.
 Amounts are integer fen (1999 = ¥19.99). Temporal is reached through TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE /
-TEMPORAL_API_KEY / TEMPORAL_TLS_* (default 127.0.0.1:7233, namespace default).`;
+TEMPORAL_API_KEY / TEMPORAL_TLS_* (default 127.0.0.1:7233, namespace default). Payloads are encrypted with
+WXREFUND_PAYLOAD_KEYS (else the local stack's key file; WXREFUND_PAYLOAD_ENCRYPTION=off stores them in clear).`;
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help')) {
@@ -69,9 +73,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const flags = parseFlags(argv, cliOptions, cliSchema);
+  const { dataConverter, description } = programPayloadEncryption();
+  if (isEncryptionWarning(description)) console.error(description);
   const { connection, namespace } = await connectClient();
   try {
-    const client = new Client({ connection, namespace });
+    const client = new Client({ connection, namespace, dataConverter });
     const taskQueue = flags.taskQueue ?? loadStackConfig().worker.taskQueue;
     const receipt = await requestRefund(
       { client, taskQueue, decisionTimeoutMs: flags.decisionTimeoutMs },

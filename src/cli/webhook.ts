@@ -3,9 +3,12 @@
  *
  * Settings: the `webhook:` section of temporal-dev.yml (or the file named by WXREFUND_STACK_CONFIG) and Temporal's env
  * variables (src/config/webhook-settings.ts). The Temporal connection is lazy: the webhook starts and answers 503 (so
- * WeChat retries) while Temporal is down. SIGINT/SIGTERM: in-flight notifications finish, then it exits.
+ * WeChat retries) while Temporal is down. Its client encrypts payloads (WXREFUND_PAYLOAD_KEYS, else the stack file's
+ * `codec.devKeyFile`; docs/encryption.md): the signals it sends carry WeChat's amounts and accounts.
+ * SIGINT/SIGTERM: in-flight notifications finish, then it exits.
  */
 import { Client, Connection } from '@temporalio/client';
+import { logPayloadEncryption, programPayloadEncryption } from '../config/program-encryption';
 import { loadWebhookMerchants, webhookSettingsFromStackFile } from '../config/webhook-settings';
 import { createWebhookMetrics } from '../webhook/metrics';
 import { createWebhookServer, notifyUrl } from '../webhook/server';
@@ -13,9 +16,15 @@ import { closeOnSignals } from './support/shutdown';
 
 async function main(): Promise<void> {
   const { config, source } = webhookSettingsFromStackFile();
+  // Before waiting for merchants: a production webhook without WXREFUND_PAYLOAD_KEYS refuses at once, naming it.
+  const payloadEncryption = programPayloadEncryption();
   const merchants = await loadWebhookMerchants(config);
   const connection = Connection.lazy({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: payloadEncryption.dataConverter,
+  });
   const server = createWebhookServer({
     config,
     temporal: client,
@@ -33,6 +42,7 @@ async function main(): Promise<void> {
     },
     `refund notification webhook listening on ${baseUrl}`,
   );
+  logPayloadEncryption(payloadEncryption, server.app.log);
 
   closeOnSignals(server.app.log, server, connection);
 }

@@ -5,9 +5,11 @@
  * TEMPORAL_API_KEY, TEMPORAL_TLS_*). WeChat Pay: the embedded simulator of the local stack (temporal-dev.yml, or the
  * file named by WXREFUND_STACK_CONFIG) by default; the real API with WECHATPAY_BACKEND=production and
  * WECHATPAY_CONFIG=<merchant file>, which reads no stack file. Other env: WXREFUND_TASK_QUEUE, WXREFUND_METRICS_PORT
- * (0 = off), WXREFUND_MAX_CACHED_WORKFLOWS (workflows kept in memory), WXREFUND_SEAL_KEYS (opens bank details sealed by
- * the operator CLI), WXREFUND_WORKFLOW_BUNDLE (a workflow bundle built ahead of time, so a restarted worker is polling
- * again in a second or two instead of re-bundling), WXREFUND_LOG_LEVEL. Refund events to the order service: the stack
+ * (0 = off), WXREFUND_MAX_CACHED_WORKFLOWS (workflows kept in memory), WXREFUND_PAYLOAD_KEYS (payload encryption at
+ * rest: required in production unless WXREFUND_PAYLOAD_ENCRYPTION=off; the local stack's key file otherwise),
+ * WXREFUND_SEAL_KEYS (opens bank details the operator CLI sealed before payload encryption, or while it is off),
+ * WXREFUND_WORKFLOW_BUNDLE (a workflow bundle built ahead of time with the failure converter, so a restarted worker is
+ * polling again in a second or two instead of re-bundling), WXREFUND_LOG_LEVEL. Refund events to the order service: the stack
  * file's `events:` section, or in production WXREFUND_EVENTS_URL with WXREFUND_EVENTS_SECRET or
  * WXREFUND_EVENTS_SECRET_FILE (and WXREFUND_EVENTS_TIMEOUT_MS); see docs/events.md.
  * SIGINT/SIGTERM: stops polling, lets running activities finish, then exits.

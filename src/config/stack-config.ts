@@ -10,6 +10,7 @@ import { describeZodError as formatZodError } from '../domain/zod-errors';
 import { apiConfigSchema } from '../api/config';
 import { simulatorConfigSchema } from '../simulator/config';
 import { webhookConfigSchema } from '../webhook/config';
+import { codecConfigSchema, resolveCodecPaths } from './codec-settings';
 import { ConfigError } from './config-error';
 import { eventsConfigSchema, resolveEventsPaths } from './events-settings';
 import {
@@ -77,6 +78,8 @@ export const stackConfigSchema = z
     api: apiConfigSchema.prefault({}),
     // Refund events to the order service (docs/events.md); the signing secret by reference only.
     events: eventsConfigSchema.prefault({}),
+    // Payload encryption at rest and the codec server (docs/encryption.md); a path to the dev key, never a key.
+    codec: codecConfigSchema.prefault({}),
   })
   .strict();
 
@@ -112,6 +115,7 @@ function withAbsolutePaths(cfg: StackConfig, file: string): StackConfig {
     webhook: resolveWebhookPaths(file, cfg.webhook),
     api: { ...cfg.api, devKeyFile: resolveStackPath(file, cfg.api.devKeyFile) },
     events: resolveEventsPaths((p) => resolveStackPath(file, p), cfg.events),
+    codec: resolveCodecPaths((p) => resolveStackPath(file, p), cfg.codec),
   };
 }
 

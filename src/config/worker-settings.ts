@@ -11,8 +11,12 @@
  * Refund events (events-settings.ts): production from WXREFUND_EVENTS_URL and WXREFUND_EVENTS_SECRET(_FILE); the local
  * stack from the file's `events:` section. Absent or disabled: no events are sent.
  *
+ * Payload encryption (program-encryption.ts, docs/encryption.md): WXREFUND_PAYLOAD_KEYS, required in production
+ * unless WXREFUND_PAYLOAD_ENCRYPTION=off; the local stack falls back to the stack file's `codec.devKeyFile`.
+ *
  * Both: Temporal through its own env conventions (temporal-connection.ts), WXREFUND_SEAL_KEYS (opens bank details
- * sealed by the operator CLI), WXREFUND_WORKFLOW_BUNDLE (a workflow bundle built ahead of time), WXREFUND_LOG_LEVEL.
+ * sealed by the operator CLI before payload encryption, or while it is off), WXREFUND_WORKFLOW_BUNDLE (a workflow
+ * bundle built ahead of time, with the failure converter), WXREFUND_LOG_LEVEL.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -20,6 +24,7 @@ import type { LogLevel } from '@temporalio/worker';
 import { sealerFromEnv, type Sealer } from '../secrets/seal';
 import { ConfigError } from './config-error';
 import { eventsSettingsFromEnv, eventsSettingsFromSection, type EventsSettings } from './events-settings';
+import { isProduction, programPayloadEncryption, type PayloadEncryption } from './program-encryption';
 import { loadStackConfig, workerConfigSchema, type StackConfig } from './stack-config';
 import { describeStackFile, stackConfigFile } from './stack-paths';
 import { temporalTarget, type TemporalTarget } from './temporal-connection';
@@ -39,14 +44,13 @@ export interface WorkerSettings {
   wechatpay: GatewaySelection;
   /** Opens sealed bank details; undefined: sealed details are refused. */
   sealer?: Sealer;
+  /** The key ring and DataConverter of the worker (payloads encrypted at rest), and its start-up line. */
+  payloadEncryption: PayloadEncryption;
   /** Where refund events go, with the signing secret; undefined: events are off. */
   events?: EventsSettings;
 }
 
-/** True when the environment asks for the real WeChat Pay: then no stack file is read. */
-export function isProduction(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.WECHATPAY_BACKEND === 'production';
-}
+export { isProduction };
 
 /** Reads the worker's settings; throws a ConfigError naming the variable or key that is missing or wrong. */
 export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
@@ -65,7 +69,16 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     ? eventsSettingsFromSection(stack.events, path.dirname(stackFile), env, describeStackFile(stackFile))
     : eventsSettingsFromEnv(env);
   const wechatpay = stack ? createGatewayFromConfig(stack, env) : createProductionGateway(env);
-  const sealer = sealerFromEnv(env);
+  let payloadEncryption: PayloadEncryption;
+  let sealer: Sealer | undefined;
+  try {
+    // After the gateway, so that a missing merchant file is named first; a refusal here closes it again.
+    payloadEncryption = programPayloadEncryption(env, stack);
+    sealer = sealerFromEnv(env);
+  } catch (e) {
+    void Promise.resolve(wechatpay.gateway.close?.()).catch(() => undefined);
+    throw e;
+  }
   return {
     taskQueue: env.WXREFUND_TASK_QUEUE ?? worker.taskQueue,
     metricsPort,
@@ -75,6 +88,7 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     temporal: temporalTarget(env),
     wechatpay,
     sealer,
+    payloadEncryption,
     events,
   };
 }

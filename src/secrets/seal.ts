@@ -1,7 +1,16 @@
 /**
- * Sealing of secrets that must cross Temporal (bank details for apply-abnormal-refund): AES-256-GCM with a merchant
- * key the operator CLI and the worker share, and the key id as associated data. Keys come from WXREFUND_SEAL_KEYS,
- * `id:base64key[,id:base64key…]`; the first is used to seal, all of them unseal (so keys can be rotated).
+ * Sealing of bank details that cross Temporal (USER_BANK_CARD_SEALED for apply-abnormal-refund): AES-256-GCM with a
+ * merchant key the operator CLI and the worker share, and the key id as associated data. Keys come from
+ * WXREFUND_SEAL_KEYS, `id:base64key[,id:base64key…]`; the first is used to seal, all of them unseal (rotation).
+ *
+ * Since payload encryption (docs/encryption.md) the codec encrypts every payload, bank details included, so sealing
+ * is no longer the way they are protected. What remains of it:
+ * - the worker keeps unsealing: updates sealed before payload encryption was turned on must still open, for as long
+ *   as such a refund may still call apply-abnormal-refund (then WXREFUND_SEAL_KEYS can go); old histories replay
+ *   without it, since workflow code only carries the sealed values;
+ * - the operator CLI seals only when payloads are NOT encrypted (WXREFUND_PAYLOAD_ENCRYPTION=off or decrypt-only).
+ * The sealing keys are deliberately not part of the payload key ring: the codec server offers that ring's decryption
+ * over HTTP, and a key serves one purpose.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { sealedSecretSchema, type SealedSecret } from '../domain/sealed-secret';

@@ -21,6 +21,11 @@ export interface DevServerHandle {
 export interface DevServerOptions {
   /** Serve the Web UI (off in tests). */
   ui?: boolean;
+  /**
+   * The codec server the Web UI decodes payloads through (`--ui-codec-endpoint`, e.g. http://127.0.0.1:18099), so it
+   * shows encrypted inputs, results, signals and updates decoded (docs/encryption.md). Ignored without the UI.
+   */
+  codecEndpoint?: string;
   /** Keep history in memory instead of the configured SQLite file (tests). */
   inMemory?: boolean;
   /** Where the server's stdout/stderr go: inherited (default), ignored, piped, or an open file descriptor. */
@@ -35,7 +40,10 @@ export function devServerArgs(cfg: TemporalDevServerConfig, opts: DevServerOptio
   const args = ['server', 'start-dev', '--ip', cfg.ip, '--port', String(cfg.port), '--log-level', cfg.logLevel];
   args.push('--namespace', cfg.namespace);
   if (opts.ui === false) args.push('--headless');
-  else args.push('--ui-port', String(cfg.uiPort));
+  else {
+    args.push('--ui-port', String(cfg.uiPort));
+    if (opts.codecEndpoint) args.push('--ui-codec-endpoint', opts.codecEndpoint);
+  }
   if (cfg.dbFile && !opts.inMemory) args.push('--db-filename', dbFilePath(cfg.dbFile));
   for (const [key, value] of Object.entries(cfg.dynamicConfig)) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);

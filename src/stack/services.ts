@@ -1,6 +1,8 @@
 /**
  * The processes of the local stack besides the Temporal dev server, in start order. Each runs from TypeScript source
- * through ts-node (transpile only), with the stack's address passed through Temporal's own env variables.
+ * through ts-node (transpile only), with the stack's address passed through Temporal's own env variables. They find
+ * the payload key through the stack file (`codec.devKeyFile`, made by start-stack.ts before any of them starts) or
+ * WXREFUND_PAYLOAD_KEYS, which they inherit.
  */
 import path from 'node:path';
 import type { StackConfig } from '../config/stack-config';
@@ -41,15 +43,30 @@ function tsNodeService(
 }
 
 /**
- * The worker, the webhook, the API and the stand-in event receiver keep nothing that must outlive them (Temporal and WeChat hold the state), so a crash of
- * either is survived by starting it again: 1 s, 2 s, 4 s … up to 30 s between tries, back to 1 s after a minute up. The simulator is not
- * restarted (it keeps WeChat's side of every order and refund in memory, so a new one would not know the refunds in
- * flight), and neither is the Temporal dev server (start-stack.ts): their deaths stop the stack.
+ * The worker, the webhook, the API, the codec server and the stand-in event receiver keep nothing that must outlive
+ * them (Temporal and WeChat hold the state), so a crash of either is survived by starting it again: 1 s, 2 s, 4 s …
+ * up to 30 s between tries, back to 1 s after a minute up. The simulator is not restarted (it keeps WeChat's side of
+ * every order and refund in memory, so a new one would not know the refunds in flight), and neither is the Temporal
+ * dev server (start-stack.ts): their deaths stop the stack.
  */
 export const STATELESS_RESTART: RestartPolicy = { initialDelayMs: 1_000, maxDelayMs: 30_000, resetAfterMs: 60_000 };
 
+/** Where the codec server listens, for the Web UI and the CLI; undefined when it is off or on a port chosen at start. */
+export function codecServerUrl(cfg: StackConfig): string | undefined {
+  const { enabled, host, port } = cfg.codec.server;
+  if (!enabled || port === 0) return undefined;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export function stackServices(cfg: StackConfig): StackService[] {
   const services: StackService[] = [];
+  // The codec server first: it needs nothing else, and the Web UI decodes every page through it.
+  const codec = cfg.codec.server;
+  if (codec.enabled) {
+    const url = codecServerUrl(cfg);
+    const ready = url ? httpReady(`${url}/healthz`) : lineReady(/codec server listening on/);
+    services.push(tsNodeService('codec', 'src/cli/codec-server.ts', cfg, ready, { restart: STATELESS_RESTART }));
+  }
   const sim = cfg.simulator;
   if (sim.enabled) {
     // Ready once its admin API answers: by then manifest.json (keys the worker and webhook read) is written.

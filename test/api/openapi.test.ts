@@ -10,6 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { sha256Hex } from '../../src/api/auth';
 import { buildApiDocument, COMPONENT_SCHEMAS, openApiFileText, openApiPath } from '../../src/api/openapi';
 import { createApiServer } from '../../src/api/server';
+import { testDataConverter } from '../harness/temporal';
 import { newRefundNo } from '../workflows/helpers';
 import { bearer, eventually, startApiStack, type Answer, type ApiStack, type Json } from './api-stack';
 
@@ -213,7 +214,7 @@ test('operations answers: /healthz; 503 with Retry-After while Temporal is unrea
   const connection = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500, interceptors: [] });
   const down = createApiServer({
     config: { port: 0, logLevel: 'silent', decisionTimeoutMs: 1_500, queryTimeoutMs: 1_000 },
-    temporal: new Client({ connection }),
+    temporal: new Client({ connection, dataConverter: testDataConverter() }),
     taskQueue: 'unused',
     keys: [{ name: 'order-service', sha256: sha256Hex(KEY) }],
   });

@@ -14,7 +14,7 @@ import { createApiServer, type ApiServer } from '../../src/api/server';
 import { orderWorkflowId } from '../../src/domain/ids';
 import type { SimulatorHandle } from '../../src/simulator/server';
 import { ledgerQuery } from '../../src/workflows/definitions';
-import { createDevServerEnv, startBundledWorker, uniqueTaskQueue } from '../harness/temporal';
+import { createDevServerEnv, startBundledWorker, testDataConverter, uniqueTaskQueue } from '../harness/temporal';
 import { closeGateways, DIRECT, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
 import { newRefundNo } from '../workflows/helpers';
 
@@ -366,7 +366,7 @@ describe('operations', () => {
     const connection = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500, interceptors: [] });
     const down = createApiServer({
       config: { port: 0, logLevel: 'silent', decisionTimeoutMs: 1_500, queryTimeoutMs: 1_000 },
-      temporal: new Client({ connection }),
+      temporal: new Client({ connection, dataConverter: testDataConverter() }),
       taskQueue,
       keys: [{ name: 'order-service', sha256: sha256Hex(KEY) }],
     });

@@ -18,7 +18,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it('walks every refund path to its expected end and exits 0', async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'wxrefund-demo-'));
-  const [grpc, ui, sim, simV2, hook, api, receiver] = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(() => freePort()));
+  const [grpc, ui, sim, simV2, hook, api, receiver, codec] = await Promise.all(
+    [1, 2, 3, 4, 5, 6, 7, 8].map(() => freePort()),
+  );
   const stackFile = path.join(dir, 'stack.yml');
   writeStackConfigVariant(stackFile, {
     'temporal.port': grpc,
@@ -34,6 +36,8 @@ it('walks every refund path to its expected end and exits 0', async () => {
     // The API's dev key and the events' signing secret are made beside the stack file, in `dir`.
     'api.port': api,
     'events.url': `http://127.0.0.1:${receiver}/refund-events`,
+    // The codec server the Web UI decodes through; the payload key file is made beside the stack file too.
+    'codec.server.port': codec,
   });
 
   const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {

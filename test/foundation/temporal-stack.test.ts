@@ -6,7 +6,13 @@
  */
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleQuietly, createDevServerEnv, createTimeSkippingEnv, uniqueTaskQueue } from '../harness/temporal';
+import {
+  bundleQuietly,
+  createDevServerEnv,
+  createTimeSkippingEnv,
+  testDataConverter,
+  uniqueTaskQueue,
+} from '../harness/temporal';
 import { confirm, reminderWorkflow, stage } from './fixtures/reminder-workflow';
 
 const THREE_DAYS_MS = 3 * 24 * 60 * 60 * 1000;
@@ -23,6 +29,7 @@ function workerFor(env: TestWorkflowEnvironment, taskQueue: string) {
     taskQueue,
     workflowBundle: bundle,
     activities: { greet: async (name: string) => `你好, ${name}` },
+    dataConverter: testDataConverter(),
   });
 }
 

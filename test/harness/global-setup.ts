@@ -8,7 +8,8 @@ import path from 'node:path';
 import { loadStackConfig } from '../../src/config/stack-config';
 import { startDevServer, type DevServerHandle } from '../../src/stack/dev-server';
 import { freePort } from '../../src/stack/free-port';
-import { ENV, WORKFLOWS_PATH, OUTPUT_DIR } from './paths';
+import { PAYLOAD_ENCRYPTION_ENV, PAYLOAD_KEYS_ENV } from '../../src/codec/payload-keys';
+import { ENV, WORKFLOWS_PATH, OUTPUT_DIR, TEST_PAYLOAD_KEYS } from './paths';
 import { bundleQuietly } from './temporal';
 import { FIGURES_FILE } from '../reliability/support/report';
 
@@ -17,6 +18,12 @@ declare global {
 }
 
 export default async function globalSetup(): Promise<void> {
+  // First: every jest worker and every child process (reliability workers, the demo and bench stacks) inherits this
+  // env, so all of them encrypt and decrypt with the one fixed test ring. A run with WXREFUND_PAYLOAD_ENCRYPTION=off
+  // gets no ring (keys and off together are refused by loadPayloadKeys).
+  if (process.env[PAYLOAD_ENCRYPTION_ENV]?.trim().toLowerCase() !== 'off') {
+    process.env[PAYLOAD_KEYS_ENV] ??= TEST_PAYLOAD_KEYS;
+  }
   mkdirSync(OUTPUT_DIR, { recursive: true });
   rmSync(FIGURES_FILE, { force: true }); // this run's reliability figures only
   const cfg = loadStackConfig();

@@ -10,3 +10,11 @@ export const ENV = {
   namespace: 'WXREFUND_TEST_TEMPORAL_NAMESPACE',
   workflowBundle: 'WXREFUND_TEST_WORKFLOW_BUNDLE',
 } as const;
+
+/**
+ * The payload key ring of every test run (WXREFUND_PAYLOAD_KEYS, set by global setup unless the caller set one).
+ * TEST-ONLY, committed on purpose: histories recorded under it (test/fixtures/histories) must replay in every later
+ * run and on every machine, so it cannot be random. It protects nothing and must never be used outside tests.
+ */
+export const TEST_PAYLOAD_KEY_ID = 'test1';
+export const TEST_PAYLOAD_KEYS = `${TEST_PAYLOAD_KEY_ID}:AwoRGB8mLTQ7QklQV15lbHN6gYiPlp2kq7K5wMfO1dw=`;

@@ -3,6 +3,8 @@
  *  - createDevServerEnv(): the real dev server started once by global setup (real clock; search attributes registered).
  *  - createTimeSkippingEnv(): a fresh Java time-skipping test server for this file (timers of days pass in ms).
  *  - workflowBundle(): the workflow code bundled once per run by global setup.
+ *  - testDataConverter(): the payload encryption of every test client and worker (global setup puts the fixed test
+ *    ring in WXREFUND_PAYLOAD_KEYS), so the server stores ciphertext in tests exactly as in production.
  * Each test file should create its environment in beforeAll and tear it down in afterAll.
  */
 import { randomUUID } from 'node:crypto';
@@ -15,6 +17,9 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
+import type { DataConverter } from '@temporalio/common';
+import { FAILURE_CONVERTER_PATH, payloadDataConverter } from '../../src/codec/data-converter';
+import { loadPayloadKeys } from '../../src/codec/payload-keys';
 import { loadStackConfig } from '../../src/config/stack-config';
 import { temporalTestServerPath } from '../../src/config/tools';
 import { ENV, WORKFLOWS_PATH } from './paths';
@@ -37,11 +42,21 @@ export function devServerAddress(): string {
   return address;
 }
 
+/**
+ * The data converter of every test process: the ring of WXREFUND_PAYLOAD_KEYS (the fixed test ring, see global setup),
+ * or none under WXREFUND_PAYLOAD_ENCRYPTION=off. `env` lets a test build a client or worker with another ring
+ * (rotation, a missing key).
+ */
+export function testDataConverter(env: NodeJS.ProcessEnv = process.env): DataConverter {
+  return payloadDataConverter(loadPayloadKeys({ env }));
+}
+
 export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   return TestWorkflowEnvironment.createFromExistingServer({
     address: devServerAddress(),
     namespace: process.env[ENV.namespace] ?? 'default',
+    client: { dataConverter: testDataConverter() },
   });
 }
 
@@ -63,6 +78,7 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   quietRuntime();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
+    client: { dataConverter: testDataConverter() },
   });
   const searchAttributes = Object.fromEntries(
     Object.entries(loadStackConfig().temporal.searchAttributes).map(([name, type]) => [name, INDEXED_TYPES[type]]),
@@ -90,8 +106,17 @@ export const quietBundlerLogger = {
   error: console.error,
 };
 
+/**
+ * With the failure converter that moves failure messages and stack traces into (encrypted) payloads: the workflow
+ * sandbox loads it from its bundle only, so without it failures thrown by workflow code would reach the server in
+ * clear. Decoding such failures needs no option, so the bundle suits runs with encryption off too.
+ */
 export function bundleQuietly(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  return bundleWorkflowCode({
+    workflowsPath,
+    logger: quietBundlerLogger,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+  });
 }
 
 /** A task queue of its own per test, so workers of parallel test files never steal each other's tasks. */
@@ -101,12 +126,14 @@ export function uniqueTaskQueue(prefix = 'test'): string {
 
 /**
  * A worker of the project's workflows (the run's bundle) with the given activities, polling `taskQueue` on the
- * environment's server until `stop()`, which lets in-flight tasks finish.
+ * environment's server until `stop()`, which lets in-flight tasks finish. `dataConverter`: the run's test ring unless
+ * a test gives another (key rotation).
  */
 export async function startBundledWorker(
   env: TestWorkflowEnvironment,
   taskQueue: string,
   activities: object,
+  dataConverter: DataConverter = testDataConverter(),
 ): Promise<{ stop(): Promise<void> }> {
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -114,6 +141,7 @@ export async function startBundledWorker(
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities,
+    dataConverter,
   });
   const running = worker.run();
   return {

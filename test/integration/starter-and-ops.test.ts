@@ -14,8 +14,9 @@ import { UsageError } from '../../src/cli/support/args';
 import type { OrderLedgerInput } from '../../src/domain/schemas';
 import type { SimulatorHandle } from '../../src/simulator/server';
 import { awaitRefundOutcome, RefundRejected, refundHandle, requestRefund } from '../../src/starter';
-import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
+import { createDevServerEnv, testDataConverter, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
 import { closeGateways, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
+import { storedHistory, storedText, unencryptedPayloads } from '../support/raw-history';
 
 // The merchant's sealing key, shared by the operator CLI and the worker (WXREFUND_SEAL_KEYS in production).
 const sealer = createSealer(parseSealKeys(`k1:${randomBytes(32).toString('base64')}`));
@@ -42,6 +43,7 @@ beforeAll(async () => {
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: createActivities({ gateway: v3Gateway(sim), unseal: sealer.unseal }),
+    dataConverter: testDataConverter(),
   });
   running = worker.run();
 });
@@ -71,18 +73,6 @@ async function capture(argv: string[]): Promise<string> {
   const lines: string[] = [];
   await ops(argv, env.client, (l) => lines.push(l), sealer);
   return lines.join('\n');
-}
-
-/** Every payload in a workflow's history, decoded to text (what anyone with access to the history can read). */
-async function historyText(workflowId: string): Promise<string> {
-  const texts: string[] = [];
-  const walk = (v: unknown): void => {
-    if (v instanceof Uint8Array) texts.push(Buffer.from(v).toString('utf8'));
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  walk(await env.client.workflow.getHandle(workflowId).fetchHistory());
-  return texts.join('\n');
 }
 
 describe('starter (order service library)', () => {
@@ -145,7 +135,7 @@ describe('operator CLI', () => {
     expect(ledger).toMatch(new RegExp(`${outRefundNo}\\s+SUCCESS\\s+25\\.00`));
   });
 
-  it('resolves an ABNORMAL refund with sealed bank details; bad details are refused without touching the refund', async () => {
+  it('resolves an ABNORMAL refund with bank details stored only encrypted; bad details are refused without touching the refund', async () => {
     const order = await paid();
     const outRefundNo = no('AB');
     await sim.admin.forceOutcome(outRefundNo, { status: 'ABNORMAL', afterSeconds: 0 });
@@ -197,16 +187,18 @@ describe('operator CLI', () => {
       '--operator',
       'alice',
     ]);
-    expect(good).toContain('card ****5678, sealed');
+    // Payload encryption is on (the run's test ring): the codec encrypts the whole update, so the CLI no longer seals.
+    expect(good).toContain('card ****5678, encrypted');
     expect(good).not.toContain('6217000010012345678');
     await expect(handle.result()).resolves.toMatchObject({ state: 'SUCCESS' });
-    // The worker opened the sealed details for WeChat (the simulator saw the real card), the history never had them.
+    // The worker sent the real card to WeChat (the simulator saw it); the server stored it only encrypted.
     expect(await sim.admin.refund(outRefundNo)).toMatchObject({ channel: 'OTHER_BANKCARD' });
-    const history = await historyText(receipt.refundWorkflowId);
-    expect(history).toContain('USER_BANK_CARD_SEALED');
-    expect(history).toContain('"cardLast4":"5678"');
+    const stored = await storedHistory(env.client.workflow.getHandle(receipt.refundWorkflowId));
+    expect(unencryptedPayloads(stored)).toEqual([]);
+    const history = storedText(stored);
     expect(history).not.toContain('6217000010012345678');
     expect(history).not.toContain('张三');
+    expect(history).not.toContain('USER_BANK_CARD');
     expect(await capture(['show', outRefundNo])).toMatch(
       /apply-abnormal-refund USER_BANK_CARD CCB_DEBIT ACCEPTED by alice/,
     );

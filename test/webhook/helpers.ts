@@ -25,7 +25,7 @@ import type { WebhookConfigInput } from '../../src/webhook/config';
 import type { MerchantVerifier } from '../../src/webhook/merchant-verifier';
 import { verifiersFromSimulatorManifest } from '../../src/webhook/merchants';
 import { createWebhookServer, notifyUrl, type WebhookServer } from '../../src/webhook/server';
-import { bundleQuietly, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
+import { bundleQuietly, testDataConverter, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
 import { notificationWaiter } from './fixtures/notification-waiter';
 
 export { DEMO_DIRECT_MCHID, DEMO_PROVIDER_MCHID, DEMO_SUB_MCHID } from '../../src/simulator/keys';
@@ -176,6 +176,7 @@ export async function startStandInWorker(env: TestWorkflowEnvironment) {
     namespace: env.namespace ?? 'default',
     taskQueue,
     workflowBundle: await bundleQuietly(require.resolve('./fixtures/notification-waiter')),
+    dataConverter: testDataConverter(),
   });
   const running = worker.run();
   return {
@@ -243,6 +244,7 @@ export async function startRefundWorker(
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: createActivities({ gateway }),
+    dataConverter: testDataConverter(),
   });
   const running = worker.run();
   return {

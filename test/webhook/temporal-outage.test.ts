@@ -15,7 +15,7 @@ import { refundWorkflowId } from '../../src/domain/ids';
 import type { SimulatorHandle } from '../../src/simulator/server';
 import { startDevServer, type DevServerHandle } from '../../src/stack/dev-server';
 import { freePort } from '../../src/stack/free-port';
-import { bundleQuietly, uniqueTaskQueue } from '../harness/temporal';
+import { bundleQuietly, testDataConverter, uniqueTaskQueue } from '../harness/temporal';
 import { notificationWaiter } from './fixtures/notification-waiter';
 import {
   DEMO_DIRECT_MCHID,
@@ -57,7 +57,7 @@ beforeAll(async () => {
   temporal = await startOwnTemporal(await freePort());
   // Lazy: the webhook keeps running (and reconnects by itself) while the server is away.
   connection = Connection.lazy({ address: temporal.address });
-  client = new Client({ connection, namespace: temporal.namespace });
+  client = new Client({ connection, namespace: temporal.namespace, dataConverter: testDataConverter() });
   sim = await startFrozenSimulator({ seed: 23 });
   webhook = await startWebhook(sim, client, { signalTimeoutMs: 1_000, handlerTimeoutMs: 2_000, healthTimeoutMs: 500 });
 });
@@ -120,6 +120,7 @@ it('answers 503 while Temporal is down; WeChat’s retry after it is back is sig
       namespace: temporal.namespace,
       taskQueue,
       workflowBundle: await bundleQuietly(require.resolve('./fixtures/notification-waiter')),
+      dataConverter: testDataConverter(),
     });
     const notification = await worker.runUntil(handle.result());
     expect(notification).toMatchObject({ outRefundNo: nos.outRefundNo, status: 'SUCCESS', apiVersion: 'v3' });

@@ -15,7 +15,7 @@ import {
 import type { RefundReceipt } from '../../src/workflows/types';
 import type { refundWorkflow } from '../../src/workflows/refund';
 import { orderLedgerWorkflow } from '../../src/workflows/order-ledger';
-import { uniqueTaskQueue, workflowBundle } from '../harness/temporal';
+import { testDataConverter, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
 import { registerFakeOrder } from '../support/fake-gateway';
 import { recordHistory } from '../replay/record';
 
@@ -26,6 +26,7 @@ export async function createWorker(env: TestWorkflowEnvironment, gateway: Refund
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: createActivities({ gateway }),
+    dataConverter: testDataConverter(),
   });
 }
 

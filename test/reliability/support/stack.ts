@@ -21,6 +21,7 @@ import { WorkerProcess } from '../../../src/stack/worker-process';
 import { verifiersFromSimulatorManifest } from '../../../src/webhook/merchants';
 import { createWebhookServer, type WebhookServer } from '../../../src/webhook/server';
 import { ENV, OUTPUT_DIR } from '../../harness/paths';
+import { testDataConverter } from '../../harness/temporal';
 import { PROFILE } from './profile';
 
 export const MCHID = DEMO_DIRECT_MCHID;
@@ -149,7 +150,7 @@ export async function startReliabilityStack(
   });
   const temporal = await startTemporalOnFreePort(dir, path.join(logDir, 'temporal.log'), opts.temporalDynamicConfig);
   const connection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection, namespace: temporal.namespace });
+  const client = new Client({ connection, namespace: temporal.namespace, dataConverter: testDataConverter() });
 
   const webhook = createWebhookServer({
     config: {

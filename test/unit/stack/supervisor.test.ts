@@ -160,12 +160,13 @@ describe('Supervisor', () => {
     expect(count(/\[crashy\].* up$/)).toBe(1);
   });
 
-  it('the dev stack restarts its worker, webhook, API and event receiver, not the simulator', () => {
+  it('the dev stack restarts its worker, webhook, API, codec server and event receiver, not the simulator', () => {
     const services = stackServices(parseStackConfig(readFileSync(DEFAULT_STACK_CONFIG_PATH, 'utf8')));
     const restart = Object.fromEntries(services.map((sv) => [sv.name, sv.spec.restart]));
     expect(restart.worker).toEqual({ initialDelayMs: 1_000, maxDelayMs: 30_000, resetAfterMs: 60_000 });
     // The shipped file enables them all.
-    expect(Object.keys(restart)).toEqual(['simulator', 'webhook', 'events', 'worker', 'api']);
+    expect(Object.keys(restart)).toEqual(['codec', 'simulator', 'webhook', 'events', 'worker', 'api']);
+    expect(restart.codec).toEqual(restart.worker);
     expect(restart.webhook).toEqual(restart.worker);
     expect(restart.api).toEqual(restart.worker);
     expect(restart.events).toEqual(restart.worker);
