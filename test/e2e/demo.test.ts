@@ -64,7 +64,9 @@ it('walks every refund path to its expected end and exits 0', async () => {
   ]) {
     expect(summary).toMatch(new RegExp(`✔ ${name}`));
   }
-  expect(stdout).toMatch(/operator: abnormal refund \S+ handed to WeChat \(USER_BANK_CARD card \*\*\*\*5678, sealed\)/);
+  expect(stdout).toMatch(
+    /operator: abnormal refund \S+ handed to WeChat \(USER_BANK_CARD card \*\*\*\*5678, encrypted\)/,
+  );
   expect(stdout).toContain('"ok":true'); // the simulator's invariant report
 
   // The stand-in order service got each ending as a signed event, the ABNORMAL one's two (before and after the

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ConfigError } from '../../../src/config/config-error';
 import { workerSettingsFromEnv } from '../../../src/config/worker-settings';
 import { generateRsaKeyPair } from '../../../src/pki';
-import { REPO_ROOT } from '../../harness/paths';
+import { REPO_ROOT, TEST_PAYLOAD_KEYS } from '../../harness/paths';
 
 jest.setTimeout(60_000);
 
@@ -55,6 +55,7 @@ describe('production worker settings (WECHATPAY_BACKEND=production)', () => {
       WXREFUND_STACK_CONFIG: noStackFile,
       TEMPORAL_ADDRESS: 'temporal.example.com:7233',
       TEMPORAL_NAMESPACE: 'refunds',
+      WXREFUND_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
     });
     try {
       expect(settings).toMatchObject({
@@ -80,6 +81,7 @@ describe('production worker settings (WECHATPAY_BACKEND=production)', () => {
       WXREFUND_TASK_QUEUE: 'refunds-eu',
       WXREFUND_METRICS_PORT: '0',
       WXREFUND_MAX_CACHED_WORKFLOWS: '500',
+      WXREFUND_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
     };
     const settings = workerSettingsFromEnv(env);
     await settings.wechatpay.gateway.close?.();
@@ -118,6 +120,7 @@ describe('the worker program (src/cli/worker.ts)', () => {
       WECHATPAY_BACKEND: 'production',
       WECHATPAY_CONFIG: merchantFile,
       TEMPORAL_ADDRESS: '127.0.0.1:1',
+      WXREFUND_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
     });
     expect(res.stdout + res.stderr).toContain('WeChat Pay: production v3 at https://api.mch.weixin.qq.com');
     expect(res.stderr).toMatch(/^worker: cannot reach Temporal at 127\.0\.0\.1:1/m);
