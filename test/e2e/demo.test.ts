@@ -59,6 +59,8 @@ it('walks every refund path to its expected end and exits 0', async () => {
     'system-error-retried',
     'closed',
     'abnormal-operator',
+    'v2-merchant',
+    'partner-sub-merchant',
     'cap-50-rejected',
     'paid-total-rejected',
   ]) {
