@@ -63,7 +63,7 @@ export async function withWorker<T>(
  * terminated while one of its activity or workflow tasks is still outstanding, and (2) when a child ends after its
  * parent closed. So: wait until nothing is in flight, then terminate children before their ledgers.
  */
-async function terminateStarted(env: TestWorkflowEnvironment): Promise<void> {
+export async function terminateStarted(env: TestWorkflowEnvironment): Promise<void> {
   const handles = [...started];
   started.clear();
   const children: string[] = [];

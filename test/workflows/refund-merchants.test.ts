@@ -23,9 +23,13 @@ import {
   requestRefund,
   startRefund,
   status,
+  terminateStarted,
   track,
   waitForState,
 } from './helpers';
+
+// Five workers (the main queue and two merchants' budgeted queues) on a loaded machine: give each test time.
+jest.setTimeout(180_000);
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -75,7 +79,14 @@ async function withFleet<T>(gateway: RefundGateway, fn: (taskQueue: string) => P
   );
   const runBudgeted = budgeted.map((w) => w.run());
   try {
-    return await main.runUntil(fn(taskQueue));
+    return await main.runUntil(async () => {
+      try {
+        return await fn(taskQueue);
+      } finally {
+        // What a test leaves running (a refund waiting in MANUAL_REVIEW) would stop the server skipping time later.
+        await terminateStarted(env);
+      }
+    });
   } finally {
     for (const w of budgeted) w.shutdown();
     await Promise.all(runBudgeted);
@@ -132,21 +143,6 @@ test('refunds accepted together are spread: their first polls do not all fall in
   expect(pollJitterMs('BATCH-2026-1', 0)).toBe(0);
 });
 
-test("a merchant whose credentials cannot be read waits in MANUAL_REVIEW, naming the setting; another merchant's refund goes on", async () => {
-  const gateway = new FakeGateway({ channel: 'BALANCE', defaultProgress: [{ afterMs: 30_000, status: 'SUCCESS' }] });
-  await withFleet(gateway, async (taskQueue) => {
-    const broken = await startRefund(env, taskQueue, refundInput({ mchid: BROKEN_MCHID }));
-    const healthy = await startRefund(env, taskQueue, refundInput({ mchid: FAKE_MCHID, payerBankType: 'OTHERS' }));
-
-    const waiting = await waitForState(broken, 'MANUAL_REVIEW');
-    expect(waiting.submitAttempts[0]).toMatchObject({ result: 'FAILED', error: { errorClass: 'NeedsOperator' } });
-    expect(JSON.stringify(waiting)).toContain(BROKEN_SETTING);
-    expect(gateway.callsOf('createRefund')).toHaveLength(1); // the healthy one's only
-
-    expect(await healthy.result()).toMatchObject({ state: 'SUCCESS' });
-  });
-});
-
 test("a non-default merchant's ledger names the merchant in its refunds' workflow IDs and asks WeChat as that merchant", async () => {
   const gateway = new FakeGateway({ channel: 'BALANCE', defaultProgress: [{ afterMs: 30_000, status: 'SUCCESS' }] });
   await withFleet(gateway, async (taskQueue) => {
@@ -162,5 +158,21 @@ test("a non-default merchant's ledger names the merchant in its refunds' workflo
     // The ledger's order lookup ran on the main queue (one per order) with the merchant named.
     const lookups = queuesByActivity(await eventsOf(ledgerHandle(env, ledger))).lookUpOrder;
     expect(lookups).toEqual([taskQueue]);
+  });
+});
+
+// Last: its refund keeps retrying in MANUAL_REVIEW, and the time-skipping server skips no more once it is terminated.
+test("a merchant whose credentials cannot be read waits in MANUAL_REVIEW, naming the setting; another merchant's refund goes on", async () => {
+  const gateway = new FakeGateway({ channel: 'BALANCE', defaultProgress: [{ afterMs: 30_000, status: 'SUCCESS' }] });
+  await withFleet(gateway, async (taskQueue) => {
+    const broken = await startRefund(env, taskQueue, refundInput({ mchid: BROKEN_MCHID }));
+    const healthy = await startRefund(env, taskQueue, refundInput({ mchid: FAKE_MCHID, payerBankType: 'OTHERS' }));
+
+    const waiting = await waitForState(broken, 'MANUAL_REVIEW');
+    expect(waiting.submitAttempts[0]).toMatchObject({ result: 'FAILED', error: { errorClass: 'NeedsOperator' } });
+    expect(JSON.stringify(waiting)).toContain(BROKEN_SETTING);
+    expect(gateway.callsOf('createRefund')).toHaveLength(1); // the healthy one's only
+
+    expect(await healthy.result()).toMatchObject({ state: 'SUCCESS' });
   });
 });
