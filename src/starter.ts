@@ -25,7 +25,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { orderWorkflowId } from './domain/ids';
+import { merchantScope, orderWorkflowId } from './domain/ids';
 import {
   describeZodError,
   orderLedgerInputSchema,
@@ -91,14 +91,22 @@ export interface RefundStarterOptions {
    * request once this has passed (less a second for clocks and the reply's way back), so giving up decides nothing.
    */
   decisionTimeoutMs?: number;
+  /**
+   * The deployment's default merchant (the merchant registry's `default: true`; docs/merchants.md). Set it when the
+   * deployment serves several merchants: an order naming this mchid is then the same order as one naming none (same
+   * ledger, same refund IDs), and orders of the other merchants get IDs of their own. Unset: every order is the
+   * default merchant's unless it names an mchid, which then names a merchant of its own.
+   */
+  defaultMchid?: string;
 }
 
 export const DEFAULT_DECISION_TIMEOUT_MS = 5_000;
 
 /**
- * The order, as the order service knows it: out_trade_no (and sub_mchid for partners) name it; the ledger reads its
- * facts from WeChat. Any of paidTotalFen, paidAt, payerBankType, transactionId given here must agree with WeChat's
- * record (amounts exactly, paidAt within 10 minutes), else ORDER_FACTS_MISMATCH names the field.
+ * The order, as the order service knows it: out_trade_no (with mchid when the deployment serves several merchants, and
+ * sub_mchid for partners) names it; the ledger reads its facts from WeChat. Any of paidTotalFen, paidAt,
+ * payerBankType, transactionId given here must agree with WeChat's record (amounts exactly, paidAt within 10 minutes),
+ * else ORDER_FACTS_MISMATCH names the field.
  */
 export type OrderParams = OrderLedgerInput;
 
@@ -118,7 +126,8 @@ export async function requestRefund(opts: RefundStarterOptions, params: RequestR
   const refund = requestRefundSchema.omit({ claims: true, decideBy: true }).strict().safeParse(params.refund);
   if (!refund.success) throw new RefundRejected(`refund: ${describeZodError(refund.error)}`, 'INVALID_INPUT');
 
-  const { paidTotalFen, paidAt, payerBankType, ...ledgerInput } = order.data;
+  const { paidTotalFen, paidAt, payerBankType, ...identity } = order.data;
+  const { workflowId: ledgerId, input: ledgerInput } = ledgerStartOf(identity, opts.defaultMchid);
   const claims = { paidTotalFen, paidAt, payerBankType, transactionId: order.data.transactionId };
   const timeoutMs = opts.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS;
   const startedAt = Date.now();
@@ -126,7 +135,6 @@ export async function requestRefund(opts: RefundStarterOptions, params: RequestR
   const decideBy = new Date(startedAt + timeoutMs - Math.min(1_000, timeoutMs / 5)).toISOString();
   const request: RefundRequest = { ...refund.data, claims: dropUndefined(claims), decideBy };
 
-  const ledgerId = orderWorkflowId(order.data.outTradeNo, order.data.subMchid);
   const busyDeadline = startedAt + Math.min(opts.busyRetryMs ?? 60_000, timeoutMs);
   const startOptions = {
     workflowId: ledgerId,
@@ -177,6 +185,23 @@ export async function requestRefund(opts: RefundStarterOptions, params: RequestR
       }
     }
   }
+}
+
+/**
+ * The ledger an order's refunds go to, and what it starts with: the merchant's scope (domain/ids.ts) names the
+ * merchant only when it is not the default, in the ID and in the input alike, so naming the default merchant and
+ * naming none are the same ledger, started the same way (the ledger derives its refunds' IDs from the input's mchid).
+ */
+export function ledgerStartOf(
+  order: Omit<OrderLedgerInput, 'paidTotalFen' | 'paidAt' | 'payerBankType'>,
+  defaultMchid: string | undefined,
+): { workflowId: string; input: OrderLedgerInput } {
+  const { mchid, ...rest } = order;
+  const scope = merchantScope(mchid, order.subMchid, defaultMchid);
+  return {
+    workflowId: orderWorkflowId(order.outTradeNo, scope),
+    input: { ...rest, ...(scope.mchid !== undefined ? { mchid: scope.mchid } : {}) },
+  };
 }
 
 function dropUndefined<T extends object>(o: T): Partial<T> | undefined {
@@ -289,6 +314,8 @@ export class RefundNotCancellable extends Error {
 
 export interface CancelRefundParams {
   outTradeNo: string;
+  /** The order's merchant, as in `requestRefund` (absent: the default merchant). */
+  mchid?: string;
   subMchid?: string;
   outRefundNo: string;
   /** Who asked: kept for the audit trail. */
@@ -301,10 +328,10 @@ export interface CancelRefundParams {
  * either wins (CANCELLED, never sent) or is refused (`RefundNotCancellable`). Cancelling twice answers the same.
  */
 export async function cancelRefund(
-  opts: Pick<RefundStarterOptions, 'client'>,
+  opts: Pick<RefundStarterOptions, 'client' | 'defaultMchid'>,
   params: CancelRefundParams,
 ): Promise<LedgerEntry> {
-  const ledgerId = orderWorkflowId(params.outTradeNo, params.subMchid);
+  const ledgerId = orderWorkflowId(params.outTradeNo, merchantScope(params.mchid, params.subMchid, opts.defaultMchid));
   try {
     return await opts.client.workflow.getHandle(ledgerId).executeUpdate(cancelRefundUpdate, {
       args: [{ outRefundNo: params.outRefundNo, requestedBy: params.requestedBy }],

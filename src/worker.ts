@@ -10,6 +10,11 @@
 import { readFileSync } from 'node:fs';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { eventsTargetOf } from './config/merchant-events';
+import { createMerchantGateways } from './merchants/gateway-pool';
+import { MerchantQueueWorkers } from './merchants/merchant-queue-workers';
+import { watchRegistry } from './merchants/registry-watch';
+import type { MerchantRegistry } from './merchants/types';
 import { isEncryptionWarning } from './codec/process-encryption';
 import { ConfigError } from './config/config-error';
 import { TemporalUnreachableError } from './config/temporal-connection';
@@ -41,10 +46,16 @@ export function prebuiltWorkflowBundle(file: string, failureConverterPath: strin
 
 /**
  * Runs the worker until SIGINT/SIGTERM, then lets running activities finish and resolves. Installs the SDK's runtime
- * (logger, metrics), which a process does once: one worker per process. Closes the settings' gateway at the end.
+ * (logger, metrics), which a process does once: one worker per process.
+ *
+ * One process serves every merchant of the registry (docs/merchants.md): the workflow worker on the main task queue,
+ * and per merchant two activity-only workers on its budgeted queues, `<queue>.wechat.<mchid>.create|query`, whose
+ * `maxTaskQueueActivitiesPerSecond` is the merchant's budget: the server holds the rate across every worker process.
+ * A reload of the registry file (edit it, or SIGHUP) starts and stops those workers and swaps changed credentials
+ * without dropping in-flight work.
  */
 export async function runWorker(settings: WorkerSettings): Promise<void> {
-  const { taskQueue, metricsPort, maxCachedWorkflows, wechatpay: selection, sealer, temporal: target } = settings;
+  const { taskQueue, metricsPort, maxCachedWorkflows, merchants, sealer, temporal: target } = settings;
   const { dataConverter, description } = settings.payloadEncryption;
   Runtime.install({
     logger: new DefaultLogger(settings.logLevel),
@@ -52,9 +63,8 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
   });
   const log = Runtime.instance().logger;
 
-  log.info(
-    `WeChat Pay: ${selection.backend} ${selection.apiVersion} at ${selection.baseUrl} as merchant ${selection.mchid}`,
-  );
+  log.info(`WeChat Pay: ${merchants.backend}, merchants from ${merchants.registry.source}`);
+  for (const line of describeMerchants(merchants.registry)) log.info(line);
   if (isEncryptionWarning(description)) log.warn(description);
   else log.info(description);
   log.info(
@@ -68,8 +78,31 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
   const connection = await NativeConnection.connect(target.connectionOptions).catch((e: unknown) => {
     throw new TemporalUnreachableError(target.connectionOptions.address ?? '127.0.0.1:7233', target.namespace, e);
   });
+  const gateways = createMerchantGateways(merchants.registry, { log });
+  const activities = createActivities({
+    gateways,
+    merchantQueues: true,
+    unseal: sealer?.unseal,
+    events: settings.events,
+    eventsFor: (mchid) => eventsTargetOf(gateways.registry(), mchid, settings.events),
+  });
+  let w: Worker | undefined;
+  let fatal: unknown;
+  const budgeted = new MerchantQueueWorkers({
+    connection,
+    namespace: target.namespace,
+    taskQueue,
+    dataConverter,
+    activities,
+    log,
+    onFatal: (err) => {
+      fatal ??= err;
+      if (w?.getState() === 'RUNNING') w.shutdown();
+    },
+  });
+  let watch: { close(): void } | undefined;
   try {
-    const w = await Worker.create({
+    w = await Worker.create({
       connection,
       namespace: target.namespace,
       taskQueue,
@@ -82,17 +115,45 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
             failureConverterPath: dataConverter.failureConverterPath,
             logger: log,
           }),
-      activities: createActivities({ gateway: selection.gateway, unseal: sealer?.unseal, events: settings.events }),
+      activities,
       ...(maxCachedWorkflows !== undefined ? { maxCachedWorkflows } : {}),
     });
+    await budgeted.serve(merchants.registry.list());
+    gateways.onChange((change, registry) => {
+      log.info(
+        `merchant registry reloaded: added [${change.added.join(', ')}], removed [${change.removed.join(', ')}], ` +
+          `changed [${change.changed.join(', ')}]`,
+      );
+      budgeted.serve(registry.list()).catch((err: unknown) => log.error(`merchant queues: ${String(err)}`));
+    });
+    if (merchants.watchPath) {
+      watch = watchRegistry(merchants.watchPath, {
+        onReload: (next) => gateways.replaceRegistry(next),
+        onError: (err) => log.error(`merchant registry ${merchants.watchPath} not reloaded: ${err.message}`),
+      });
+    }
     log.info(
-      `worker polling task queue ${taskQueue}` +
+      `worker polling task queue ${taskQueue} and ${budgeted.size} budgeted merchant queues` +
         (metricsPort ? `; SDK metrics on http://127.0.0.1:${metricsPort}/metrics` : ''),
     );
     await w.run(); // resolves after SIGINT/SIGTERM once in-flight work is done
+    if (fatal) throw fatal;
     log.info('worker stopped');
   } finally {
-    await selection.gateway.close?.();
+    watch?.close();
+    await budgeted.stop();
+    await gateways.close();
     await connection.close();
   }
+}
+
+function describeMerchants(registry: MerchantRegistry): string[] {
+  return registry
+    .list()
+    .map(
+      (m) =>
+        `merchant ${m.mchid}${m.isDefault ? ' (default)' : ''}: ${m.apiVersion} ${m.mode}` +
+        (m.subMchids ? ` for ${m.subMchids.length} sub-merchants` : '') +
+        `, budget ${m.budget.createsPerSecond} creates/s and ${m.budget.queriesPerSecond} queries/s`,
+    );
 }

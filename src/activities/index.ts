@@ -15,6 +15,8 @@ import type {
   RefundRecord,
 } from '../wechatpay/gateway';
 import { toApplicationFailure } from './failures';
+import { DEFAULT_EVENTS_RETRY } from '../config/merchant-events';
+import { MerchantCredentialError, UnknownMerchantError, type MerchantGateways } from '../merchants/types';
 import { refundEventBody } from '../api/refund-resource';
 import { postRefundEvent, type DeliveryAttemptResult } from '../events/delivery';
 import type { EventRetrySchedule, RefundEventDeliveryInput } from '../workflows/types';
@@ -32,7 +34,16 @@ export interface EventsTarget {
 }
 
 export interface ActivityDeps {
-  gateway: RefundGateway;
+  /**
+   * The gateway of each merchant (src/merchants/gateway-pool.ts): calls carry their merchant's mchid (absent: the
+   * default merchant). A single `gateway` instead serves every call (tests, one-merchant tools).
+   */
+  gateways?: Pick<MerchantGateways, 'forMerchant'>;
+  gateway?: RefundGateway;
+  /** The worker also polls every merchant's budgeted task queues (src/worker.ts): refunds may call through them. */
+  merchantQueues?: boolean;
+  /** A merchant's own events target (the registry's `events:`); absent: `events`. */
+  eventsFor?: (mchid: string | undefined) => EventsTarget | undefined;
   /** Opens bank details sealed by the operator CLI (WXREFUND_SEAL_KEYS); without it sealed details are refused. */
   unseal?: (sealed: SealedSecret) => string;
   events?: EventsTarget;
@@ -43,13 +54,29 @@ export interface ActivityDeps {
 /** eventsPolicy's answer: whether refunds of this worker announce events, and how long deliveries are retried. */
 export type EventsPolicy = { enabled: false } | { enabled: true; retry: EventRetrySchedule };
 
-/** apply-abnormal-refund's input as the workflow sends it: bank details in clear (legacy) or sealed. */
-export type ApplyAbnormalActivityInput = ApplyAbnormalRefundInput & {
-  sealedBankAccount?: SealedSecret;
-  sealedRealName?: SealedSecret;
-};
+/** refundPolicy's answer: what a refund workflow asks its worker once, at its start (one local activity). */
+export interface RefundPolicy {
+  events: EventsPolicy;
+  /**
+   * Send WeChat calls to the merchant's budgeted task queues (domain/merchant-queues.ts), which this deployment's
+   * workers poll; false: on the workflow's own queue (workers that serve no per-merchant queues, e.g. tests).
+   */
+  merchantQueues: boolean;
+}
 
-export interface SubmitRefundInput {
+/** apply-abnormal-refund's input as the workflow sends it: bank details in clear (legacy) or sealed. */
+export type ApplyAbnormalActivityInput = ApplyAbnormalRefundInput &
+  OfMerchant & {
+    sealedBankAccount?: SealedSecret;
+    sealedRealName?: SealedSecret;
+  };
+
+/** Whose call: the merchant (the service provider in partner mode); absent: the deployment's default merchant. */
+export interface OfMerchant {
+  mchid?: string;
+}
+
+export interface SubmitRefundInput extends OfMerchant {
   request: CreateRefundInput;
   /**
    * An earlier create with this out_refund_no had an unknown outcome (§3.9 RETRY_SAME): look the refund up first and
@@ -66,11 +93,61 @@ export interface SubmitRefundResult {
 
 const QUERY_THROTTLED_RETRY_MS = 60_000;
 
-export function createActivities({ gateway, unseal, events, postEvent = postRefundEvent }: ActivityDeps) {
+export function createActivities({
+  gateways,
+  gateway,
+  unseal,
+  events,
+  eventsFor,
+  merchantQueues = false,
+  postEvent = postRefundEvent,
+}: ActivityDeps) {
+  const targetFor = (mchid: string | undefined) => (eventsFor ? eventsFor(mchid) : events);
+
+  /**
+   * The merchant's gateway. A merchant the registry no longer has, or whose credentials cannot be read, is a matter
+   * for an operator (the refund waits in MANUAL_REVIEW, retried on a slow cadence and on "retry now"), and the message
+   * names the merchant and the setting; every other merchant's refunds go on.
+   */
+  const gatewayOf = (mchid: string | undefined): RefundGateway => {
+    if (!gateways) {
+      if (!gateway) throw new Error('createActivities: give gateways or gateway');
+      return gateway;
+    }
+    try {
+      return gateways.forMerchant(mchid);
+    } catch (err) {
+      if (err instanceof MerchantCredentialError || err instanceof UnknownMerchantError) {
+        throw ApplicationFailure.nonRetryable(err.message, 'NeedsOperator' satisfies FailureClass, {
+          mchid: mchid ?? 'default',
+          setting: err instanceof MerchantCredentialError ? err.setting : 'mchid',
+        });
+      }
+      throw err;
+    }
+  };
+
   return {
-    /** Local activity: the worker's events configuration as the refund workflow needs it (never the secret). */
+    /** Local activity (histories from before refundPolicy): the worker's events configuration, never the secret. */
     async eventsPolicy(): Promise<EventsPolicy> {
       return events ? { enabled: true, retry: events.retry } : { enabled: false };
+    },
+
+    /** Local activity: how a refund of this merchant runs on this deployment (never a secret). */
+    async refundPolicy({ mchid }: OfMerchant): Promise<RefundPolicy> {
+      let retry: EventRetrySchedule | undefined;
+      try {
+        retry = targetFor(mchid)?.retry;
+      } catch (err) {
+        // The merchant has its own target but its secret cannot be read: events are on, and each delivery attempt
+        // records why it failed (deliverRefundEvent), where an operator sees it, until the setting is fixed.
+        Context.current().log.warn('merchant events target unreadable', { mchid, error: (err as Error).message });
+        retry = events?.retry ?? DEFAULT_EVENTS_RETRY;
+      }
+      return {
+        events: retry ? { enabled: true, retry } : { enabled: false },
+        merchantQueues: merchantQueues && mchid !== undefined,
+      };
     },
 
     /**
@@ -84,14 +161,20 @@ export function createActivities({ gateway, unseal, events, postEvent = postRefu
       event: RefundEventDeliveryInput;
       attempt: number;
     }): Promise<DeliveryAttemptResult> {
-      if (!events) {
+      let target: EventsTarget | undefined;
+      try {
+        target = targetFor(event.refund.mchid);
+      } catch (err) {
+        return { ok: false, error: (err as Error).message, durationMs: 0 };
+      }
+      if (!target) {
         throw ApplicationFailure.nonRetryable(
           'this worker has no events target configured (events: in the stack file, WXREFUND_EVENTS_URL in production)',
           'EventsNotConfigured',
         );
       }
       const body = refundEventBody(event);
-      const result = await postEvent(events, { id: event.id, body }, Math.floor(Date.now() / 1000));
+      const result = await postEvent(target, { id: event.id, body }, Math.floor(Date.now() / 1000));
       Context.current().log.info('refund event delivery attempt', {
         id: event.id,
         type: event.type,
@@ -107,8 +190,9 @@ export function createActivities({ gateway, unseal, events, postEvent = postRefu
      * One create round. Temporal never retries it (the refund workflow's proxy sets maximumAttempts: 1): every resend
      * is a round of the workflow, which alone decides when to send and whether to look first (`queryFirst`).
      */
-    async submitRefund({ request, queryFirst }: SubmitRefundInput): Promise<SubmitRefundResult> {
+    async submitRefund({ request, queryFirst, mchid }: SubmitRefundInput): Promise<SubmitRefundResult> {
       const log = Context.current().log;
+      const gateway = gatewayOf(mchid);
       try {
         if (queryFirst) {
           const found = await gateway.queryRefund({ outRefundNo: request.outRefundNo, subMchid: request.subMchid });
@@ -125,7 +209,8 @@ export function createActivities({ gateway, unseal, events, postEvent = postRefu
       }
     },
 
-    async queryRefund(input: QueryRefundInput): Promise<RefundRecord | null> {
+    async queryRefund({ mchid, ...input }: QueryRefundInput & OfMerchant): Promise<RefundRecord | null> {
+      const gateway = gatewayOf(mchid);
       try {
         return await gateway.queryRefund(input);
       } catch (err) {
@@ -134,7 +219,8 @@ export function createActivities({ gateway, unseal, events, postEvent = postRefu
     },
 
     /** The payment's own record for a new ledger (docs §11); null when WeChat does not know the order. */
-    async lookUpOrder(input: QueryOrderInput): Promise<OrderRecord | null> {
+    async lookUpOrder({ mchid, ...input }: QueryOrderInput & OfMerchant): Promise<OrderRecord | null> {
+      const gateway = gatewayOf(mchid);
       try {
         return await gateway.queryOrder(input);
       } catch (err) {
@@ -144,7 +230,8 @@ export function createActivities({ gateway, unseal, events, postEvent = postRefu
     },
 
     async applyAbnormalRefund(input: ApplyAbnormalActivityInput): Promise<RefundRecord> {
-      const { sealedBankAccount, sealedRealName, ...request } = input;
+      const { sealedBankAccount, sealedRealName, mchid, ...request } = input;
+      const gateway = gatewayOf(mchid);
       if (sealedBankAccount || sealedRealName) {
         if (!unseal) {
           throw ApplicationFailure.nonRetryable(

@@ -1,14 +1,16 @@
 /**
  * Every refusal the API answers, as `{"error":{"type", "message", "param"?, "rule"?}}`, and how the refund core's
  * errors map onto them: the ledger's rules M7/M8 (the out_refund_no is bound to other parameters) → 409, other WeChat
- * rules → 422 naming the rule, no decision in time or Temporal unreachable → 503 with Retry-After (nothing decided,
- * safe to repeat). Texts of unexpected errors are never sent (logged with the request id instead).
+ * rules → 422 naming the rule, a merchant the deployment does not serve → 422 unknown_merchant naming the field, no
+ * decision in time or Temporal unreachable → 503 with Retry-After (nothing decided, safe to repeat). Texts of
+ * unexpected errors are never sent (logged with the request id instead).
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyError, FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { describeZodError } from '../domain/zod-errors';
 import { RefundRejected, RefundUndecided } from '../starter';
+import { MerchantChoiceError } from './merchant-choice';
 import type { ApiErrorType, ErrorBody } from './schemas';
 
 export type { ApiErrorType };
@@ -71,6 +73,9 @@ function temporalDidNotAnswer(err: unknown): boolean {
 /** The refund core's errors as API errors; undefined for errors that are ours (answered 500). */
 export function fromCoreError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  if (err instanceof MerchantChoiceError) {
+    return new ApiError(422, 'unknown_merchant', err.message, { param: err.param });
+  }
   if (err instanceof RefundRejected) {
     if (err.rule === 'M7' || err.rule === 'M8') return new ApiError(409, 'idempotency_conflict', err.message);
     if (err.rule === 'INVALID_INPUT') return new ApiError(400, 'invalid_request', err.message);

@@ -30,7 +30,7 @@ import {
   refundParamsSchema,
   refundResourceSchema,
   refundStateSchema,
-  subMchidQuerySchema,
+  merchantQuerySchema,
 } from './schemas';
 
 export type OpenApiDocument = ReturnType<typeof createDocument>;
@@ -44,6 +44,9 @@ const DESCRIPTION = `Refunds of WeChat Pay orders for order services in any lang
 - Authentication: \`Authorization: Bearer <API key>\` on every /v1 route.
 - Idempotency: out_refund_no is the key. The same request again answers 200 with the same refund; the same number
   with other parameters answers 409. A 503 means nothing was decided: repeat the same request.
+- Merchants: a deployment may serve several merchants. \`mchid\` (body of POST /v1/refunds, else \`?mchid=\`) names
+  the merchant, absent meaning the deployment's default; \`sub_mchid\` the sub-merchant in service-provider mode.
+  out_refund_no and out_trade_no are unique per merchant (and sub-merchant): name the same merchant on every call.
 - Every answer carries a \`Request-Id\`; every refusal is \`{"error":{"type","message","param"?,"rule"?}}\`.
 - The states you act on (SUCCESS, CLOSED, REJECTED, CANCELLED, ABNORMAL, MANUAL_REVIEW) are also pushed to your
   events URL as signed events (see webhooks).`;
@@ -99,6 +102,12 @@ const BODY_REFUSALS = {
 
 const notFound = (what: string) => ({ '404': refusal(`not_found: ${what}`) });
 
+const UNKNOWN_MERCHANT =
+  'unknown_merchant: the deployment serves no such merchant, the sub-merchant is not one of its sub-merchants (or ' +
+  'it is a direct merchant), or mchid is missing where several merchants have no default; `param` names mchid or ' +
+  'sub_mchid.';
+const unknownMerchant = { '422': sharedRefusal('UnknownMerchant', UNKNOWN_MERCHANT) } as const;
+
 const refundPaths = {
   '/v1/refunds': {
     post: {
@@ -121,7 +130,8 @@ const refundPaths = {
         ),
         '422': refusal(
           'rule_violation: a WeChat or ledger rule refuses it; `rule` names it (M4 over the refundable amount, M10 ' +
-            'order unknown or not paid, the cap of 50 refunds, the one-year limit, ORDER_FACTS_MISMATCH…).',
+            'order unknown or not paid, the cap of 50 refunds, the one-year limit, ORDER_FACTS_MISMATCH…). Or ' +
+            UNKNOWN_MERCHANT,
         ),
         ...COMMON_REFUSALS,
         ...BODY_REFUSALS,
@@ -147,10 +157,11 @@ const refundPaths = {
       description:
         'Its state, amounts, channel, WeChat refund_id, times, the last evidence, metadata, and the events sent ' +
         'about it with every delivery attempt.',
-      requestParams: { path: refundParamsSchema, query: subMchidQuerySchema },
+      requestParams: { path: refundParamsSchema, query: merchantQuerySchema },
       responses: {
         '200': answer('The refund.', refundResourceSchema),
         ...notFound('no refund with this out_refund_no.'),
+        ...unknownMerchant,
         ...COMMON_REFUSALS,
       },
     },
@@ -169,6 +180,7 @@ const refundPaths = {
         '200': answer('The refund, now CANCELLED.', refundResourceSchema),
         '409': refusal('not_cancellable: too late (already sent to WeChat, already settled…); the message says why.'),
         ...notFound('no refund with this out_refund_no.'),
+        ...unknownMerchant,
         ...COMMON_REFUSALS,
         ...BODY_REFUSALS,
       },
@@ -180,10 +192,11 @@ const refundPaths = {
       tags: ['orders'],
       summary: "Read an order's refunds",
       description: "WeChat's paid total, what is refunded, reserved and still refundable, and the order's refunds.",
-      requestParams: { path: orderParamsSchema, query: subMchidQuerySchema },
+      requestParams: { path: orderParamsSchema, query: merchantQuerySchema },
       responses: {
         '200': answer('The order.', orderResourceSchema),
         ...notFound('no refund of this order was ever requested.'),
+        ...unknownMerchant,
         ...COMMON_REFUSALS,
       },
     },

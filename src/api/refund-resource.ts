@@ -51,6 +51,7 @@ export function refundResourceOf(
     out_refund_no: refund.outRefundNo,
     out_trade_no: refund.outTradeNo ?? '',
     ...(refund.transactionId !== undefined ? { transaction_id: refund.transactionId } : {}),
+    ...(refund.mchid !== undefined ? { mchid: refund.mchid } : {}),
     ...(refund.subMchid !== undefined ? { sub_mchid: refund.subMchid } : {}),
     amount_fen: refund.requestedFen,
     ...(reason !== undefined ? { reason } : {}),

@@ -16,6 +16,7 @@ import { cancelRefund as cancelQueuedRefund, RefundNotCancellable, requestRefund
 import { eventDeliveryQuery, ledgerQuery, statusQuery } from '../workflows/definitions';
 import type { EventDeliveryView, LedgerEntry, LedgerView, RefundReceipt, RefundStatusView } from '../workflows/types';
 import { ApiError, notCancellable, notFound, unavailable } from './errors';
+import { chooseMerchant, type MerchantChoice, type MerchantRoster } from './merchant-choice';
 import { refundResourceOf } from './refund-resource';
 import type { CreateRefundBody, OrderRefundSummary, OrderResource, RefundResource, RefundStateName } from './schemas';
 
@@ -24,6 +25,36 @@ export interface RefundApiContext {
   taskQueue: string;
   decisionTimeoutMs: number;
   queryTimeoutMs: number;
+  /** The deployment's merchants now (a reloaded registry takes effect on the next request). */
+  merchants: () => MerchantRoster;
+}
+
+/** What a request says of its merchant, as sent (the API's field names). */
+export interface NamedMerchant {
+  mchid?: string;
+  sub_mchid?: string;
+}
+
+/** The merchant a request names, or 422 unknown_merchant naming the field (errors.ts). */
+function merchantOf(ctx: RefundApiContext, named: NamedMerchant): MerchantChoice {
+  return chooseMerchant(ctx.merchants(), { mchid: named.mchid, subMchid: named.sub_mchid });
+}
+
+/** " of merchant 1900000110, sub-merchant 1900000201" for 404 texts: only what the request named. */
+function ofMerchant(named: NamedMerchant): string {
+  const parts = [
+    ...(named.mchid !== undefined ? [`merchant ${named.mchid}`] : []),
+    ...(named.sub_mchid !== undefined ? [`sub-merchant ${named.sub_mchid}`] : []),
+  ];
+  return parts.length > 0 ? ` of ${parts.join(', ')}` : '';
+}
+
+/** The resource's merchant fields. */
+function merchantFields(merchant: Pick<MerchantChoice, 'mchid' | 'subMchid'>) {
+  return {
+    ...(merchant.mchid !== undefined ? { mchid: merchant.mchid } : {}),
+    ...(merchant.subMchid !== undefined ? { sub_mchid: merchant.subMchid } : {}),
+  };
 }
 
 const stateOf = (status: LedgerEntry['status']): RefundStateName => (status === 'QUEUED' ? 'PENDING' : status);
@@ -34,13 +65,20 @@ export async function createRefund(
   token: string,
 ): Promise<{ created: boolean; refund: RefundResource }> {
   const outTradeNo = body.out_trade_no!; // required by the schema (transaction_id alone is refused there)
+  const merchant = merchantOf(ctx, body);
   const receipt = await requestRefund(
-    { client: ctx.client, taskQueue: ctx.taskQueue, decisionTimeoutMs: ctx.decisionTimeoutMs },
+    {
+      client: ctx.client,
+      taskQueue: ctx.taskQueue,
+      decisionTimeoutMs: ctx.decisionTimeoutMs,
+      defaultMchid: merchant.defaultMchid,
+    },
     {
       order: {
         outTradeNo,
         ...(body.transaction_id !== undefined ? { transactionId: body.transaction_id } : {}),
-        ...(body.sub_mchid !== undefined ? { subMchid: body.sub_mchid } : {}),
+        ...(merchant.mchid !== undefined ? { mchid: merchant.mchid } : {}),
+        ...(merchant.subMchid !== undefined ? { subMchid: merchant.subMchid } : {}),
       },
       refund: {
         outRefundNo: body.out_refund_no,
@@ -53,10 +91,10 @@ export async function createRefund(
   );
   // Accepted (new or repeat): which one is the ledger's to say, and its receipt says who made the refund.
   if (receipt.requestedBy === token) {
-    return { created: true, refund: resourceFromReceipt(receipt, body.sub_mchid) };
+    return { created: true, refund: resourceFromReceipt(receipt, merchant) };
   }
   // A repeat: its current state is the ledger's. Should reading it fail, the same request is safe to repeat.
-  const ledger = await queryLedger(ctx, orderWorkflowId(receipt.outTradeNo, body.sub_mchid), 'the order ledger').catch(
+  const ledger = await queryLedger(ctx, orderWorkflowId(receipt.outTradeNo, merchant.scope), 'the order ledger').catch(
     (err: unknown) => {
       throw err instanceof ApiError && err.status === 404
         ? unavailable(
@@ -82,17 +120,17 @@ export async function createRefund(
   return {
     // Receipts of ledgers older than the receipt's `requestedBy` are told apart by the entry.
     created: entry.requestedBy === token,
-    refund: resourceFromEntry(entry, receipt.outTradeNo, body.sub_mchid),
+    refund: resourceFromEntry(entry, receipt.outTradeNo, merchant),
   };
 }
 
 /** A refund this very request created: just accepted, so PENDING (its create may be on its way to WeChat). */
-function resourceFromReceipt(receipt: RefundReceipt, subMchid: string | undefined): RefundResource {
+function resourceFromReceipt(receipt: RefundReceipt, merchant: MerchantChoice): RefundResource {
   return {
     object: 'refund',
     out_refund_no: receipt.outRefundNo,
     out_trade_no: receipt.outTradeNo,
-    ...(subMchid !== undefined ? { sub_mchid: subMchid } : {}),
+    ...merchantFields(merchant),
     amount_fen: receipt.amountFen,
     ...(receipt.reason !== undefined ? { reason: receipt.reason } : {}),
     ...(receipt.metadata !== undefined ? { metadata: receipt.metadata } : {}),
@@ -119,13 +157,13 @@ function sameMetadata(a: Record<string, string> | undefined, b: Record<string, s
 }
 
 /** The POST's answer, from the ledger's entry alone (no second query): what was accepted and where it stands. */
-function resourceFromEntry(entry: LedgerEntry, outTradeNo: string, subMchid: string | undefined): RefundResource {
+function resourceFromEntry(entry: LedgerEntry, outTradeNo: string, merchant: MerchantChoice): RefundResource {
   const state = stateOf(entry.status);
   return {
     object: 'refund',
     out_refund_no: entry.outRefundNo,
     out_trade_no: outTradeNo,
-    ...(subMchid !== undefined ? { sub_mchid: subMchid } : {}),
+    ...merchantFields(merchant),
     amount_fen: entry.amountFen,
     ...(entry.reason !== undefined ? { reason: entry.reason } : {}),
     ...(entry.metadata !== undefined ? { metadata: entry.metadata } : {}),
@@ -141,10 +179,11 @@ function resourceFromEntry(entry: LedgerEntry, outTradeNo: string, subMchid: str
 export async function getRefund(
   ctx: RefundApiContext,
   outRefundNo: string,
-  subMchid?: string,
+  named: NamedMerchant = {},
 ): Promise<RefundResource> {
-  const view = await readRefund(ctx, outRefundNo, subMchid);
-  const [entry, deliveries] = await Promise.all([ledgerEntryOf(ctx, view), eventDeliveries(ctx, view)]);
+  const merchant = merchantOf(ctx, named);
+  const view = await readRefund(ctx, outRefundNo, merchant, named);
+  const [entry, deliveries] = await Promise.all([ledgerEntryOf(ctx, view, merchant), eventDeliveries(ctx, view)]);
   return refundResourceOf(view, entry ?? {}, deliveries);
 }
 
@@ -155,17 +194,24 @@ export async function getRefund(
 export async function cancelRefund(
   ctx: RefundApiContext,
   outRefundNo: string,
-  subMchid: string | undefined,
+  named: NamedMerchant,
   token: string,
 ): Promise<RefundResource> {
-  const view = await readRefund(ctx, outRefundNo, subMchid);
+  const merchant = merchantOf(ctx, named);
+  const view = await readRefund(ctx, outRefundNo, merchant, named);
   if (!view.outTradeNo) throw notCancellable(`refund ${outRefundNo} was started outside an order ledger`);
   let entry: LedgerEntry;
   try {
     entry = await ctx.client.withDeadline(Date.now() + ctx.decisionTimeoutMs, () =>
       cancelQueuedRefund(
-        { client: ctx.client },
-        { outTradeNo: view.outTradeNo!, subMchid, outRefundNo, requestedBy: token },
+        { client: ctx.client, defaultMchid: merchant.defaultMchid },
+        {
+          outTradeNo: view.outTradeNo!,
+          mchid: merchant.mchid,
+          subMchid: merchant.subMchid,
+          outRefundNo,
+          requestedBy: token,
+        },
       ),
     );
   } catch (err) {
@@ -177,18 +223,32 @@ export async function cancelRefund(
   return refundResourceOf(view, entry);
 }
 
-/** The refund's status query; 404 when no refund has this number. */
-function readRefund(ctx: RefundApiContext, outRefundNo: string, subMchid?: string): Promise<RefundStatusView> {
-  const handle = ctx.client.workflow.getHandle(refundWorkflowId(outRefundNo, subMchid));
-  return withDeadline(ctx, () => handle.query(statusQuery), {
-    missing: `no refund with out_refund_no ${outRefundNo}${subMchid ? ` of sub-merchant ${subMchid}` : ''}`,
+/**
+ * The refund's status query; 404 when no refund has this number. The view names its merchant: refunds that predate
+ * merchants in their views are the merchant the request named.
+ */
+async function readRefund(
+  ctx: RefundApiContext,
+  outRefundNo: string,
+  merchant: MerchantChoice,
+  named: NamedMerchant,
+): Promise<RefundStatusView> {
+  const handle = ctx.client.workflow.getHandle(refundWorkflowId(outRefundNo, merchant.scope));
+  const view = await withDeadline(ctx, () => handle.query(statusQuery), {
+    missing: `no refund with out_refund_no ${outRefundNo}${ofMerchant(named)}`,
   });
+  return view.mchid === undefined && merchant.mchid !== undefined ? { ...view, mchid: merchant.mchid } : view;
 }
 
 /** The request's own record (when it was accepted, reason, metadata) is the ledger's; refunds started outside one have none. */
-async function ledgerEntryOf(ctx: RefundApiContext, view: RefundStatusView): Promise<LedgerEntry | undefined> {
+async function ledgerEntryOf(
+  ctx: RefundApiContext,
+  view: RefundStatusView,
+  merchant: MerchantChoice,
+): Promise<LedgerEntry | undefined> {
   if (!view.outTradeNo) return undefined;
-  return queryLedger(ctx, orderWorkflowId(view.outTradeNo, view.subMchid), 'no ledger').then(
+  // The refund's ledger is of the same merchant and sub-merchant: its ID found the refund.
+  return queryLedger(ctx, orderWorkflowId(view.outTradeNo, merchant.scope), 'no ledger').then(
     (ledger) => ledger.refunds.find((e) => e.outRefundNo === view.outRefundNo),
     (err: unknown) => {
       if (err instanceof ApiError && err.status === 404) return undefined;
@@ -215,9 +275,14 @@ async function eventDeliveries(ctx: RefundApiContext, view: RefundStatusView): P
   );
 }
 
-export async function getOrder(ctx: RefundApiContext, outTradeNo: string, subMchid?: string): Promise<OrderResource> {
-  const missing = `no refundable order ${outTradeNo}${subMchid ? ` of sub-merchant ${subMchid}` : ''} is known (an order is known once a refund of it was requested)`;
-  const view = await queryLedger(ctx, orderWorkflowId(outTradeNo, subMchid), missing);
+export async function getOrder(
+  ctx: RefundApiContext,
+  outTradeNo: string,
+  named: NamedMerchant = {},
+): Promise<OrderResource> {
+  const merchant = merchantOf(ctx, named);
+  const missing = `no refundable order ${outTradeNo}${ofMerchant(named)} is known (an order is known once a refund of it was requested)`;
+  const view = await queryLedger(ctx, orderWorkflowId(outTradeNo, merchant.scope), missing);
   const facts = view.facts;
   if (!facts) {
     if (view.problem) throw notFound(`${missing}: ${view.problem.message}`);
@@ -227,7 +292,7 @@ export async function getOrder(ctx: RefundApiContext, outTradeNo: string, subMch
     object: 'order',
     out_trade_no: view.outTradeNo,
     ...(facts.transactionId !== undefined ? { transaction_id: facts.transactionId } : {}),
-    ...(subMchid !== undefined ? { sub_mchid: subMchid } : {}),
+    ...merchantFields({ mchid: facts.mchid ?? merchant.mchid, subMchid: merchant.subMchid }),
     paid_fen: view.paidTotalFen,
     paid_at: view.paidAt,
     refund_deadline: view.refundDeadline,

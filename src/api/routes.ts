@@ -8,7 +8,9 @@
  *   GET  /healthz                               200 when Temporal answers, else 503          (no key needed)
  *   GET  /openapi.json                          the OpenAPI 3.1 document                     (no key needed)
  *   GET  /metrics                               Prometheus text format                       (no key needed)
- * `?sub_mchid=` names the sub-merchant in partner mode on the routes of one refund or order.
+ * On the routes of one refund or order, `?mchid=` names the merchant (absent: the deployment's default) and
+ * `?sub_mchid=` the sub-merchant in partner mode; POST /v1/refunds takes them in its body. A merchant the deployment
+ * does not serve is 422 unknown_merchant (merchant-choice.ts), before Temporal is asked.
  */
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -27,7 +29,7 @@ import {
   listRefundsQuerySchema,
   orderParamsSchema,
   refundParamsSchema,
-  subMchidQuerySchema,
+  merchantQuerySchema,
 } from './schemas';
 
 /** Who called (set by the auth hook). */
@@ -49,7 +51,13 @@ export function registerRefundRoutes(app: FastifyInstance, ctx: RefundApiContext
     const body = parse(createRefundBodySchema, req.body);
     const { created, refund } = await createRefund(ctx, body, tokenOf(req));
     req.log.info(
-      { outRefundNo: refund.out_refund_no, outTradeNo: refund.out_trade_no, amountFen: refund.amount_fen, created },
+      {
+        outRefundNo: refund.out_refund_no,
+        outTradeNo: refund.out_trade_no,
+        mchid: refund.mchid,
+        amountFen: refund.amount_fen,
+        created,
+      },
       created ? 'refund accepted' : 'refund request repeated',
     );
     if (created) reply.header('location', `/v1/refunds/${encodeURIComponent(refund.out_refund_no)}`);
@@ -58,8 +66,7 @@ export function registerRefundRoutes(app: FastifyInstance, ctx: RefundApiContext
 
   app.get('/v1/refunds/:out_refund_no', async (req) => {
     const { out_refund_no } = parse(refundParamsSchema, req.params, 'path');
-    const { sub_mchid } = parse(subMchidQuerySchema, req.query, 'query');
-    return getRefund(ctx, out_refund_no, sub_mchid);
+    return getRefund(ctx, out_refund_no, parse(merchantQuerySchema, req.query, 'query'));
   });
 
   app.get('/v1/refunds', async (req) => {
@@ -69,17 +76,16 @@ export function registerRefundRoutes(app: FastifyInstance, ctx: RefundApiContext
 
   app.post('/v1/refunds/:out_refund_no/cancel', async (req) => {
     const { out_refund_no } = parse(cancelRefundParamsSchema, req.params, 'path');
-    const { sub_mchid } = parse(cancelRefundQuerySchema, req.query, 'query');
+    const merchant = parse(cancelRefundQuerySchema, req.query, 'query');
     parse(cancelRefundBodySchema, req.body);
-    const refund = await cancelRefund(ctx, out_refund_no, sub_mchid, tokenOf(req));
+    const refund = await cancelRefund(ctx, out_refund_no, merchant, tokenOf(req));
     req.log.info({ outRefundNo: refund.out_refund_no, state: refund.state }, 'refund cancelled');
     return refund;
   });
 
   app.get('/v1/orders/:out_trade_no', async (req) => {
     const { out_trade_no } = parse(orderParamsSchema, req.params, 'path');
-    const { sub_mchid } = parse(subMchidQuerySchema, req.query, 'query');
-    return getOrder(ctx, out_trade_no, sub_mchid);
+    return getOrder(ctx, out_trade_no, parse(merchantQuerySchema, req.query, 'query'));
   });
 }
 

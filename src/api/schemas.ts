@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import {
   fenSchema,
+  mchidSchema,
   metadataSchema,
   outRefundNoSchema,
   outTradeNoSchema,
@@ -29,6 +30,14 @@ const sameSet = <A, B>(proof: SameSet<A, B>): SameSet<A, B> => proof;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Requests
+
+const MCHID_DESCRIPTION =
+  "The merchant (the service provider in service-provider mode) whose order this is. Absent: the deployment's " +
+  'default merchant; required when it serves several merchants and none is the default. Naming the default ' +
+  'merchant is the same as naming none. A merchant the deployment does not serve: 422 unknown_merchant.';
+const SUB_MCHID_DESCRIPTION =
+  "The sub-merchant (service-provider mode only; one of the service provider's sub-merchants when the deployment " +
+  'lists them, else 422 unknown_merchant).';
 
 export const createRefundBodySchema = z
   .strictObject(
@@ -49,7 +58,8 @@ export const createRefundBodySchema = z
         .max(Number.MAX_SAFE_INTEGER, 'must be a safe integer number of fen')
         .meta({ description: 'The amount to refund in fen (integer, 2500 = ¥25.00).' }),
       reason: reasonSchema.optional().meta({ description: 'Shown to the payer (at most 80 characters).' }),
-      sub_mchid: subMchidSchema.optional().meta({ description: 'The sub-merchant (service-provider mode).' }),
+      mchid: mchidSchema.optional().meta({ description: MCHID_DESCRIPTION }),
+      sub_mchid: subMchidSchema.optional().meta({ description: SUB_MCHID_DESCRIPTION }),
       metadata: metadataSchema.optional().meta({
         description:
           'Your labels for the refund (ticket id, who approved it): at most 20 keys of at most 40 characters, string ' +
@@ -75,9 +85,10 @@ export type CreateRefundBody = z.infer<typeof createRefundBodySchema>;
 
 export const refundParamsSchema = z.strictObject({ out_refund_no: outRefundNoSchema });
 export const orderParamsSchema = z.strictObject({ out_trade_no: outTradeNoSchema });
-/** Partner mode: out_refund_no and out_trade_no are unique per sub-merchant. */
-export const subMchidQuerySchema = z.strictObject({
-  sub_mchid: subMchidSchema.optional().meta({ description: 'The sub-merchant (service-provider mode).' }),
+/** out_refund_no and out_trade_no are unique per merchant (and per sub-merchant in service-provider mode). */
+export const merchantQuerySchema = z.strictObject({
+  mchid: mchidSchema.optional().meta({ description: MCHID_DESCRIPTION }),
+  sub_mchid: subMchidSchema.optional().meta({ description: SUB_MCHID_DESCRIPTION }),
 });
 
 /** Cancel takes no fields: an empty body (or none) or `{}`. */
@@ -85,7 +96,7 @@ export const cancelRefundBodySchema = z
   .strictObject({}, { error: 'must be a JSON object (the cancel takes no fields: send {} or no body)' })
   .optional();
 export const cancelRefundParamsSchema = refundParamsSchema;
-export const cancelRefundQuerySchema = subMchidQuerySchema;
+export const cancelRefundQuerySchema = merchantQuerySchema;
 
 /** A next_page_token of GET /v1/refunds, unchanged (list.ts checks it belongs to the same filters). */
 export const pageTokenSchema = z
@@ -189,6 +200,10 @@ export const refundResourceSchema = z
     out_refund_no: z.string(),
     out_trade_no: z.string(),
     transaction_id: z.string().optional(),
+    mchid: z
+      .string()
+      .optional()
+      .meta({ description: 'The merchant (the service provider in service-provider mode) the refund is for.' }),
     sub_mchid: z.string().optional(),
     amount_fen: fen('The amount requested'),
     reason: z.string().optional(),
@@ -266,6 +281,10 @@ export const orderResourceSchema = z
     object: z.literal('order'),
     out_trade_no: z.string(),
     transaction_id: z.string().optional(),
+    mchid: z
+      .string()
+      .optional()
+      .meta({ description: 'The merchant (the service provider in service-provider mode) the order was paid to.' }),
     sub_mchid: z.string().optional(),
     paid_fen: fen("WeChat's record of the payment"),
     paid_at: timestamp('When it was paid'),
@@ -314,6 +333,7 @@ export const API_ERROR_TYPES = [
   'not_found',
   'idempotency_conflict',
   'rule_violation',
+  'unknown_merchant',
   'not_cancellable',
   'payload_too_large',
   'unsupported_media_type',
@@ -327,10 +347,10 @@ export const errorSchema = z
     error: z.object({
       type: z.enum(API_ERROR_TYPES),
       message: z.string(),
-      param: z
-        .string()
-        .optional()
-        .meta({ description: 'The field at fault, as sent (invalid_request), e.g. amount_fen or metadata.ticket.' }),
+      param: z.string().optional().meta({
+        description:
+          'The field at fault, as sent (invalid_request, unknown_merchant), e.g. amount_fen, metadata.ticket, mchid.',
+      }),
       rule: z.string().optional().meta({
         description: 'The WeChat or ledger rule refused (rule_violation), e.g. M4, M10, ORDER_FACTS_MISMATCH.',
       }),

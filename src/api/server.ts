@@ -1,8 +1,8 @@
 /**
  * The refund API as a Fastify app: JSON only, a body limit (413), API keys (auth.ts), a request id on every answer
  * (`Request-Id`), the routes (routes.ts), one error mapping (errors.ts) and metrics (metrics.ts). Everything it talks
- * to is injected (the Temporal client, the task queue, the key hashes), so `npm run api` and the tests build it the
- * same way.
+ * to is injected (the Temporal client, the task queue, the merchants, the key hashes), so `npm run api` and the tests
+ * build it the same way.
  *
  * Public routes: /healthz, /metrics and /openapi.json need no key (probes and scrapers carry none). They show no
  * refund: health, counts by route pattern and status, and the document. Who may reach them is decided, as for the
@@ -20,6 +20,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { KeyVerifier } from './auth';
 import { apiConfigSchema, type ApiConfig, type ApiConfigInput, type ApiKeyConfig } from './config';
 import { ApiError, fromCoreError, fromFrameworkError, sendError } from './errors';
+import type { MerchantRoster } from './merchant-choice';
 import { createApiMetrics, observeRequest, type ApiMetrics } from './metrics';
 import { registerHealthRoute, registerMetricsRoute, registerOpenApiRoute, registerRefundRoutes } from './routes';
 
@@ -27,6 +28,11 @@ export interface ApiDeps {
   config: ApiConfigInput | ApiConfig;
   temporal: Client;
   taskQueue: string;
+  /**
+   * The deployment's merchants: a MerchantRegistry (`loadProgramRegistry(env).registry`), or one built by hand with
+   * merchantRoster() (tests). A function is asked on every request, so a reloaded registry takes effect at once.
+   */
+  merchants: MerchantRoster | (() => MerchantRoster);
   /** Key hashes to accept; default config.keys. */
   keys?: readonly ApiKeyConfig[];
   /** Where pino writes (default stdout); tests pass a stream to inspect the log lines. */
@@ -50,6 +56,10 @@ export interface ApiServer {
   /** Listens on config.host:config.port; resolves with the base URL, e.g. http://127.0.0.1:18070. */
   listen(): Promise<string>;
   close(): Promise<void>;
+}
+
+function merchantsNow(merchants: ApiDeps['merchants']): () => MerchantRoster {
+  return typeof merchants === 'function' ? merchants : () => merchants;
 }
 
 const PUBLIC_PATHS = new Set(['/healthz', '/metrics', '/openapi.json']);
@@ -138,6 +148,7 @@ export function createApiServer(deps: ApiDeps): ApiServer {
     taskQueue: deps.taskQueue,
     decisionTimeoutMs: config.decisionTimeoutMs,
     queryTimeoutMs: config.queryTimeoutMs,
+    merchants: merchantsNow(deps.merchants),
   };
   registerRefundRoutes(app, ctx);
   registerHealthRoute(app, deps.temporal, config.healthTimeoutMs);

@@ -11,12 +11,13 @@ import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { ensureDevApiKey } from '../api/auth';
 import { createApiMetrics } from '../api/metrics';
 import { createApiServer } from '../api/server';
-import { apiSettingsFromStackFile } from '../config/api-settings';
+import { apiSettingsFromStackFile, followMerchants } from '../config/api-settings';
 import { logPayloadEncryption, programPayloadEncryption } from '../config/program-encryption';
 import { closeOnSignals } from './support/shutdown';
 
 async function main(): Promise<void> {
-  const { config, taskQueue, temporal, source } = apiSettingsFromStackFile();
+  const settings = apiSettingsFromStackFile();
+  const { config, taskQueue, temporal, source } = settings;
   if (!config.enabled) {
     console.error(`api: disabled in ${source} (api.enabled: false)`);
     process.exit(0);
@@ -37,7 +38,17 @@ async function main(): Promise<void> {
   const client = new Client({ connection, namespace: temporal.namespace, dataConverter });
   // Process metrics (CPU, memory, event loop) beside the API's own, as the webhook's program does.
   const metrics = createApiMetrics({ defaultMetrics: true });
-  const server = createApiServer({ config, temporal: client, taskQueue, keys, metrics });
+  // The merchants (docs/merchants.md) are read on every request, so a reloaded registry applies at once.
+  let merchantsNow = () => settings.merchants;
+  const server = createApiServer({
+    config,
+    temporal: client,
+    taskQueue,
+    keys,
+    metrics,
+    merchants: () => merchantsNow(),
+  });
+  merchantsNow = followMerchants(settings, server.app.log).merchants;
   const baseUrl = await server.listen();
   server.app.log.info(
     {
@@ -45,6 +56,7 @@ async function main(): Promise<void> {
       temporal: `${temporal.connectionOptions.address}/${temporal.namespace}`,
       taskQueue,
       keys: keys.map((k) => k.name),
+      merchants: settings.merchants.list().map((m) => m.mchid),
     },
     `refund API listening on ${baseUrl}`,
   );

@@ -24,7 +24,8 @@ import { SimulatorAdminClient } from '../simulator/admin-client';
 import { startStack } from '../stack/start-stack';
 import { Supervisor } from '../stack/supervisor';
 import { RefundRejected, requestRefund } from '../starter';
-import { refundStatus } from '../ops/refund-ops';
+import { loadProgramRegistry } from '../merchants/program-registry';
+import { statusQuery } from '../workflows/definitions';
 import type { RefundStatusView } from '../workflows/types';
 import {
   demoReceiverAdminUrl,
@@ -50,6 +51,8 @@ const DEMO_TIME_SCALE = 8640;
 interface PathRun {
   path: DemoPath;
   outRefundNo: string;
+  /** From the receipt: the workflow ID names the merchant for all but the default one (domain/ids.ts). */
+  refundWorkflowId?: string;
   view?: RefundStatusView;
   rejection?: RefundRejected;
   operatorDone?: boolean;
@@ -166,7 +169,9 @@ async function main(): Promise<number> {
   const runId = `D${Date.now().toString(36).toUpperCase()}`;
   const paths = demoPaths({ admin, runId, paidAt: new Date().toISOString() });
   // A cold, busy machine: give every request time (the order service's default is 5 s).
-  const starter = { client, taskQueue: cfg.worker.taskQueue, decisionTimeoutMs: 60_000 };
+  // Several merchants (temporal-dev.yml merchants:): the starter must know which one is the default (domain/ids.ts).
+  const { defaultMchid } = loadProgramRegistry().registry;
+  const starter = { client, taskQueue: cfg.worker.taskQueue, decisionTimeoutMs: 60_000, defaultMchid };
 
   console.log(`\nrun ${runId}: seeding paid orders and requesting refunds through the starter (update-with-start)...`);
   const runs: PathRun[] = [];
@@ -176,7 +181,7 @@ async function main(): Promise<number> {
     await p.arrange?.({ admin, runId, paidAt: p.order.paidAt! }, p.refund.outRefundNo);
     for (const earlier of p.before ?? []) await requestRefund(starter, { order: p.order, refund: earlier });
     try {
-      await requestRefund(starter, { order: p.order, refund: p.refund });
+      r.refundWorkflowId = (await requestRefund(starter, { order: p.order, refund: p.refund })).refundWorkflowId;
     } catch (e) {
       if (!(e instanceof RefundRejected)) throw e;
       r.rejection = e;
@@ -189,7 +194,12 @@ async function main(): Promise<number> {
   let lastPrinted = '';
   while (runs.some((r) => !r.done) && Date.now() - started < DEADLINE_MS && !supervisor.stopped) {
     for (const r of runs.filter((x) => !x.done && !x.rejection)) {
-      r.view = await refundStatus(client, r.outRefundNo).catch(() => r.view);
+      r.view = r.refundWorkflowId
+        ? await client.workflow
+            .getHandle(r.refundWorkflowId)
+            .query(statusQuery)
+            .catch(() => r.view)
+        : r.view;
       const op = r.path.operator;
       if (op && !r.operatorDone && r.view?.state === op.when) {
         r.operatorDone = true;
@@ -254,7 +264,7 @@ async function main(): Promise<number> {
   );
   for (const r of runs.filter((x) => !x.rejection)) {
     console.log(
-      `  ${r.path.name.padEnd(22)} ${uiUrl}/namespaces/${namespace}/workflows/${refundWorkflowId(r.outRefundNo)}`,
+      `  ${r.path.name.padEnd(22)} ${uiUrl}/namespaces/${namespace}/workflows/${r.refundWorkflowId ?? refundWorkflowId(r.outRefundNo)}`,
     );
   }
   await connection.close();

@@ -2,12 +2,17 @@
  * Operator CLI: inspect and steer refunds.
  *
  *   npm run ops -- list [--status ABNORMAL] [--order <out_trade_no>] [--limit 50] [--json]
- *   npm run ops -- show <out_refund_no> [--sub-mchid <id>] [--json]
+ *   npm run ops -- show <out_refund_no> [--mchid <id>] [--sub-mchid <id>] [--json]
  *   npm run ops -- resolve-abnormal <out_refund_no> --type USER_BANK_CARD --bank-type ICBC_DEBIT
  *                  --bank-account <digits> --real-name <name> [--operator <who>]
  *   npm run ops -- resolve-abnormal <out_refund_no> --type MERCHANT_BANK_CARD [--operator <who>]
  *   npm run ops -- retry-now <out_refund_no> [--operator <who>] [--note <text>]
  *   npm run ops -- order <out_trade_no> [--json]
+ *
+ * Every command on one refund or order takes --mchid (the merchant; absent: the deployment's default) and --sub-mchid
+ * (a service provider's sub-merchant). They are checked against the deployment's merchants
+ * (src/merchants/program-registry.ts), whose default merchant decides the workflow IDs (domain/ids.ts); a refund of
+ * the default merchant named by neither flag needs no registry (its IDs are the single-merchant ones).
  *
  * Bank details are validated here and by the workflow's update validator and never printed back (the card is masked).
  * With payload encryption on (docs/encryption.md: WXREFUND_PAYLOAD_KEYS, or the local stack's key file), the whole
@@ -20,12 +25,15 @@
  */
 import { Client, WorkflowUpdateFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
+import { chooseMerchant, MerchantChoiceError, type MerchantRoster } from '../api/merchant-choice';
 import { encryptsNewPayloads, isEncryptionWarning } from '../codec/process-encryption';
 import { programPayloadEncryption } from '../config/program-encryption';
 import { connectClient } from '../config/temporal-connection';
+import type { MerchantScope } from '../domain/ids';
 import { formatFen } from '../domain/money';
 import { REFUND_STATES } from '../domain/status';
 import { describeZodError, resolveAbnormalSchema, type ResolveAbnormalRequest } from '../domain/schemas';
+import { loadProgramRegistry } from '../merchants/program-registry';
 import { sealerFromEnv, type Sealer } from '../secrets/seal';
 import {
   eventDeliveries,
@@ -41,14 +49,41 @@ import { parseFlags, UsageError } from './support/args';
 
 const USAGE = `Usage: npm run ops -- <command> [flags]
   list [--status ${REFUND_STATES.join('|')}] [--order <out_trade_no>] [--limit N] [--json]
-  show <out_refund_no> [--sub-mchid <id>] [--json]
+  show <out_refund_no> [--mchid <id>] [--sub-mchid <id>] [--json]
   resolve-abnormal <out_refund_no> --type USER_BANK_CARD --bank-type <e.g. ICBC_DEBIT> --bank-account <digits>
-                   --real-name <name> [--operator <who>] [--sub-mchid <id>]
-  resolve-abnormal <out_refund_no> --type MERCHANT_BANK_CARD [--operator <who>] [--sub-mchid <id>]
-  retry-now <out_refund_no> [--operator <who>] [--note <text>] [--sub-mchid <id>]
-  order <out_trade_no> [--sub-mchid <id>] [--json]`;
+                   --real-name <name> [--operator <who>] [--mchid <id>] [--sub-mchid <id>]
+  resolve-abnormal <out_refund_no> --type MERCHANT_BANK_CARD [--operator <who>] [--mchid <id>] [--sub-mchid <id>]
+  retry-now <out_refund_no> [--operator <who>] [--note <text>] [--mchid <id>] [--sub-mchid <id>]
+  order <out_trade_no> [--mchid <id>] [--sub-mchid <id>] [--json]
+--mchid: the merchant (default: the deployment's default merchant); --sub-mchid: a service provider's sub-merchant.`;
 
 type Out = (line: string) => void;
+
+/** The flags naming a refund's merchant, on every command about one refund or order. */
+const MERCHANT_OPTIONS = { mchid: { type: 'string' }, 'sub-mchid': { type: 'string' } } as const;
+const merchantNumber = z.string().regex(/^[0-9]{1,32}$/, 'must be 1–32 digits');
+const merchantFlags = { mchid: merchantNumber.optional(), subMchid: merchantNumber.optional() };
+
+/** The deployment's merchants, read only when a command names a merchant. */
+const programMerchants = (): MerchantRoster => loadProgramRegistry(process.env).registry;
+
+/**
+ * The workflow-ID scope of the merchant the flags name. Neither flag: the default merchant, whose IDs are the same
+ * whatever the registry says, so it is not read. Otherwise checked against it: a merchant it does not have is a
+ * UsageError naming the flag.
+ */
+export function scopeOfFlags(
+  flags: { mchid?: string; subMchid?: string },
+  merchants: () => MerchantRoster,
+): MerchantScope {
+  if (flags.mchid === undefined && flags.subMchid === undefined) return {};
+  try {
+    return chooseMerchant(merchants(), flags).scope;
+  } catch (err) {
+    if (err instanceof MerchantChoiceError) throw new UsageError(`--${err.param.replace('_', '-')}: ${err.message}`);
+    throw err;
+  }
+}
 
 function positional(argv: string[], what: string): [string, string[]] {
   const [value, ...rest] = argv;
@@ -95,6 +130,7 @@ export async function run(
   out: Out = console.log,
   sealer: Sealer | undefined = sealerFromEnv(),
   warn: Out = console.error,
+  merchants: () => MerchantRoster = programMerchants,
 ): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -133,10 +169,10 @@ export async function run(
       const [no, flags] = positional(rest, 'out_refund_no');
       const f = parseFlags(
         flags,
-        { 'sub-mchid': { type: 'string' }, json: { type: 'boolean' } },
-        z.object({ subMchid: z.string().optional(), json: z.boolean().optional() }),
+        { ...MERCHANT_OPTIONS, json: { type: 'boolean' } },
+        z.object({ ...merchantFlags, json: z.boolean().optional() }),
       );
-      const view = await refundStatus(client, no, f.subMchid);
+      const view = await refundStatus(client, no, scopeOfFlags(f, merchants));
       const deliveries = await eventDeliveries(client, view);
       if (f.json) out(JSON.stringify({ ...view, eventDeliveries: deliveries }, null, 2));
       else printStatus(view, deliveries, out);
@@ -152,7 +188,7 @@ export async function run(
           'bank-account': { type: 'string' },
           'real-name': { type: 'string' },
           operator: { type: 'string' },
-          'sub-mchid': { type: 'string' },
+          ...MERCHANT_OPTIONS,
         },
         z.object({
           type: z.enum(['USER_BANK_CARD', 'MERCHANT_BANK_CARD'], {
@@ -162,9 +198,10 @@ export async function run(
           bankAccount: z.string().optional(),
           realName: z.string().optional(),
           operator: z.string().optional(),
-          subMchid: z.string().optional(),
+          ...merchantFlags,
         }),
       );
+      const scope = scopeOfFlags(f, merchants);
       const plain =
         f.type === 'USER_BANK_CARD'
           ? {
@@ -193,7 +230,7 @@ export async function run(
           );
         }
       }
-      const view = await resolveAbnormal(client, no, request, f.subMchid);
+      const view = await resolveAbnormal(client, no, request, scope);
       const masked = f.bankAccount ? ` card ****${f.bankAccount.slice(-4)}` : '';
       out(`abnormal refund ${no} handed to WeChat (${f.type}${masked}${protection}); now ${view.state}`);
       return 0;
@@ -202,10 +239,10 @@ export async function run(
       const [no, flags] = positional(rest, 'out_refund_no');
       const f = parseFlags(
         flags,
-        { operator: { type: 'string' }, note: { type: 'string' }, 'sub-mchid': { type: 'string' } },
-        z.object({ operator: z.string().optional(), note: z.string().optional(), subMchid: z.string().optional() }),
+        { operator: { type: 'string' }, note: { type: 'string' }, ...MERCHANT_OPTIONS },
+        z.object({ operator: z.string().optional(), note: z.string().optional(), ...merchantFlags }),
       );
-      const r = await retryNow(client, no, { operator: f.operator, note: f.note }, f.subMchid);
+      const r = await retryNow(client, no, { operator: f.operator, note: f.note }, scopeOfFlags(f, merchants));
       out(`retry-now on ${no}: ${r.action} (state ${r.state})`);
       return 0;
     }
@@ -213,10 +250,10 @@ export async function run(
       const [no, flags] = positional(rest, 'out_trade_no');
       const f = parseFlags(
         flags,
-        { 'sub-mchid': { type: 'string' }, json: { type: 'boolean' } },
-        z.object({ subMchid: z.string().optional(), json: z.boolean().optional() }),
+        { ...MERCHANT_OPTIONS, json: { type: 'boolean' } },
+        z.object({ ...merchantFlags, json: z.boolean().optional() }),
       );
-      const ledger = await orderLedger(client, no, f.subMchid);
+      const ledger = await orderLedger(client, no, scopeOfFlags(f, merchants));
       if (f.json) out(JSON.stringify(ledger, null, 2));
       else {
         out(

@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { describeZodError as formatZodError } from '../domain/zod-errors';
 import { apiConfigSchema } from '../api/config';
 import { simulatorConfigSchema } from '../simulator/config';
 import { webhookConfigSchema } from '../webhook/config';
+import { describeRegistryIssues, stackMerchantsSchema, withAbsoluteRefs } from '../merchants/registry-schema';
 import { codecConfigSchema, resolveCodecPaths } from './codec-settings';
 import { ConfigError } from './config-error';
 import { eventsConfigSchema, resolveEventsPaths } from './events-settings';
@@ -80,6 +80,8 @@ export const stackConfigSchema = z
     events: eventsConfigSchema.prefault({}),
     // Payload encryption at rest and the codec server (docs/encryption.md); a path to the dev key, never a key.
     codec: codecConfigSchema.prefault({}),
+    // The merchants this stack serves (docs/merchants.md); absent: the simulator's one merchant, as before.
+    merchants: stackMerchantsSchema.optional(),
   })
   .strict();
 
@@ -102,7 +104,8 @@ export function parseStackConfig(
     throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message}`);
   }
   const parsed = stackConfigSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ConfigError(`${source}: ${formatZodError(parsed.error)}`);
+  // Merchants are named by mchid (`merchants[1900000109].v3.apiV3Key`); other keys read as everywhere else.
+  if (!parsed.success) throw new ConfigError(`${source}: ${describeRegistryIssues(parsed.error, raw)}`);
   return withAbsolutePaths(parsed.data, file);
 }
 
@@ -116,6 +119,9 @@ function withAbsolutePaths(cfg: StackConfig, file: string): StackConfig {
     api: { ...cfg.api, devKeyFile: resolveStackPath(file, cfg.api.devKeyFile) },
     events: resolveEventsPaths((p) => resolveStackPath(file, p), cfg.events),
     codec: resolveCodecPaths((p) => resolveStackPath(file, p), cfg.codec),
+    ...(cfg.merchants
+      ? { merchants: cfg.merchants.map((m) => withAbsoluteRefs(m, (p) => resolveStackPath(file, p))) }
+      : {}),
   };
 }
 

@@ -2,11 +2,12 @@
  * Everything the worker is configured with, read once at start-up from the environment, and in the local stack from
  * the stack file:
  *
- * - production (WECHATPAY_BACKEND=production): the environment only. WeChat Pay from the merchant file named by
- *   WECHATPAY_CONFIG; WXREFUND_TASK_QUEUE, WXREFUND_METRICS_PORT, WXREFUND_MAX_CACHED_WORKFLOWS, or their defaults.
- *   No stack file is read: temporal-dev.yml describes the dev stack, not a production deployment.
+ * - production (WECHATPAY_BACKEND=production): the environment only. The merchants from the registry file named by
+ *   WXREFUND_MERCHANTS (or the older single-merchant file named by WECHATPAY_CONFIG; docs/merchants.md);
+ *   WXREFUND_TASK_QUEUE, WXREFUND_METRICS_PORT, WXREFUND_MAX_CACHED_WORKFLOWS, or their defaults. No stack file is
+ *   read: temporal-dev.yml describes the dev stack, not a production deployment.
  * - otherwise (local stack): the `worker:` section of temporal-dev.yml (or WXREFUND_STACK_CONFIG), the same env
- *   variables overriding it, and the simulator's keys (or the backend the stack file names).
+ *   variables overriding it, and its `merchants:` section with the simulator's keys.
  *
  * Refund events (events-settings.ts): production from WXREFUND_EVENTS_URL and WXREFUND_EVENTS_SECRET(_FILE); the local
  * stack from the file's `events:` section. Absent or disabled: no events are sent.
@@ -28,7 +29,8 @@ import { isProduction, programPayloadEncryption, type PayloadEncryption } from '
 import { loadStackConfig, workerConfigSchema, type StackConfig } from './stack-config';
 import { describeStackFile, stackConfigFile } from './stack-paths';
 import { temporalTarget, type TemporalTarget } from './temporal-connection';
-import { createGatewayFromConfig, createProductionGateway, type GatewaySelection } from './wechatpay-config';
+import { loadProgramRegistry } from '../merchants/program-registry';
+import type { MerchantRegistry } from '../merchants/types';
 
 export interface WorkerSettings {
   taskQueue: string;
@@ -40,8 +42,8 @@ export interface WorkerSettings {
   /** A workflow bundle built ahead of time; undefined: bundled from source at start-up. */
   workflowBundlePath?: string;
   temporal: TemporalTarget;
-  /** The WeChat Pay the activities call; its gateway is open (close it when done). */
-  wechatpay: GatewaySelection;
+  /** The merchants the worker serves (their gateways are opened on first use), and the file a reload reads. */
+  merchants: { backend: 'simulator' | 'production'; registry: MerchantRegistry; watchPath?: string };
   /** Opens sealed bank details; undefined: sealed details are refused. */
   sealer?: Sealer;
   /** The key ring and DataConverter of the worker (payloads encrypted at rest), and its start-up line. */
@@ -68,17 +70,12 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
   const events = stack
     ? eventsSettingsFromSection(stack.events, path.dirname(stackFile), env, describeStackFile(stackFile))
     : eventsSettingsFromEnv(env);
-  const wechatpay = stack ? createGatewayFromConfig(stack, env) : createProductionGateway(env);
-  let payloadEncryption: PayloadEncryption;
-  let sealer: Sealer | undefined;
-  try {
-    // After the gateway, so that a missing merchant file is named first; a refusal here closes it again.
-    payloadEncryption = programPayloadEncryption(env, stack);
-    sealer = sealerFromEnv(env);
-  } catch (e) {
-    void Promise.resolve(wechatpay.gateway.close?.()).catch(() => undefined);
-    throw e;
-  }
+  // Before the payload keys, so that a missing merchant registry is named first.
+  const { registry, watchPath } = loadProgramRegistry(env);
+  const backend = (env.WECHATPAY_BACKEND ?? stack?.worker.wechatpay.backend ?? 'production') as
+    'simulator' | 'production';
+  const payloadEncryption: PayloadEncryption = programPayloadEncryption(env, stack);
+  const sealer: Sealer | undefined = sealerFromEnv(env);
   return {
     taskQueue: env.WXREFUND_TASK_QUEUE ?? worker.taskQueue,
     metricsPort,
@@ -86,7 +83,7 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     logLevel: (env.WXREFUND_LOG_LEVEL as LogLevel | undefined) ?? 'INFO',
     workflowBundlePath: env.WXREFUND_WORKFLOW_BUNDLE || undefined,
     temporal: temporalTarget(env),
-    wechatpay,
+    merchants: { backend, registry, ...(watchPath ? { watchPath } : {}) },
     sealer,
     payloadEncryption,
     events,
@@ -98,7 +95,7 @@ function devStack(file: string): StackConfig {
   if (!existsSync(file)) {
     throw new ConfigError(
       `cannot read stack config ${file}: no such file (the local stack's; a production worker reads none: set ` +
-        'WECHATPAY_BACKEND=production and WECHATPAY_CONFIG=<merchant file>)',
+        'WECHATPAY_BACKEND=production and WXREFUND_MERCHANTS=<merchant registry>)',
     );
   }
   return loadStackConfig(file);

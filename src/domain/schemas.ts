@@ -32,6 +32,10 @@ export const outTradeNoSchema = z
   .max(32, 'out_trade_no must have 6–32 characters')
   .regex(/^[0-9A-Za-z_\-|*]+$/, 'out_trade_no may only contain 0-9 A-Z a-z _ - | *');
 
+export const mchidSchema = z
+  .string({ error: 'mchid must be a string' })
+  .regex(/^[0-9]{1,32}$/, 'mchid must be 1–32 digits');
+
 export const subMchidSchema = z
   .string({ error: 'sub_mchid must be a string' })
   .regex(/^[0-9]{1,32}$/, 'sub_mchid must be 1–32 digits');
@@ -146,10 +150,7 @@ export const refundWorkflowInputSchema = z
     /** The ORIGINAL order total, fen (M3), not what is left. */
     totalFen: fenSchema,
     /** The merchant WeChat named as the order's payee (from the ledger's verified order facts): evidence must agree. */
-    mchid: z
-      .string()
-      .regex(/^[0-9]{1,32}$/, 'mchid must be 1–32 digits')
-      .optional(),
+    mchid: mchidSchema.optional(),
     /**
      * Started by its ledger when the refund was requested, to bind its out_refund_no at once, while another refund
      * of the order still holds the submission slot: wait for the ledger's `submissionSlotGranted` before the create.
@@ -182,6 +183,11 @@ export type RefundWorkflowInput = z.infer<typeof refundWorkflowInputSchema>;
 export const orderLedgerInputSchema = z.object({
   outTradeNo: outTradeNoSchema,
   transactionId: transactionIdSchema.optional(),
+  /**
+   * The merchant (the service provider in partner mode) whose order this is, when it is not the deployment's default
+   * merchant (domain/ids.ts: merchantScope). Absent: the default merchant, as before merchants were named.
+   */
+  mchid: mchidSchema.optional(),
   subMchid: subMchidSchema.optional(),
   /**
    * Ledgers created before order facts were read from WeChat carried the caller's paid total and payment time here;

@@ -2,9 +2,12 @@
  * What operators do to refunds, as plain functions over a Temporal client: the operator CLI, the demo and tests call
  * these. Reads use queries and visibility (search attributes); writes use the refund workflow's updates, whose
  * validators reject bad input at once (e.g. a malformed card number) without touching the workflow.
+ *
+ * A refund or order is named by its number and its merchant's scope (domain/ids.ts: merchantScope): absent for the
+ * default merchant, a bare string for a sub_mchid of the default merchant (as before merchants were named).
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { orderWorkflowId, refundWorkflowId } from '../domain/ids';
+import { orderWorkflowId, refundWorkflowId, type MerchantScope } from '../domain/ids';
 import { REFUND_STATES, type RefundState } from '../domain/status';
 import type { ResolveAbnormalRequest, RetryNowRequest } from '../domain/schemas';
 import {
@@ -73,17 +76,20 @@ export async function listRefunds(client: Client, filter: ListFilter = {}): Prom
   return items;
 }
 
-export function refundStatus(client: Client, outRefundNo: string, subMchid?: string): Promise<RefundStatusView> {
-  return client.workflow.getHandle(refundWorkflowId(outRefundNo, subMchid)).query(statusQuery);
+/** A sub_mchid of the default merchant (the older signature), or a merchant's scope. */
+export type RefundScope = string | MerchantScope;
+
+export function refundStatus(client: Client, outRefundNo: string, scope?: RefundScope): Promise<RefundStatusView> {
+  return client.workflow.getHandle(refundWorkflowId(outRefundNo, scope)).query(statusQuery);
 }
 
 export function resolveAbnormal(
   client: Client,
   outRefundNo: string,
   request: ResolveAbnormalRequest,
-  subMchid?: string,
+  scope?: RefundScope,
 ): Promise<RefundStatusView> {
-  return client.workflow.getHandle(refundWorkflowId(outRefundNo, subMchid)).executeUpdate(resolveAbnormalUpdate, {
+  return client.workflow.getHandle(refundWorkflowId(outRefundNo, scope)).executeUpdate(resolveAbnormalUpdate, {
     args: [request],
   });
 }
@@ -92,15 +98,15 @@ export function retryNow(
   client: Client,
   outRefundNo: string,
   request: RetryNowRequest,
-  subMchid?: string,
+  scope?: RefundScope,
 ): Promise<RetryNowResult> {
-  return client.workflow.getHandle(refundWorkflowId(outRefundNo, subMchid)).executeUpdate(retryNowUpdate, {
+  return client.workflow.getHandle(refundWorkflowId(outRefundNo, scope)).executeUpdate(retryNowUpdate, {
     args: [request],
   });
 }
 
-export function orderLedger(client: Client, outTradeNo: string, subMchid?: string): Promise<LedgerView> {
-  return client.workflow.getHandle(orderWorkflowId(outTradeNo, subMchid)).query(ledgerQuery);
+export function orderLedger(client: Client, outTradeNo: string, scope?: RefundScope): Promise<LedgerView> {
+  return client.workflow.getHandle(orderWorkflowId(outTradeNo, scope)).query(ledgerQuery);
 }
 
 /**

@@ -14,7 +14,9 @@ import type {
   PatchMerchantInput,
   PatchOrderInput,
   PatchSettingsInput,
+  PlatformCertificateRotation,
   ReplaceFaultsInput,
+  RotatePlatformCertificateInput,
   SeedOrderInput,
   SimNotification,
   SimOrder,
@@ -23,7 +25,7 @@ import type {
 import type { EndpointFaultInput, ForcedOutcomeInput, NotificationFaultInput } from './fault-schemas';
 import type { FaultHit } from './faults';
 import type { SimulatorManifest } from './manifest';
-import type { RefundStatus } from './model';
+import type { RefundStatus, SigningMode } from './model';
 
 export class SimulatorAdminError extends Error {
   override readonly name = 'SimulatorAdminError';
@@ -117,6 +119,21 @@ export class SimulatorAdminClient {
 
   setBalance(owner: string, balanceFen: number): Promise<MerchantView> {
     return this.patchMerchant(owner, { balanceFen });
+  }
+
+  /** Sign this merchant's replies and notifications in `signWith` mode from now on (`publicKey`: PUB_KEY_ID_…). */
+  setMerchantSigning(mchid: string, signWith: SigningMode): Promise<MerchantView> {
+    return this.patchMerchant(mchid, { signWith });
+  }
+
+  // WeChat's keys ---------------------------------------------------------------------------------------------------
+
+  /**
+   * WeChat issues a new platform certificate that signs from now on; GET /v3/certificates lists it beside the old
+   * ones, unless `retireOld`. The manifest (and keysDir) is updated.
+   */
+  rotatePlatformCertificate(opts: RotatePlatformCertificateInput = {}): Promise<PlatformCertificateRotation> {
+    return this.call('POST', '/wechat/platform-certificates/rotate', opts);
   }
 
   // Refunds and notifications ------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /**
  * The admin API (/__admin/…, JSON): seed orders, balances and payer profiles, list refunds and notifications, force
- * outcomes, advance the clock, configure faults, call counts, reset, invariant report. Simulator-only: WeChat has
+ * outcomes, advance the clock, configure faults, call counts, reset, invariant report, WeChat key rotation and
+ * per-merchant signing mode. Simulator-only: WeChat has
  * nothing like it. Bodies are validated with the zod schemas of admin-schemas.ts; errors are `{ error }` with 400
  * (invalid input, naming the field and the rule), 404 or 409.
  */
@@ -17,6 +18,7 @@ import {
   patchSettingsSchema,
   portalResolveSchema,
   replaceFaultsSchema,
+  rotatePlatformCertificateSchema,
   seedOrderSchema,
   setTimeScaleSchema,
   type ClockView,
@@ -185,9 +187,15 @@ export function registerAdminRoutes(app: FastifyInstance, core: SimulatorCore): 
         if (patch.insufficientFunds !== undefined) merchant.insufficientFunds = patch.insufficientFunds;
         if (patch.refundPermission !== undefined) merchant.refundPermission = patch.refundPermission;
         if (patch.portalNotifyUrl !== undefined) merchant.portalNotifyUrl = patch.portalNotifyUrl ?? undefined;
+        if (patch.signWith !== undefined) core.setMerchantSigning(merchant, patch.signWith);
       }
       return merchantViews().find((m) => m.mchid === (merchant ? owner : store.providerOf.get(owner)));
     }),
+  );
+
+  app.post(
+    p('/wechat/platform-certificates/rotate'),
+    wrap((req) => core.keys.rotatePlatformCertificate(parseBody(rotatePlatformCertificateSchema, req))),
   );
 
   app.get(

@@ -4,7 +4,13 @@
  * may depend on it.
  */
 import { z } from 'zod';
-import { lifecycleConfigSchema, notificationConfigSchema, rateLimitConfigSchema, rulesConfigSchema } from './config';
+import {
+  lifecycleConfigSchema,
+  notificationConfigSchema,
+  rateLimitConfigSchema,
+  rulesConfigSchema,
+  signingModeSchema,
+} from './config';
 import {
   endpointFaultSchema,
   forcedOutcomeSchema,
@@ -22,8 +28,19 @@ export const patchMerchantSchema = z.strictObject({
   insufficientFunds: z.enum(['reject', 'accept']).optional(),
   refundPermission: z.boolean().optional(),
   portalNotifyUrl: z.url().nullable().optional(),
+  /** Sign this merchant's replies and notifications with a platform certificate, a public key, or both (§3.4). */
+  signWith: signingModeSchema.optional(),
 });
 export type PatchMerchantInput = z.input<typeof patchMerchantSchema>;
+
+/**
+ * POST /__admin/wechat/platform-certificates/rotate: WeChat issues a new platform certificate, which signs from now
+ * on; the old ones stay listed by GET /v3/certificates unless `retireOld`.
+ */
+export const rotatePlatformCertificateSchema = z.strictObject({
+  retireOld: z.boolean({ error: 'must be true or false' }).optional(),
+});
+export type RotatePlatformCertificateInput = z.input<typeof rotatePlatformCertificateSchema>;
 
 export const advanceClockSchema = z
   .strictObject({
@@ -107,6 +124,8 @@ export interface InvariantReport {
   /** Accounts with a negative balance (must be empty). */
   negativeBalances: Array<{ owner: string; balanceFen: number }>;
 }
+
+export type { PlatformCertificateRotation } from './key-rotation';
 
 export type MerchantView = Omit<SimMerchant, 'privateKeyPem'> & {
   balanceFen: number;

@@ -19,6 +19,10 @@ const key32 = (what: string) =>
     .refine((k) => Buffer.byteLength(k, 'utf8') === 32, { error: `${what} must be exactly 32 ASCII characters` });
 const fen = z.int({ error: 'must be an integer number of fen' }).nonnegative({ error: 'must be ≥ 0 fen' });
 const port = z.int().min(0).max(65535);
+/** §3.4: what signs replies and notifications (see wechatIdentitySchema.signWith). */
+export const signingModeSchema = z.enum(['certificate', 'publicKey', 'both'], {
+  error: 'must be certificate, publicKey or both',
+});
 const seconds = z.number().nonnegative({ error: 'must be a non-negative number of seconds' });
 
 /** A merchant API certificate (apiclient_cert.pem), or only its public key plus serial. */
@@ -72,6 +76,11 @@ export const merchantConfigSchema = z
     feeRateBps: z.int().min(0).max(10_000).default(60),
     /** Refund notification URL configured in the merchant portal (used when a request has no notify_url). */
     portalNotifyUrl: z.url().optional(),
+    /**
+     * Signing mode of this merchant's replies and notifications (WeChat moves merchants to public keys one by one);
+     * absent: `wechat.signWith`. `publicKey` here also makes GET /v3/certificates answer 403 NO_AUTH.
+     */
+    signWith: signingModeSchema.optional(),
   })
   .refine((m) => m.mode === 'partner' || m.subMerchants.length === 0, {
     error: 'only a partner (service provider) merchant has sub-merchants',
@@ -93,8 +102,9 @@ export const wechatIdentitySchema = z.strictObject({
    * certificate: replies and notifications signed by a platform certificate (GET /v3/certificates serves them).
    * publicKey: signed by a WeChat Pay public key (PUB_KEY_ID_…); /v3/certificates answers 404 RESOURCE_NOT_EXISTS.
    * both: migration; signatures alternate between the two kinds (§3.4, F10).
+   * A merchant's own `signWith` overrides this for that merchant.
    */
-  signWith: z.enum(['certificate', 'publicKey', 'both']).default('both'),
+  signWith: signingModeSchema.default('both'),
   /** Generated (issued by the simulator's CA) when absent. */
   platformCertificates: z.array(platformCertificateConfigSchema).optional(),
   /** Generated when absent. */
@@ -208,7 +218,10 @@ export const simulatorConfigSchema = z.strictObject({
   /** Re-use keys found in keysDir (a restarted simulator keeps the identity the worker was configured with). */
   reuseKeys: z.boolean().default(true),
   wechat: wechatIdentitySchema.prefault({}),
-  /** Absent: one demo direct merchant and one demo service provider with a sub-merchant are generated. */
+  /**
+   * Absent: three demo merchants are generated: direct 1900000109, service provider 1900000100 with sub-merchant
+   * 1900000201, and direct 1900000110 (the demo's API v2 merchant; the simulator serves both APIs to every merchant).
+   */
   merchants: z.array(merchantConfigSchema).optional(),
   lifecycle: lifecycleConfigSchema.prefault({}),
   rules: rulesConfigSchema.prefault({}),

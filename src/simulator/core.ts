@@ -15,8 +15,10 @@ export type SettingsPatch = {
 };
 import { FaultRegistry } from './faults';
 import { IdFactory } from './ids';
+import { WechatKeyRotation } from './key-rotation';
 import { resolveKeyMaterial, type KeyMaterial } from './keys';
 import { LifecycleEngine } from './lifecycle';
+import type { SigningMode, SimMerchant } from './model';
 import { Notifier } from './notifier';
 import { seedOrder } from './orders';
 import { SimulatorPersistence } from './persistence';
@@ -37,6 +39,8 @@ export class SimulatorCore {
   readonly faults: FaultRegistry;
   readonly limiter: RateLimiter;
   readonly signer: WechatSigner;
+  /** WeChat's keys changing at run time (rotation, a public key for a merchant switched to public-key mode). */
+  readonly keys: WechatKeyRotation;
   readonly lifecycle: LifecycleEngine;
   readonly notifier: Notifier;
   readonly service: RefundService;
@@ -61,6 +65,7 @@ export class SimulatorCore {
     this.faults = new FaultRegistry(this.random.stream('faults'));
     this.limiter = new RateLimiter(config.rateLimits);
     this.signer = new WechatSigner(this.material.wechat);
+    this.keys = new WechatKeyRotation(this.material.wechat, this.material.issuer);
     this.notifier = new Notifier(this.store, this.clock, this.signer, this.ids, this.faults, config.notifications);
     this.lifecycle = new LifecycleEngine(
       this.store,
@@ -83,7 +88,19 @@ export class SimulatorCore {
     } else {
       this.applyConfiguredState();
     }
+    // A signing mode restored from the state file may need a kind of key this configuration did not generate.
+    for (const m of this.store.merchants.values()) this.keys.ensureKeysFor(this.signer.modeOf(m));
     this.persistence?.attach(this.parts());
+  }
+
+  /**
+   * Switch a merchant's signing mode (admin API): its next reply and notification are signed accordingly. A WeChat
+   * Pay public key or platform certificate is issued first if the simulator has none yet.
+   */
+  setMerchantSigning(merchant: SimMerchant, mode: SigningMode): void {
+    this.keys.ensureKeysFor(mode);
+    merchant.signWith = mode;
+    this.keys.announce();
   }
 
   private parts() {

@@ -13,5 +13,6 @@ export {
   v3GatewayConfigFor,
 } from './manifest';
 export type { ManifestMerchant, SimulatorManifest } from './manifest';
-export { DEMO_DIRECT_MCHID, DEMO_PROVIDER_MCHID, DEMO_SUB_MCHID } from './keys';
+export { DEMO_DIRECT_MCHID, DEMO_PROVIDER_MCHID, DEMO_SUB_MCHID, DEMO_V2_MCHID } from './keys';
+export type { PlatformCertificateRotation } from './key-rotation';
 export type { EndpointFaultInput, NotificationFaultInput, ForcedOutcomeInput, EndpointId } from './fault-schemas';

@@ -7,6 +7,10 @@
  * `<keysDir>/simulator-private/generated.json` and re-used on the next start (so the worker keeps working across a
  * simulator restart); the public side is written by manifest.ts. Business-visible values (serials, API keys) come
  * from the seeded stream; private keys come from node:crypto.
+ *
+ * WeChat's keys can change while the simulator runs (key-rotation.ts: a new platform certificate, a public key for a
+ * merchant switched to public-key mode); `KeyMaterial.issuer` issues them from the same CA and records the resulting
+ * key set in the cache, so a restart with the same configuration comes back with it.
  */
 import { createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,7 +25,7 @@ import {
   type CertificateAuthority,
 } from '../pki';
 import type { SimulatorConfig } from './config';
-import type { SimMerchant } from './model';
+import type { SigningMode, SimMerchant } from './model';
 import type { RandomStream, SeededRandom } from './random';
 
 export interface PlatformCertificateKey {
@@ -38,10 +42,22 @@ export interface WechatPublicKey {
   privateKeyPem: string;
 }
 
+/** WeChat's signing keys. The arrays are changed in place at run time (key-rotation.ts); the last entry is the newest. */
 export interface WechatIdentity {
-  signWith: 'certificate' | 'publicKey' | 'both';
+  /** Simulator-wide default; a merchant's own `signWith` overrides it. */
+  signWith: SigningMode;
   platformCertificates: PlatformCertificateKey[];
   publicKeys: WechatPublicKey[];
+}
+
+/** Issues WeChat keys after start-up and records the key set in the cache (see the file header). */
+export interface WechatKeyIssuer {
+  /** A new platform certificate from the simulator's CA, with a serial not in `taken`. */
+  platformCertificate(taken: ReadonlySet<string>): PlatformCertificateKey;
+  /** A new WeChat Pay public key pair, with an id not in `taken`. */
+  publicKey(taken: ReadonlySet<string>): WechatPublicKey;
+  /** Remember the current key set (written to `<keysDir>/simulator-private/generated.json` when there is one). */
+  save(identity: WechatIdentity): void;
 }
 
 export interface TlsIdentity {
@@ -56,6 +72,7 @@ export interface KeyMaterial {
   /** Merchants with their initial balances (by owner: merchant or sub-merchant). */
   merchants: SimMerchant[];
   initialBalances: Record<string, number>;
+  issuer: WechatKeyIssuer;
 }
 
 interface GeneratedCache {
@@ -64,6 +81,17 @@ interface GeneratedCache {
   platformCertificates?: PlatformCertificateKey[];
   publicKeys?: WechatPublicKey[];
   merchants?: Record<string, GeneratedMerchant>;
+  /** The key set as changed at run time, valid while the keys resolved at start are still `base`. */
+  runtimeWechatKeys?: RuntimeWechatKeys;
+}
+
+interface RuntimeWechatKeys {
+  /** Serials / ids resolved at start when the change was made: a different configuration ignores this record. */
+  base: { platformCertificates: string[]; publicKeys: string[] };
+  platformCertificates: PlatformCertificateKey[];
+  publicKeys: WechatPublicKey[];
+  /** Keys issued at run time so far: each issue draws from its own seeded stream, so none repeats an earlier one. */
+  issued: number;
 }
 
 interface GeneratedMerchant {
@@ -75,6 +103,8 @@ interface GeneratedMerchant {
 export const DEMO_DIRECT_MCHID = '1900000109';
 export const DEMO_PROVIDER_MCHID = '1900000100';
 export const DEMO_SUB_MCHID = '1900000201';
+/** A second direct merchant, which the demo drives through API v2 (the simulator serves both APIs to any merchant). */
+export const DEMO_V2_MCHID = '1900000110';
 
 const CACHE_FILE = path.join('simulator-private', 'generated.json');
 
@@ -109,6 +139,30 @@ function tlsHosts(config: SimulatorConfig): string[] {
 
 const isIp = (h: string) => /^[\d.]+$/.test(h) || h.includes(':');
 
+function issuePlatformCertificate(ca: CertificateAuthority, serial: string): PlatformCertificateKey {
+  const issued = issueCertificate(ca, {
+    subject: { commonName: 'Tenpay.com sign', organizationName: 'Tenpay.com (simulated)' },
+    serial,
+  });
+  const validity = certificateValidity(issued.certPem);
+  return {
+    serialNo: issued.serial,
+    certificatePem: issued.certPem,
+    privateKeyPem: issued.privateKeyPem,
+    notBefore: validity.notBefore.toISOString(),
+    notAfter: validity.notAfter.toISOString(),
+  };
+}
+
+const publicKeyId = (rng: RandomStream) => `PUB_KEY_ID_0${rng.digits(29)}`;
+
+function generatePublicKey(id: string): WechatPublicKey {
+  const pair = generateRsaKeyPair();
+  return { id, privateKeyPem: pair.privateKeyPem, publicKeyPem: pair.publicKeyPem };
+}
+
+const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
 export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom): KeyMaterial {
   const rng = random.stream('keys');
   const cache = readCache(config.keysDir, config.reuseKeys);
@@ -122,11 +176,28 @@ export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom
       serial: seededSerial(rng),
     })));
 
+  // Serials this CA already issued. Over a cache the 'keys' stream restarts and would draw them again for anything
+  // generated now (a merchant added since, a TLS certificate for new hosts); X.509 wants them unique per issuer.
+  const usedSerials = new Set<string>([
+    certificateSerial(ca.certPem),
+    ...(cache.tlsServer ? [certificateSerial(cache.tlsServer.certPem)] : []),
+    ...[...(cache.platformCertificates ?? []), ...(cache.runtimeWechatKeys?.platformCertificates ?? [])].map(
+      (c) => c.serialNo,
+    ),
+    ...Object.values(cache.merchants ?? {}).flatMap((m) => (m.cert ? [m.cert.serialNo] : [])),
+  ]);
+  const newSerial = (from: RandomStream = rng, taken: ReadonlySet<string> = new Set()): string => {
+    let serial = seededSerial(from);
+    while (usedSerials.has(serial) || taken.has(serial)) serial = seededSerial(from);
+    usedSerials.add(serial);
+    return serial;
+  };
+
   const hosts = tlsHosts(config);
   if (!cache.tlsServer || cache.tlsServer.hosts.join(',') !== hosts.join(',')) {
     const issued = issueCertificate(ca, {
       subject: { commonName: 'api.mch.weixin.qq.com (simulated)', organizationName: 'Tenpay.com (simulated)' },
-      serial: seededSerial(rng),
+      serial: newSerial(),
       dnsNames: hosts.filter((h) => !isIp(h)),
       ipAddresses: hosts.filter(isIp),
       usage: ['serverAuth'],
@@ -135,8 +206,13 @@ export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom
     dirty = true;
   }
 
-  const wantCerts = config.wechat.signWith !== 'publicKey';
-  const wantPubKeys = config.wechat.signWith !== 'certificate';
+  // Every mode in use needs its keys: the simulator-wide one and any merchant's own.
+  const modes = new Set<SigningMode>([
+    config.wechat.signWith,
+    ...(config.merchants ?? []).flatMap((m) => m.signWith ?? []),
+  ]);
+  const wantCerts = [...modes].some((m) => m !== 'publicKey');
+  const wantPubKeys = [...modes].some((m) => m !== 'certificate');
 
   let platformCertificates: PlatformCertificateKey[] = (config.wechat.platformCertificates ?? []).map((c) => {
     const validity = certificateValidity(c.certificate);
@@ -150,20 +226,7 @@ export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom
   });
   if (platformCertificates.length === 0 && wantCerts) {
     if (!cache.platformCertificates?.length) {
-      const issued = issueCertificate(ca, {
-        subject: { commonName: 'Tenpay.com sign', organizationName: 'Tenpay.com (simulated)' },
-        serial: seededSerial(rng),
-      });
-      const validity = certificateValidity(issued.certPem);
-      cache.platformCertificates = [
-        {
-          serialNo: issued.serial,
-          certificatePem: issued.certPem,
-          privateKeyPem: issued.privateKeyPem,
-          notBefore: validity.notBefore.toISOString(),
-          notAfter: validity.notAfter.toISOString(),
-        },
-      ];
+      cache.platformCertificates = [issuePlatformCertificate(ca, newSerial())];
       dirty = true;
     }
     platformCertificates = cache.platformCertificates;
@@ -176,14 +239,28 @@ export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom
   }));
   if (publicKeys.length === 0 && wantPubKeys) {
     if (!cache.publicKeys?.length) {
-      const pair = generateRsaKeyPair();
-      cache.publicKeys = [
-        { id: `PUB_KEY_ID_0${rng.digits(29)}`, privateKeyPem: pair.privateKeyPem, publicKeyPem: pair.publicKeyPem },
-      ];
+      cache.publicKeys = [generatePublicKey(publicKeyId(rng))];
       dirty = true;
     }
     publicKeys = cache.publicKeys;
   }
+  const base = {
+    platformCertificates: platformCertificates.map((c) => c.serialNo),
+    publicKeys: publicKeys.map((k) => k.id),
+  };
+  const runtime = cache.runtimeWechatKeys;
+  if (
+    runtime &&
+    sameList(runtime.base.platformCertificates, base.platformCertificates) &&
+    sameList(runtime.base.publicKeys, base.publicKeys)
+  ) {
+    // Rotated or issued while running, same configuration since: carry on with that key set.
+    platformCertificates = runtime.platformCertificates;
+    publicKeys = runtime.publicKeys;
+  }
+  // Copies: the run-time changes (key-rotation.ts) must not alter the cached start-up lists.
+  platformCertificates = [...platformCertificates];
+  publicKeys = [...publicKeys];
   if (wantCerts && platformCertificates.length === 0)
     throw new Error('signWith needs at least one platform certificate');
   if (wantPubKeys && publicKeys.length === 0) throw new Error('signWith needs at least one WeChat Pay public key');
@@ -196,6 +273,8 @@ export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom
       mode: 'partner' as const,
       subMerchants: [{ subMchid: DEMO_SUB_MCHID, subAppid: 'wx7777777777777777' }],
     },
+    // Last, so the first two keep the serials and keys they had before it existed.
+    { ...defaultMerchant(DEMO_V2_MCHID), appid: 'wx6666666666666666', mode: 'direct' as const, subMerchants: [] },
   ];
 
   /** API keys (seeded) and, when the configuration gives none, an API certificate issued by the simulator's CA. */
@@ -209,7 +288,7 @@ export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom
             organizationName: 'WeChat Pay merchant (simulated)',
             organizationalUnitName: `Merchant ${mchid}`,
           },
-          serial: seededSerial(rng),
+          serial: newSerial(),
           usage: ['clientAuth'],
         })
       : undefined;
@@ -256,12 +335,43 @@ export function resolveKeyMaterial(config: SimulatorConfig, random: SeededRandom
       refundPermission: m.refundPermission,
       feeRateBps: m.feeRateBps,
       portalNotifyUrl: m.portalNotifyUrl,
+      ...(m.signWith ? { signWith: m.signWith } : {}),
     };
   });
   checkUnique(merchants);
 
   if (dirty) writeCache(config.keysDir, cache);
+
+  /** The seeded stream of the next run-time issue: its own each time, so values never repeat across restarts. */
+  const nextIssueStream = (): RandomStream => {
+    const issued = (cache.runtimeWechatKeys?.issued ?? 0) + 1;
+    if (cache.runtimeWechatKeys) cache.runtimeWechatKeys.issued = issued;
+    else cache.runtimeWechatKeys = { base, platformCertificates, publicKeys, issued };
+    return random.stream(`keys.issued.${issued}`);
+  };
+  const issuer: WechatKeyIssuer = {
+    platformCertificate(taken) {
+      return issuePlatformCertificate(ca, newSerial(nextIssueStream(), taken));
+    },
+    publicKey(taken) {
+      const issueRng = nextIssueStream();
+      let id = publicKeyId(issueRng);
+      while (taken.has(id)) id = publicKeyId(issueRng);
+      return generatePublicKey(id);
+    },
+    save(identity) {
+      cache.runtimeWechatKeys = {
+        base,
+        platformCertificates: [...identity.platformCertificates],
+        publicKeys: [...identity.publicKeys],
+        issued: cache.runtimeWechatKeys?.issued ?? 0,
+      };
+      writeCache(config.keysDir, cache);
+    },
+  };
+
   return {
+    issuer,
     wechat: { signWith: config.wechat.signWith, platformCertificates, publicKeys },
     tls: {
       caCertPem: ca.certPem,
@@ -285,6 +395,7 @@ function defaultMerchant(mchid: string) {
     certificates: undefined,
     privateKey: undefined,
     portalNotifyUrl: undefined,
+    signWith: undefined,
   };
 }
 

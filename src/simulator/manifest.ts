@@ -5,6 +5,10 @@
  * On disk (`<keysDir>/manifest.json`) files are referenced by paths relative to the manifest; in memory
  * (`SimulatorHandle.manifest`, `loadSimulatorManifest`) everything is resolved to PEM text. `v3GatewayConfigFor` /
  * `v2GatewayConfigFor` turn either into the protocol layer's gateway configuration.
+ *
+ * WeChat's keys and a merchant's signing mode can change while the simulator runs (admin API): the simulator then
+ * updates its in-memory manifest in place (`refreshManifest`) and rewrites the file, so a process started later
+ * sees the new platform certificate or public key.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,6 +16,9 @@ import { z } from 'zod';
 import type { V2GatewayConfigInput } from '../wechatpay/v2/gateway';
 import type { V3GatewayConfigInput } from '../wechatpay/v3/gateway';
 import type { KeyMaterial } from './keys';
+import type { SigningMode } from './model';
+
+const signingMode = z.enum(['certificate', 'publicKey', 'both']);
 
 export const MANIFEST_FILE = 'manifest.json';
 export const DEFAULT_KEYS_DIR = path.join('.data', 'simulator', 'keys');
@@ -22,7 +29,7 @@ const manifestFileSchema = z.object({
   urls: z.object({ v3: z.string(), v2: z.string(), admin: z.string() }),
   caCertificate: z.string(),
   wechat: z.object({
-    signWith: z.enum(['certificate', 'publicKey', 'both']),
+    signWith: signingMode,
     platformCertificates: z.array(z.object({ serialNo: z.string(), certificate: z.string() })),
     publicKeys: z.array(z.object({ id: z.string(), publicKey: z.string() })),
   }),
@@ -37,6 +44,8 @@ const manifestFileSchema = z.object({
       privateKey: z.string().optional(),
       apiV3Key: z.string(),
       apiV2Key: z.string(),
+      /** Absent: `wechat.signWith`. */
+      signWith: signingMode.optional(),
     }),
   ),
 });
@@ -53,13 +62,15 @@ export interface ManifestMerchant {
   privateKeyPem?: string;
   apiV3Key: string;
   apiV2Key: string;
+  /** The merchant's own signing mode; absent: `wechat.signWith`. */
+  signWith?: SigningMode;
 }
 
 export interface SimulatorManifest {
   urls: { v3: string; v2: string; admin: string };
   caCertificatePem: string;
   wechat: {
-    signWith: 'certificate' | 'publicKey' | 'both';
+    signWith: SigningMode;
     platformCertificates: Array<{ serialNo: string; certificatePem: string }>;
     publicKeys: Array<{ id: string; publicKeyPem: string }>;
   };
@@ -88,8 +99,23 @@ export function buildManifest(material: KeyMaterial, urls: SimulatorManifest['ur
       privateKeyPem: m.privateKeyPem,
       apiV3Key: m.apiV3Key,
       apiV2Key: m.apiV2Key,
+      ...(m.signWith ? { signWith: m.signWith } : {}),
     })),
   };
+}
+
+/**
+ * Bring `manifest` up to date with the key material after a run-time change, in place: whoever holds the manifest
+ * or one of its merchants (SimulatorHandle.manifest / .merchants) sees the new keys and signing modes.
+ */
+export function refreshManifest(manifest: SimulatorManifest, material: KeyMaterial): void {
+  const fresh = buildManifest(material, manifest.urls);
+  manifest.wechat = fresh.wechat;
+  for (const m of manifest.merchants) {
+    const now = fresh.merchants.find((f) => f.mchid === m.mchid);
+    if (now?.signWith) m.signWith = now.signWith;
+    else delete m.signWith;
+  }
 }
 
 /** Write the manifest and the PEM files it references (private keys 0600). Returns the manifest path. */
@@ -131,6 +157,7 @@ export function writeManifest(dir: string, manifest: SimulatorManifest): string 
         privateKey: m.privateKeyPem ? write(path.join(base, 'apiclient_key.pem'), m.privateKeyPem, true) : undefined,
         apiV3Key: m.apiV3Key,
         apiV2Key: m.apiV2Key,
+        ...(m.signWith ? { signWith: m.signWith } : {}),
       };
     }),
   };
@@ -167,6 +194,7 @@ export function loadSimulatorManifest(dir: string = DEFAULT_KEYS_DIR): Simulator
       privateKeyPem: m.privateKey ? read(m.privateKey) : undefined,
       apiV3Key: m.apiV3Key,
       apiV2Key: m.apiV2Key,
+      ...(m.signWith ? { signWith: m.signWith } : {}),
     })),
   };
 }
@@ -180,7 +208,8 @@ function merchantOf(manifest: SimulatorManifest, mchid?: string): ManifestMercha
 
 /**
  * v3 gateway configuration for one of the manifest's merchants. WeChat's keys are pre-loaded (platform certificates
- * and public keys as the simulator signs with), so no certificate download is needed before the first call.
+ * and public keys as the simulator signs with), so no certificate download is needed before the first call; in
+ * certificate or mixed mode an unknown serial (a rotated-in certificate) makes the client download the list again.
  */
 export function v3GatewayConfigFor(
   manifest: SimulatorManifest,
@@ -198,7 +227,7 @@ export function v3GatewayConfigFor(
     apiV3Key: m.apiV3Key,
     platformCertificates: manifest.wechat.platformCertificates.map((c) => c.certificatePem),
     wechatpayPublicKeys: manifest.wechat.publicKeys.map((k) => ({ id: k.id, publicKey: k.publicKeyPem })),
-    autoRefreshCertificates: manifest.wechat.signWith !== 'publicKey',
+    autoRefreshCertificates: (m.signWith ?? manifest.wechat.signWith) !== 'publicKey',
     ...(manifest.urls.v3.startsWith('https:') ? { caCertificate: manifest.caCertificatePem } : {}),
     ...overrides,
   };

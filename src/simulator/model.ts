@@ -7,6 +7,11 @@ export type RefundStatus = 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
 export type TerminalOutcome = 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
 export type RefundChannel = 'ORIGINAL' | 'BALANCE' | 'OTHER_BALANCE' | 'OTHER_BANKCARD';
 export type ApiVersion = 'v3' | 'v2';
+/**
+ * Which WeChat key signs replies and notifications (§3.4): platform certificate, WeChat Pay public key
+ * (PUB_KEY_ID_…), or both alternating (a merchant in migration, F10).
+ */
+export type SigningMode = 'certificate' | 'publicKey' | 'both';
 
 export interface SimMerchant {
   mchid: string;
@@ -23,6 +28,8 @@ export interface SimMerchant {
   refundPermission: boolean;
   feeRateBps: number;
   portalNotifyUrl?: string;
+  /** This merchant's signing mode; absent: the simulator-wide `wechat.signWith`. */
+  signWith?: SigningMode;
 }
 
 /** A sub-merchant (partner mode) or a direct merchant: whoever owns orders, refunds and the money. */

@@ -200,7 +200,8 @@ export class Notifier {
     };
     let signedWith: string | undefined;
     if (n.format === 'v3') {
-      const key = this.signer.nextKey();
+      // In the merchant's signing mode as it is at this attempt (a switch applies to retries too, as at WeChat).
+      const key = this.signer.nextKey(this.store.merchantForOwner(n.owner));
       signedWith = key.id;
       Object.assign(headers, this.signer.signHeaders(body, signatureFault, key), {
         'Content-Type': 'application/json',

@@ -34,7 +34,7 @@ const FORMAT = 1;
 /** Real milliseconds between two saves of the clock position while simulated time flows. */
 const CLOCK_SAVE_INTERVAL_MS = 1000;
 
-type MerchantSettings = Pick<SimMerchant, 'insufficientFunds' | 'refundPermission' | 'portalNotifyUrl'>;
+type MerchantSettings = Pick<SimMerchant, 'insufficientFunds' | 'refundPermission' | 'portalNotifyUrl' | 'signWith'>;
 
 export interface StoredState {
   clockNow: number;
@@ -208,6 +208,8 @@ export class SimulatorPersistence {
       merchant.insufficientFunds = m.insufficientFunds;
       merchant.refundPermission = m.refundPermission;
       merchant.portalNotifyUrl = m.portalNotifyUrl;
+      // Stored only once switched through the admin API; until then the configured mode stands.
+      if (m.signWith !== undefined) merchant.signWith = m.signWith;
     }
     parts.ids.resumeAt(state.idPositions.ids);
     parts.requestIds.resumeAt(state.idPositions.requestIds);
@@ -317,6 +319,7 @@ export class SimulatorPersistence {
         insufficientFunds: m.insufficientFunds,
         refundPermission: m.refundPermission,
         portalNotifyUrl: m.portalNotifyUrl,
+        signWith: m.signWith,
       };
       s.merchant.run(m.mchid, JSON.stringify(settings));
     }

@@ -18,7 +18,13 @@ import type { VirtualClock } from './clock';
 import { simulatorConfigSchema, type SimulatorConfig, type SimulatorConfigInput } from './config';
 import { SimulatorCore } from './core';
 import { rawBodies } from './http-common';
-import { buildManifest, writeManifest, type ManifestMerchant, type SimulatorManifest } from './manifest';
+import {
+  buildManifest,
+  refreshManifest,
+  writeManifest,
+  type ManifestMerchant,
+  type SimulatorManifest,
+} from './manifest';
 import { registerV2Routes, V2_PATHS } from './v2/routes';
 import { registerV3Routes, V3_PATHS } from './v3/routes';
 
@@ -129,6 +135,11 @@ export async function startSimulator(input: SimulatorConfigInput | SimulatorConf
   const manifest = buildManifest(core.material, { v3: baseUrl, v2: v2BaseUrl, admin: adminUrl });
   published.manifest = manifest;
   const manifestPath = config.keysDir ? writeManifest(config.keysDir, manifest) : undefined;
+  // A rotated certificate or a merchant's new signing mode: the manifest (and its file) follows.
+  core.keys.onChange(() => {
+    refreshManifest(manifest, core.material);
+    if (config.keysDir) writeManifest(config.keysDir, manifest);
+  });
   const admin = new SimulatorAdminClient(adminUrl, config.tls ? { ca: tls.caCertPem } : {});
 
   let closed = false;

@@ -4,12 +4,16 @@
  * The cryptographic primitives (RSA-SHA256 over the v3 message string, AES-256-GCM, RSA-OAEP) are the protocol
  * layer's (src/wechatpay/v3), pinned by published test vectors; this module only chooses keys and assembles headers,
  * including the deliberately broken variants of fault F7.
+ *
+ * The signing mode is per merchant (`SimMerchant.signWith`, default the simulator-wide `wechat.signWith`): WeChat moves
+ * merchants to public keys one by one, so one simulator serves merchants in either mode at once.
  */
 import { randomBytes } from 'node:crypto';
 import { encryptV3Resource } from '../wechatpay/v3/aes-gcm';
 import { decryptSensitiveField } from '../wechatpay/v3/rsa-oaep';
 import { signV3Response } from '../wechatpay/v3/sign';
 import type { WechatIdentity } from './keys';
+import type { SigningMode, SimMerchant } from './model';
 import { rfc3339 } from './time-format';
 import { generateNonce } from './wire/nonce';
 
@@ -52,14 +56,20 @@ export class WechatSigner {
     }));
   }
 
+  /** The signing mode for `merchant` (its own, else the simulator-wide one; the latter without a merchant). */
+  modeOf(merchant?: Pick<SimMerchant, 'signWith'>): SigningMode {
+    return merchant?.signWith ?? this.identity.signWith;
+  }
+
   /**
-   * The key for the next signature. "both" alternates between a platform certificate and a public key (F10: a
-   * merchant in migration sees both); the newest certificate (last configured) is used in certificate mode.
+   * The key for the next signature for `merchant`. "both" alternates between a platform certificate and a public key
+   * (F10: a merchant in migration sees both); the newest certificate (last issued) is used in certificate mode, so a
+   * rotated-in certificate signs at once.
    */
-  nextKey(): SigningKey {
+  nextKey(merchant?: Pick<SimMerchant, 'signWith'>): SigningKey {
     const certs = this.certificateKeys();
     const pubs = this.publicKeys();
-    switch (this.identity.signWith) {
+    switch (this.modeOf(merchant)) {
       case 'certificate':
         return certs[certs.length - 1];
       case 'publicKey':
@@ -108,11 +118,11 @@ export class WechatSigner {
   }
 
   /**
-   * GET /v3/certificates body for a merchant: every platform certificate encrypted with its APIv3 key (§3.4).
-   * Undefined in public-key-only mode (WeChat answers 404 RESOURCE_NOT_EXISTS).
+   * GET /v3/certificates body for a merchant: every platform certificate encrypted with its APIv3 key (§3.4), old
+   * and new alike while a rotation overlaps. Undefined in public-key-only mode or without any certificate.
    */
-  certificatesBody(apiV3Key: string): string | undefined {
-    if (this.identity.signWith === 'publicKey' || this.identity.platformCertificates.length === 0) return undefined;
+  certificatesBody(apiV3Key: string, mode: SigningMode = this.identity.signWith): string | undefined {
+    if (mode === 'publicKey' || this.identity.platformCertificates.length === 0) return undefined;
     const data = this.identity.platformCertificates.map((c) => {
       const nonce = generateNonce(12);
       const associatedData = 'certificate';

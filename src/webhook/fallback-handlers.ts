@@ -45,7 +45,7 @@ export function registerFallbackHandlers(app: FastifyInstance, ctx: Notification
     const result = refusal.status >= 500 ? 'error' : 'rejected';
     const params = req.params as { mchid?: string } | undefined;
     const answer = fail(refusal.status, refusal.message);
-    recordOutcome(ctx.metrics, req, reply, apiVersion, params?.mchid ?? ctx.defaultMchid, {
+    recordOutcome(ctx.metrics, req, reply, apiVersion, params?.mchid ?? ctx.directory.current().defaultMchid, {
       result,
       reason: refusal.reason,
       answer,

@@ -10,6 +10,11 @@ import type { WechatPayKeyring } from '../wechatpay/v3/keyring';
 
 export interface MerchantVerifier {
   readonly mchid: string;
+  /**
+   * Marks the deployment's default merchant in a fixed list (merchant-directory.ts): its refunds keep the
+   * single-merchant workflow IDs. The live registry directory takes the registry's default instead.
+   */
+  readonly isDefault?: boolean;
   /** Verifies timestamp window + signature over the raw bytes, then decrypts and validates (v3, JSON). */
   readonly verifyV3?: (req: {
     headers: IncomingHttpHeaders;
@@ -25,12 +30,14 @@ export interface MerchantKeys {
   mchid: string;
   v3?: { keyring: WechatPayKeyring; apiV3Key: string };
   v2?: { apiKey: string };
+  isDefault?: boolean;
 }
 
 export function merchantVerifier(keys: MerchantKeys, opts: { toleranceSeconds?: number } = {}): MerchantVerifier {
   const { v3, v2, mchid } = keys;
   return {
     mchid,
+    ...(keys.isDefault ? { isDefault: true } : {}),
     verifyV3: v3
       ? ({ headers, rawBody, now }) =>
           verifyV3Notification({

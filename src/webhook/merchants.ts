@@ -84,16 +84,20 @@ export function verifiersFromConfig(config: WebhookConfig, baseDir?: string): Me
 
 /**
  * Every merchant of a running simulator (local stack, tests): WeChat's platform certificates and public keys as the
- * simulator signs with them, and each merchant's APIv3 and v2 keys.
+ * simulator signs with them, and each merchant's APIv3 and v2 keys. The default merchant (whose refunds keep the
+ * single-merchant workflow IDs) is `defaultMchid`, else the manifest's first direct merchant, as the worker's.
  */
 export function verifiersFromSimulatorManifest(
   manifest: SimulatorManifest,
-  opts: { toleranceSeconds?: number } = {},
+  opts: { toleranceSeconds?: number; defaultMchid?: string } = {},
 ): MerchantVerifier[] {
+  const defaultMchid =
+    opts.defaultMchid ?? manifest.merchants.find((m) => m.mode === 'direct')?.mchid ?? manifest.merchants[0]?.mchid;
   return manifest.merchants.map((m) =>
     merchantVerifier(
       {
         mchid: m.mchid,
+        isDefault: m.mchid === defaultMchid,
         v3: {
           apiV3Key: m.apiV3Key,
           keyring: new WechatPayKeyring({
@@ -103,7 +107,7 @@ export function verifiersFromSimulatorManifest(
         },
         v2: { apiKey: m.apiV2Key },
       },
-      opts,
+      { toleranceSeconds: opts.toleranceSeconds },
     ),
   );
 }

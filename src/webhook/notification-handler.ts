@@ -6,9 +6,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Client } from '@temporalio/client';
 import type { FastifyBaseLogger } from 'fastify';
-import { refundWorkflowId } from '../domain/ids';
+import { merchantScope, refundWorkflowId } from '../domain/ids';
 import type { RefundNotification } from '../wechatpay/gateway';
 import { NotificationRejected, type NotificationRejectReason } from '../wechatpay/notifications';
+import type { MerchantDirectoryView } from './merchant-directory';
 import type { MerchantVerifier } from './merchant-verifier';
 import type { NotificationResult } from './metrics';
 import { orphanRecordOf, type OrphanSink } from './orphans';
@@ -33,6 +34,8 @@ export interface Outcome {
 export interface NotificationRequest {
   apiVersion: ApiVersion;
   merchant: MerchantVerifier;
+  /** The merchants as the request found them when it arrived (its default names the workflow IDs). */
+  directory: MerchantDirectoryView;
   headers: IncomingHttpHeaders;
   rawBody: Buffer;
   requestId: string;
@@ -47,8 +50,6 @@ export interface NotificationHandlerDeps {
   recent: RecentNotifications<SignalOutcome>;
   signalTimeoutMs: number;
   clock: () => Date;
-  /** Every configured merchant: tells a notification replayed to the wrong merchant's path from a key problem. */
-  merchants?: ReadonlyMap<string, MerchantVerifier>;
 }
 
 /** Fixed public texts per reason: the protocol layer's detailed message goes to the log only. */
@@ -75,6 +76,15 @@ function refusal(err: NotificationRejected): Outcome {
   return { result: 'rejected', reason: err.reason, answer: fail(status, text) };
 }
 
+/** A configured merchant whose keys cannot be read now: 500 so WeChat retries later (the log names the setting). */
+export function merchantUnavailable(): Outcome {
+  return {
+    result: 'error',
+    reason: 'MERCHANT_UNAVAILABLE',
+    answer: fail(500, 'merchant verification keys unavailable, retry later'),
+  };
+}
+
 export function rejectedBeforeVerification(reason: string, httpStatus: number, message: string): Outcome {
   return { result: 'rejected', reason, answer: fail(httpStatus, message) };
 }
@@ -95,9 +105,9 @@ async function verify(req: NotificationRequest, now: Date): Promise<RefundNotifi
  * one's genuine notification replayed to another's path: if another merchant's key opens it, it is misrouted (4xx).
  */
 async function belongsToAnotherMerchant(deps: NotificationHandlerDeps, req: NotificationRequest): Promise<boolean> {
-  if (req.apiVersion !== 'v3' || !deps.merchants) return false;
-  for (const other of deps.merchants.values()) {
-    if (other.mchid === req.merchant.mchid || !other.verifyV3) continue;
+  if (req.apiVersion !== 'v3') return false;
+  for (const other of req.directory.others(req.merchant.mchid)) {
+    if (!other.verifyV3) continue;
     try {
       await other.verifyV3({ headers: req.headers, rawBody: req.rawBody, now: deps.clock() });
       return true;
@@ -108,10 +118,14 @@ async function belongsToAnotherMerchant(deps: NotificationHandlerDeps, req: Noti
   return false;
 }
 
-/** The workflow id, or undefined when out_refund_no is one we could never have issued (still genuine: an orphan). */
-function workflowIdOf(n: RefundNotification): string | undefined {
+/**
+ * The refund's workflow ID: the notification names its merchant (the service provider in partner mode) and
+ * sub-merchant, and only merchants other than the default have their mchid in the ID (src/domain/ids.ts).
+ * Undefined when out_refund_no is one we could never have issued (still genuine: an orphan).
+ */
+function workflowIdOf(n: RefundNotification, defaultMchid: string | undefined): string | undefined {
   try {
-    return refundWorkflowId(n.outRefundNo, n.subMchid);
+    return refundWorkflowId(n.outRefundNo, merchantScope(n.mchid, n.subMchid, defaultMchid));
   } catch {
     return undefined;
   }
@@ -184,7 +198,7 @@ async function deliver(
   req: NotificationRequest,
   n: RefundNotification,
 ): Promise<SignalOutcome> {
-  const workflowId = workflowIdOf(n);
+  const workflowId = workflowIdOf(n, req.directory.defaultMchid);
   const outcome: SignalOutcome =
     workflowId === undefined
       ? { kind: 'orphaned' }

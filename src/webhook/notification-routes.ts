@@ -6,10 +6,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { withinDeadline } from './deadline';
 import { bodyFormatOf, type BodyFormat } from './http-app';
+import type { MerchantDirectory, MerchantDirectoryView } from './merchant-directory';
 import type { MerchantVerifier } from './merchant-verifier';
 import type { WebhookMetrics } from './metrics';
 import {
   handleNotification,
+  merchantUnavailable,
   rejectedBeforeVerification,
   type ApiVersion,
   type NotificationHandlerDeps,
@@ -21,9 +23,8 @@ import { sendAnswer, type ReplyFormat } from './replies';
 
 export interface NotificationRoutesContext {
   handlerDeps: NotificationHandlerDeps;
-  merchants: ReadonlyMap<string, MerchantVerifier>;
-  /** The merchant of the routes without `/:mchid`: the configured default, or the only merchant. */
-  defaultMchid: string | undefined;
+  /** The merchants, and the default one the routes without `/:mchid` serve (merchant-directory.ts). */
+  directory: MerchantDirectory;
   metrics: WebhookMetrics;
   handlerTimeoutMs: number;
 }
@@ -61,18 +62,29 @@ export function registerNotificationRoutes(app: FastifyInstance, route: ApiVersi
 }
 
 /**
- * The merchant whose keys will verify the notification, or the refusal decided from the request line and headers
- * alone, before any signature is looked at.
+ * The merchant whose keys will verify the notification, or the refusal decided from the request line, the headers and
+ * the merchant's configuration alone, before any signature is looked at.
  */
 function admit(
   route: ApiVersion,
   format: BodyFormat | undefined,
-  merchant: MerchantVerifier | undefined,
+  view: MerchantDirectoryView,
+  mchid: string | undefined,
+  req: NotificationRequest,
 ): { merchant: MerchantVerifier } | { refused: Outcome } {
   if (format === undefined || (route === 'v2' && format === 'json')) {
     return { refused: rejectedBeforeVerification('UNSUPPORTED_MEDIA_TYPE', 415, 'unsupported content type') };
   }
-  if (!merchant) return { refused: rejectedBeforeVerification('UNKNOWN_MERCHANT', 404, 'unknown merchant') };
+  const found = mchid === undefined ? ({ kind: 'unknown' } as const) : view.lookup(mchid);
+  if (found.kind === 'unknown') {
+    return { refused: rejectedBeforeVerification('UNKNOWN_MERCHANT', 404, 'unknown merchant') };
+  }
+  if (found.kind === 'unavailable') {
+    // Only this merchant's notifications fail, and only until its setting is fixed: a 5xx makes WeChat retry later.
+    req.log.error({ mchid, setting: found.setting, detail: found.message }, 'merchant credentials unavailable');
+    return { refused: merchantUnavailable() };
+  }
+  const merchant = found.verifier;
   const apiVersion = apiVersionOf(route, format);
   if ((apiVersion === 'v3' && !merchant.verifyV3) || (apiVersion === 'v2' && !merchant.decodeV2)) {
     const message = `API ${apiVersion} is not configured for this merchant`;
@@ -89,8 +101,10 @@ export async function answerNotification(
 ): Promise<FastifyReply> {
   const format = bodyFormatOf(req.headers['content-type']);
   const apiVersion = apiVersionOf(route, format);
-  const mchid = req.params.mchid ?? ctx.defaultMchid;
-  const admitted = admit(route, format, mchid === undefined ? undefined : ctx.merchants.get(mchid));
+  // One view for the whole request: a registry reload meanwhile does not change the keys or the default it uses.
+  const view = ctx.directory.current();
+  const mchid = req.params.mchid ?? view.defaultMchid;
+  const admitted = admit(route, format, view, mchid, req);
   const outcome =
     'refused' in admitted
       ? admitted.refused
@@ -98,6 +112,7 @@ export async function answerNotification(
           handleNotification(ctx.handlerDeps, {
             apiVersion,
             merchant: admitted.merchant,
+            directory: view,
             headers: req.headers,
             rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
             requestId: req.id,

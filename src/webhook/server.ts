@@ -3,7 +3,8 @@
  * parsing (http-app.ts), the notification routes per API version (notification-routes.ts, which run the pipeline of
  * notification-handler.ts), health and metrics (ops-routes.ts), and the answers for everything else
  * (fallback-handlers.ts). Everything it talks to is injected (Temporal client, merchants' verifiers, orphan log,
- * clock), so the dev launcher, `npm run webhook` and the tests build it the same way.
+ * clock), so the dev launcher, `npm run webhook` and the tests build it the same way. The merchants are a fixed list
+ * or the live directory over the merchant registry (registry-verifiers.ts), which follows reloads without a restart.
  *
  * Routes (the path may carry the merchant for partner setups with several merchants):
  *   POST /wechatpay/v3/refund-notify[/:mchid]   v3 JSON (and v2 XML, which WeChat sometimes sends there: §4.9)
@@ -17,6 +18,7 @@ import type { FastifyInstance } from 'fastify';
 import { webhookConfigSchema, type WebhookConfig, type WebhookConfigInput } from './config';
 import { registerFallbackHandlers } from './fallback-handlers';
 import { createHttpApp } from './http-app';
+import { fixedDirectory, type MerchantDirectory } from './merchant-directory';
 import type { MerchantVerifier } from './merchant-verifier';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics';
 import { registerNotificationRoutes, type NotificationRoutesContext } from './notification-routes';
@@ -30,8 +32,11 @@ export interface WebhookDeps {
   config: WebhookConfigInput | WebhookConfig;
   /** Temporal client; its connection may be lazy: the webhook starts (and reports unhealthy) while Temporal is down. */
   temporal: Client;
-  /** One verifier per merchant that may be named in the path (or served by the default routes). */
-  merchants: readonly MerchantVerifier[];
+  /**
+   * One verifier per merchant that may be named in the path (or served by the default routes), or the live directory
+   * over the merchant registry (registry-verifiers.ts; the server closes it).
+   */
+  merchants: readonly MerchantVerifier[] | MerchantDirectory;
   orphans?: OrphanSink;
   metrics?: WebhookMetrics;
   clock?: () => Date;
@@ -44,6 +49,7 @@ export interface WebhookServer {
   config: WebhookConfig;
   metrics: WebhookMetrics;
   orphans: OrphanSink;
+  directory: MerchantDirectory;
   /** Starts listening on config.host:config.port; resolves with the base URL, e.g. http://127.0.0.1:18090. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -51,22 +57,15 @@ export interface WebhookServer {
 
 export { V3_NOTIFY_PATH, V2_NOTIFY_PATH, notifyUrl } from './notify-url';
 
-/**
- * The merchants by mchid, and the one the routes without `/:mchid` serve: the configured default, else the only
- * merchant. A default that names no merchant is a configuration error.
- */
-export function merchantDirectory(
-  verifiers: readonly MerchantVerifier[],
-  configuredDefault: string | undefined,
-): { merchants: Map<string, MerchantVerifier>; defaultMchid: string | undefined } {
-  const merchants = new Map(verifiers.map((m) => [m.mchid, m]));
-  if (configuredDefault !== undefined && !merchants.has(configuredDefault)) {
-    throw new Error(
-      `webhook.defaultMchid ${configuredDefault} is not one of the merchants (${[...merchants.keys()].join(', ')})`,
-    );
+/** A fixed list gets its default from `webhook.defaultMchid`; the registry's directory has the registry's own. */
+function directoryOf(merchants: WebhookDeps['merchants'], config: WebhookConfig): MerchantDirectory {
+  if (!Array.isArray(merchants)) {
+    if (config.defaultMchid !== undefined) {
+      throw new Error('webhook.defaultMchid: not used with the merchant registry (its `default: true` names it)');
+    }
+    return merchants as MerchantDirectory;
   }
-  const defaultMchid = configuredDefault ?? (merchants.size === 1 ? [...merchants.keys()][0] : undefined);
-  return { merchants, defaultMchid };
+  return fixedDirectory(merchants, config.defaultMchid);
 }
 
 export function createWebhookServer(deps: WebhookDeps): WebhookServer {
@@ -74,7 +73,7 @@ export function createWebhookServer(deps: WebhookDeps): WebhookServer {
   const metrics = deps.metrics ?? createWebhookMetrics();
   const orphans = deps.orphans ?? new JsonlOrphanLog(config.orphanLogPath);
   const clock = deps.clock ?? (() => new Date());
-  const { merchants, defaultMchid } = merchantDirectory(deps.merchants, config.defaultMchid);
+  const directory = directoryOf(deps.merchants, config);
   const routes: NotificationRoutesContext = {
     handlerDeps: {
       temporal: deps.temporal,
@@ -82,10 +81,8 @@ export function createWebhookServer(deps: WebhookDeps): WebhookServer {
       recent: new RecentNotifications<SignalOutcome>(config.dedupe),
       signalTimeoutMs: config.signalTimeoutMs,
       clock,
-      merchants,
     },
-    merchants,
-    defaultMchid,
+    directory,
     metrics,
     handlerTimeoutMs: config.handlerTimeoutMs,
   };
@@ -102,9 +99,11 @@ export function createWebhookServer(deps: WebhookDeps): WebhookServer {
     config,
     metrics,
     orphans,
+    directory,
     listen: () => listenOn(app, config),
     async close() {
       await app.close();
+      directory.close();
     },
   };
 }

@@ -197,7 +197,10 @@ export class LedgerState {
       reason: request.reason,
       ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),
       requestedBy: request.requestedBy,
-      refundWorkflowId: refundWorkflowId(request.outRefundNo, this.input.subMchid),
+      refundWorkflowId: refundWorkflowId(request.outRefundNo, {
+        mchid: this.input.mchid,
+        subMchid: this.input.subMchid,
+      }),
       status: 'QUEUED',
       requestedAt: now,
       submissionSettled: false,

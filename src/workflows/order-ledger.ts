@@ -318,6 +318,7 @@ async function readOrderRecord(ledger: LedgerState): Promise<void> {
   const { input } = ledger;
   try {
     const record = await lookUpOrder({
+      mchid: input.mchid,
       outTradeNo: input.outTradeNo,
       transactionId: input.transactionId,
       subMchid: input.subMchid,

@@ -29,3 +29,11 @@ export const REFUND_EVIDENCE_CHECKED = 'refund-evidence-checked';
  * events target. Older histories sent none.
  */
 export const REFUND_EVENTS = 'refund-events';
+
+/**
+ * Many merchants in one deployment (docs/merchants.md): the refund workflow sends its WeChat calls to its merchant's
+ * task queues (`<queue>.wechat.<mchid>.create|query`, rate-limited by the server to the merchant's call budget), spreads
+ * its polls by a small per-refund offset so refunds accepted together do not poll together, and numbers its events
+ * after its own workflow ID (which names the merchant). Older histories call on the worker's own queue.
+ */
+export const MERCHANT_CALL_BUDGETS = 'merchant-call-budgets';

@@ -12,7 +12,7 @@
  * refund through a local activity, so nothing is started for deployments without an events target.
  */
 import * as wf from '@temporalio/workflow';
-import type { RefundActivities } from '../activities';
+import type { EventsPolicy, RefundActivities } from '../activities';
 import { refundWorkflowId } from '../domain/ids';
 import { EVENT_TYPE_OF_STATE } from '../events/types';
 import type { RefundState } from '../domain/status';
@@ -53,7 +53,18 @@ export class RefundEvents {
   private starting = false;
   private schedule?: EventRetrySchedule | null;
 
-  constructor(private readonly refund: RefundTracker) {}
+  /**
+   * `idFromWorkflowId`: event ids start with the refund's own workflow ID, which names its merchant (domain/ids.ts);
+   * histories from before MERCHANT_CALL_BUDGETS built it from out_refund_no and sub_mchid, the same for the default
+   * merchant, and keep doing so on replay.
+   */
+  constructor(
+    private readonly refund: RefundTracker,
+    private readonly options: { idFromWorkflowId: boolean; policy?: EventsPolicy } = { idFromWorkflowId: false },
+  ) {
+    // Asked already by the workflow (refundPolicy); older histories ask here, at the first announced state.
+    if (options.policy) this.schedule = options.policy.enabled ? options.policy.retry : null;
+  }
 
   /** Runs beside the refund's own loops until the workflow ends. */
   start(): void {
@@ -93,8 +104,11 @@ export class RefundEvents {
       this.schedule = policy.enabled ? policy.retry : null;
     }
     if (this.schedule === null) return;
-    // From the refund's business key (the same as its workflow ID), so the id depends on nothing but the refund.
-    const id = eventIdFor(refundWorkflowId(this.refund.input.outRefundNo, this.refund.input.subMchid), index + 1);
+    // From the refund's business key (its workflow ID), so the id depends on nothing but the refund.
+    const refundId = this.options.idFromWorkflowId
+      ? wf.workflowInfo().workflowId
+      : refundWorkflowId(this.refund.input.outRefundNo, this.refund.input.subMchid);
+    const id = eventIdFor(refundId, index + 1);
     const record = { id, type, createdAt: transition.at };
     try {
       await wf.startChild(eventDeliveryWorkflow, {

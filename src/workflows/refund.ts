@@ -19,11 +19,12 @@
  * RefundTracker's (refund-tracker.ts).
  */
 import * as wf from '@temporalio/workflow';
-import type { ApplyAbnormalActivityInput, RefundActivities } from '../activities';
+import type { ApplyAbnormalActivityInput, RefundActivities, RefundPolicy } from '../activities';
 import type { CreateRefundInput, RefundChannel } from '../wechatpay/gateway';
 import { isTerminal, stateFromWechatStatus } from '../domain/status';
 import { resolvePolling } from '../domain/poll-schedule';
-import { NON_RETRYABLE_FAILURE_CLASSES, outcomeUnknown } from '../domain/failure-classes';
+import { outcomeUnknown } from '../domain/failure-classes';
+import { pollJitterMs } from '../domain/poll-jitter';
 import {
   backoffDelayMs,
   decideSubmitError,
@@ -45,42 +46,18 @@ import {
   statusQuery,
   submissionSlotGrantedSignal,
 } from './definitions';
-import { REFUND_EVENTS, REFUND_EVIDENCE_CHECKED } from './patches';
+import { MERCHANT_CALL_BUDGETS, REFUND_EVENTS, REFUND_EVIDENCE_CHECKED } from './patches';
 import { RefundEvents } from './refund-events';
 import { RefundTracker } from './refund-tracker';
-import { classifyActivityFailure, isoAt, parseOrFail, WorkflowMutex } from './support';
+import { classifyActivityFailure, isoAt, parseOrFail } from './support';
+import { WechatLine } from './wechat-line';
 import type { PollReason, RefundOutcome, RefundStatusView } from './types';
-
-/**
- * Creates are retried by this workflow, never by Temporal (so the activity never sees a second attempt): each round
- * is visible, backoffs differ by class, and after an unknown outcome every resend is preceded by a query.
- */
-const { submitRefund } = wf.proxyActivities<RefundActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 1 },
-});
-/** Queries have no side effects: let Temporal retry blips quickly; a failed poll just waits for the next one. */
-const { queryRefund } = wf.proxyActivities<RefundActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 3,
-    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_CLASSES],
-  },
-});
-/** Not blindly retried: a resend after an unknown outcome could be refused although the first one worked. */
-const { applyAbnormalRefund } = wf.proxyActivities<RefundActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 1 },
-});
 
 export async function refundWorkflow(rawInput: RefundWorkflowInput): Promise<RefundOutcome> {
   const input = parseOrFail(refundWorkflowInputSchema, rawInput, 'refundWorkflow input');
   const evidenceChecked = wf.patched(REFUND_EVIDENCE_CHECKED);
   const refund = new RefundTracker(input, wf.workflowInfo().workflowId, resolvePolling(input.polling), evidenceChecked);
-  const gateway = new WorkflowMutex();
+  const merchantRouted = wf.patched(MERCHANT_CALL_BUDGETS);
 
   wf.setHandler(statusQuery, () => refund.view());
   wf.setHandler(refundNotifiedSignal, (notification) => refund.onNotification(notification));
@@ -94,18 +71,39 @@ export async function refundWorkflow(rawInput: RefundWorkflowInput): Promise<Ref
   });
 
   refund.publishInitial();
-  const events = wf.patched(REFUND_EVENTS) ? new RefundEvents(refund) : undefined;
+  // Every patched() call comes before the first await: a patch marker recorded after a local activity's marker would
+  // not replay in the same place (the local activity's marker can land after it in history).
+  const eventsPatched = wf.patched(REFUND_EVENTS);
+  // One question to the worker (a local activity): events, and whether its merchant's budgeted queues are served.
+  const policy = merchantRouted ? await askRefundPolicy(input.mchid) : undefined;
+  const gateway = new WechatLine(input.mchid, policy?.merchantQueues ?? false);
+  const events = eventsPatched
+    ? new RefundEvents(refund, { idFromWorkflowId: merchantRouted, policy: policy?.events })
+    : undefined;
   events?.start();
   // Started at request time to bind its number; another refund of the order holds the submission slot (M9).
   if (refund.known.held) await wf.condition(() => !refund.known.held || !refund.awaitingSubmission());
   await submitUntilAccepted(refund, gateway, createRequest(input), resolveSubmitRetry(input.submitRetry));
-  await followUntilFinal(refund, gateway);
+  await followUntilFinal(refund, gateway, merchantRouted);
   if (refund.settledWithoutChannel()) await learnChannel(refund, gateway);
   // Events are handed to their delivery workflows before the end; their delivery never holds the refund up.
   if (events) await wf.condition(() => events.idle());
   await wf.condition(wf.allHandlersFinished);
   await refund.flushLedgerReports();
   return refund.outcome();
+}
+
+const { refundPolicy } = wf.proxyLocalActivities<RefundActivities>({
+  startToCloseTimeout: '5 seconds',
+  retry: { maximumAttempts: 3 },
+});
+
+/** Without an answer: no events, and calls on the workflow's own queue, which every worker serves for any merchant. */
+async function askRefundPolicy(mchid: string | undefined): Promise<RefundPolicy> {
+  return refundPolicy({ mchid }).catch((err: unknown) => {
+    wf.log.warn('could not read the refund policy: no events, calls on the worker queue', { error: String(err) });
+    return { events: { enabled: false }, merchantQueues: false };
+  });
 }
 
 function createRequest(input: RefundWorkflowInput): CreateRefundInput {
@@ -125,7 +123,7 @@ function createRequest(input: RefundWorkflowInput): CreateRefundInput {
 /** Sends the create until WeChat confirms it (or refuses it for good). */
 async function submitUntilAccepted(
   refund: RefundTracker,
-  gateway: WorkflowMutex,
+  gateway: WechatLine,
   request: CreateRefundInput,
   retry: ResolvedSubmitRetry,
 ): Promise<void> {
@@ -141,7 +139,9 @@ async function submitUntilAccepted(
     const queried = queryFirst;
     let result;
     try {
-      result = await gateway.runExclusive(() => submitRefund({ request, queryFirst }));
+      result = await gateway.runExclusive(() =>
+        gateway.calls.submitRefund({ request, queryFirst, mchid: refund.input.mchid }),
+      );
     } catch (err) {
       const failure = classifyActivityFailure(err);
       refund.recordSubmitAttempt({ at: isoAt(at), result: 'FAILED', error: failure }, at, queried);
@@ -213,9 +213,14 @@ async function waitBeforeResubmit(refund: RefundTracker, delayMs: number): Promi
 }
 
 /** After acceptance: the first of a notification or the next poll, until SUCCESS or CLOSED. */
-async function followUntilFinal(refund: RefundTracker, gateway: WorkflowMutex): Promise<void> {
+async function followUntilFinal(refund: RefundTracker, gateway: WechatLine, jittered: boolean): Promise<void> {
   while (!isTerminal(refund.state)) {
-    const due = refund.nextPollDue();
+    const scheduled = refund.nextPollDue();
+    // Spread (docs/merchants.md): refunds accepted together do not poll together. Older histories poll on the dot.
+    const due =
+      scheduled === null || !jittered
+        ? scheduled
+        : scheduled + pollJitterMs(refund.input.outRefundNo, scheduled - Date.now());
     if (due === null) {
       refund.observe('MANUAL_REVIEW', 'poll-horizon', {
         reviewReason: 'POLL_HORIZON_EXCEEDED',
@@ -237,15 +242,19 @@ async function followUntilFinal(refund: RefundTracker, gateway: WorkflowMutex): 
 }
 
 /** WeChat's record of this refund, one gateway call at a time (see WorkflowMutex). */
-function queryThisRefund(refund: RefundTracker, gateway: WorkflowMutex) {
+function queryThisRefund(refund: RefundTracker, gateway: WechatLine) {
   return gateway.runExclusive(() =>
-    queryRefund({ outRefundNo: refund.input.outRefundNo, subMchid: refund.input.subMchid }),
+    gateway.calls.queryRefund({
+      outRefundNo: refund.input.outRefundNo,
+      subMchid: refund.input.subMchid,
+      mchid: refund.input.mchid,
+    }),
   );
 }
 
 async function poll(
   refund: RefundTracker,
-  gateway: WorkflowMutex,
+  gateway: WechatLine,
   reason: PollReason,
   { evenIfUnaccepted = false }: { evenIfUnaccepted?: boolean } = {},
 ): Promise<void> {
@@ -285,7 +294,7 @@ async function poll(
  * A refund settled without WeChat naming the channel (a v3 notification carries none): one query tells, so the
  * RefundChannel search attribute is set on every settled refund. A failed query leaves it UNKNOWN, published too.
  */
-async function learnChannel(refund: RefundTracker, gateway: WorkflowMutex): Promise<void> {
+async function learnChannel(refund: RefundTracker, gateway: WechatLine): Promise<void> {
   const at = Date.now();
   let channel: RefundChannel = 'UNKNOWN';
   try {
@@ -304,7 +313,7 @@ async function learnChannel(refund: RefundTracker, gateway: WorkflowMutex): Prom
 /** The resolveAbnormal update: pays an ABNORMAL refund to another card, one gateway call at a time. */
 async function resolveAbnormal(
   refund: RefundTracker,
-  gateway: WorkflowMutex,
+  gateway: WechatLine,
   raw: ResolveAbnormalRequest,
 ): Promise<RefundStatusView> {
   // A Temporal failure (not a ZodError) so a bad request fails the update, never the workflow task.
@@ -322,7 +331,8 @@ async function resolveAbnormal(
       if (refund.state !== 'ABNORMAL' || !refundId) {
         throw wf.ApplicationFailure.nonRetryable(`refund is ${refund.state}, no longer ABNORMAL`, 'NotAbnormal');
       }
-      return applyAbnormalRefund({
+      return gateway.calls.applyAbnormalRefund({
+        mchid: refund.input.mchid,
         refundId,
         outRefundNo: refund.input.outRefundNo,
         subMchid: refund.input.subMchid,

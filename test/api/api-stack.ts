@@ -8,10 +8,23 @@ import { PassThrough } from 'node:stream';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
 import { sha256Hex } from '../../src/api/auth';
+import { merchantRoster } from '../../src/api/merchant-choice';
 import { createApiServer, type ApiServer } from '../../src/api/server';
 import type { SimulatorHandle } from '../../src/simulator/server';
 import { createDevServerEnv, startBundledWorker, uniqueTaskQueue } from '../harness/temporal';
-import { closeGateways, DIRECT, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
+import { closeGateways, DIRECT, paidOrder, PROVIDER, startTestSimulator, SUB, v3Gateway } from '../simulator/support';
+
+/**
+ * The merchants the API's test stacks serve: the simulator's direct merchant is the default (so requests naming none
+ * keep the IDs they always had), and its service provider refunds for SUB.
+ */
+export const TEST_MERCHANTS = merchantRoster({
+  defaultMchid: DIRECT,
+  merchants: [
+    { mchid: DIRECT, mode: 'direct' },
+    { mchid: PROVIDER, mode: 'partner', subMchids: [SUB] },
+  ],
+});
 
 export type Json = Record<string, unknown>;
 
@@ -53,6 +66,7 @@ export async function startApiStack(key: string, name = 'order-service'): Promis
     config: { port: 0, logLevel: 'info', decisionTimeoutMs: 20_000, queryTimeoutMs: 10_000 },
     temporal: env.client,
     taskQueue,
+    merchants: TEST_MERCHANTS,
     keys: [{ name, sha256: sha256Hex(key) }],
     logStream,
   });

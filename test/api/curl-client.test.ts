@@ -19,6 +19,7 @@ import { ledgerQuery, statusQuery } from '../../src/workflows/definitions';
 import { createDevServerEnv, startBundledWorker, uniqueTaskQueue } from '../harness/temporal';
 import { closeGateways, DIRECT, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
 import { newRefundNo } from '../workflows/helpers';
+import { TEST_MERCHANTS } from './api-stack';
 
 const SCRIPT = path.join(__dirname, 'curl-client.sh');
 const KEY = 'test-key-curl-client-0123456789abcdef';
@@ -40,6 +41,7 @@ beforeAll(async () => {
     config: { port: 0, logLevel: 'silent', decisionTimeoutMs: 20_000, queryTimeoutMs: 10_000 },
     temporal: env.client,
     taskQueue,
+    merchants: TEST_MERCHANTS,
     keys: [{ name: 'php-order-service', sha256: sha256Hex(KEY) }],
   });
   base = await api.listen();

@@ -12,7 +12,7 @@ import { buildApiDocument, COMPONENT_SCHEMAS, openApiFileText, openApiPath } fro
 import { createApiServer } from '../../src/api/server';
 import { testDataConverter } from '../harness/temporal';
 import { newRefundNo } from '../workflows/helpers';
-import { bearer, eventually, startApiStack, type Answer, type ApiStack, type Json } from './api-stack';
+import { bearer, eventually, startApiStack, TEST_MERCHANTS, type Answer, type ApiStack, type Json } from './api-stack';
 
 const KEY = 'test-key-openapi-0123456789abcdef';
 const DOC_FILE = path.resolve(__dirname, '..', '..', 'docs', 'openapi.json');
@@ -216,6 +216,7 @@ test('operations answers: /healthz; 503 with Retry-After while Temporal is unrea
     config: { port: 0, logLevel: 'silent', decisionTimeoutMs: 1_500, queryTimeoutMs: 1_000 },
     temporal: new Client({ connection, dataConverter: testDataConverter() }),
     taskQueue: 'unused',
+    merchants: TEST_MERCHANTS,
     keys: [{ name: 'order-service', sha256: sha256Hex(KEY) }],
   });
   try {

@@ -6,17 +6,18 @@
  * The simulator's clock is frozen: refunds reach WeChat and stay PROCESSING, so every answer here is deterministic.
  */
 import { PassThrough } from 'node:stream';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
 import { sha256Hex } from '../../src/api/auth';
 import { createApiServer, type ApiServer } from '../../src/api/server';
-import { orderWorkflowId } from '../../src/domain/ids';
+import { orderWorkflowId, refundWorkflowId } from '../../src/domain/ids';
 import type { SimulatorHandle } from '../../src/simulator/server';
 import { ledgerQuery } from '../../src/workflows/definitions';
 import { createDevServerEnv, startBundledWorker, testDataConverter, uniqueTaskQueue } from '../harness/temporal';
-import { closeGateways, DIRECT, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
+import { closeGateways, DIRECT, paidOrder, PROVIDER, startTestSimulator, SUB, v3Gateway } from '../simulator/support';
 import { newRefundNo } from '../workflows/helpers';
+import { TEST_MERCHANTS } from './api-stack';
 
 const KEY = 'test-key-order-service-0123456789abcdef';
 const OTHER_KEY = 'test-key-reporting-0123456789abcdef';
@@ -39,6 +40,7 @@ beforeAll(async () => {
     config: { port: 0, logLevel: 'info', decisionTimeoutMs: 20_000, queryTimeoutMs: 10_000 },
     temporal: env.client,
     taskQueue,
+    merchants: TEST_MERCHANTS,
     keys: [
       { name: 'order-service', sha256: sha256Hex(KEY) },
       { name: 'reporting', sha256: sha256Hex(OTHER_KEY) },
@@ -352,6 +354,57 @@ describe('GET', () => {
   });
 });
 
+describe('merchants', () => {
+  test('naming the default merchant is naming none: the same ledger, the same refund; the refund shows its mchid', async () => {
+    const tradeNo = await order(1_000);
+    const no = newRefundNo('APM');
+    const named = await post({ out_trade_no: tradeNo, out_refund_no: no, amount_fen: 300, mchid: DIRECT });
+    expect(named.status).toBe(201);
+    expect(named.body).toMatchObject({ out_refund_no: no, out_trade_no: tradeNo, mchid: DIRECT });
+    // Without mchid it is a repeat of the same request: the same ledger decided it.
+    const unnamed = await post({ out_trade_no: tradeNo, out_refund_no: no, amount_fen: 300 });
+    expect(unnamed.status).toBe(200);
+    expect({ ...identity(unnamed.body), mchid: unnamed.body.mchid }).toEqual({
+      ...identity(named.body),
+      mchid: DIRECT,
+    });
+
+    // The ledger and the refund keep the IDs of a single-merchant deployment; no merchant-named ledger was started.
+    const ledger = await env.client.workflow.getHandle(orderWorkflowId(tradeNo)).query(ledgerQuery);
+    expect(ledger.refunds.map((e) => [e.outRefundNo, e.refundWorkflowId])).toEqual([[no, refundWorkflowId(no)]]);
+    await expect(env.client.workflow.getHandle(orderWorkflowId(tradeNo, { mchid: DIRECT })).describe()).rejects.toThrow(
+      WorkflowNotFoundError,
+    );
+
+    // Reads naming the default merchant read the same refund and order as reads naming none.
+    let refund = await get(`/v1/refunds/${no}?mchid=${DIRECT}`);
+    for (const deadline = Date.now() + 20_000; refund.status === 404 && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 100));
+      refund = await get(`/v1/refunds/${no}?mchid=${DIRECT}`);
+    }
+    expect(refund.status).toBe(200);
+    expect(refund.body).toMatchObject({ out_refund_no: no, mchid: DIRECT, amount_fen: 300 });
+    const plain = await get(`/v1/refunds/${no}`);
+    expect({ ...identity(plain.body), mchid: plain.body.mchid }).toEqual({ ...identity(refund.body), mchid: DIRECT });
+    const orderNamed = await get(`/v1/orders/${tradeNo}?mchid=${DIRECT}`);
+    expect(orderNamed.status).toBe(200);
+    expect(orderNamed.body).toMatchObject({ out_trade_no: tradeNo, mchid: DIRECT, refund_count: 1 });
+    expect((await get(`/v1/orders/${tradeNo}`)).body).toEqual(orderNamed.body);
+  });
+
+  test("another merchant is another namespace: its out_trade_no is not the default merchant's order", async () => {
+    const tradeNo = await order(1_000);
+    const no = newRefundNo('APN');
+    expect((await post({ out_trade_no: tradeNo, out_refund_no: no, amount_fen: 100 })).status).toBe(201);
+    // The service provider has no such refund or order: its IDs are its own (domain/ids.ts).
+    const refund = await get(`/v1/refunds/${no}?mchid=${PROVIDER}&sub_mchid=${SUB}`);
+    expect(refund).toMatchObject({ status: 404, body: { error: { type: 'not_found' } } });
+    expect((refund.body.error as Json).message).toContain(`of merchant ${PROVIDER}, sub-merchant ${SUB}`);
+    const ledgerOfProvider = await get(`/v1/orders/${tradeNo}?mchid=${PROVIDER}&sub_mchid=${SUB}`);
+    expect(ledgerOfProvider.status).toBe(404);
+  });
+});
+
 describe('operations', () => {
   test('/healthz needs no key and answers 200 while Temporal answers; every answer has a Request-Id', async () => {
     const res = await call('/healthz');
@@ -368,6 +421,7 @@ describe('operations', () => {
       config: { port: 0, logLevel: 'silent', decisionTimeoutMs: 1_500, queryTimeoutMs: 1_000 },
       temporal: new Client({ connection, dataConverter: testDataConverter() }),
       taskQueue,
+      merchants: TEST_MERCHANTS,
       keys: [{ name: 'order-service', sha256: sha256Hex(KEY) }],
     });
     try {

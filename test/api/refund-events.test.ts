@@ -20,6 +20,7 @@ import { newRefundNo } from '../workflows/helpers';
 import { recordHistory } from '../replay/record';
 import { eventDeliveries, refundStatus, timeline } from '../../src/ops/refund-ops';
 import { orderWorkflowId } from '../../src/domain/ids';
+import { TEST_MERCHANTS } from './api-stack';
 
 const KEY = 'test-key-events-0123456789abcdef';
 const SECRET = 'whsec-test-0123456789abcdef0123456789';
@@ -50,6 +51,7 @@ beforeAll(async () => {
     config: { port: 0, logLevel: 'warn', decisionTimeoutMs: 20_000, queryTimeoutMs: 10_000 },
     temporal: env.client,
     taskQueue,
+    merchants: TEST_MERCHANTS,
     keys: [{ name: 'order-service', sha256: sha256Hex(KEY) }],
   });
   base = await api.listen();

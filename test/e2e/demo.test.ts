@@ -51,7 +51,7 @@ it('walks every refund path to its expected end and exits 0', async () => {
   const summary = stdout.slice(stdout.lastIndexOf('summary:'));
   if (code !== 0) console.log(stdout.slice(-6000));
   expect(code).toBe(0);
-  expect(summary).toContain('all 8 paths reached their expected end.');
+  expect(summary).toContain('all 10 paths reached their expected end.');
   for (const name of [
     'balance-instant',
     'bank-card-days',
@@ -59,6 +59,8 @@ it('walks every refund path to its expected end and exits 0', async () => {
     'system-error-retried',
     'closed',
     'abnormal-operator',
+    'v2-merchant',
+    'partner-sub-merchant',
     'cap-50-rejected',
     'paid-total-rejected',
   ]) {

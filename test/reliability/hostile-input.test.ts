@@ -20,7 +20,9 @@ import { parseDocument } from 'yaml';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { UsageError } from '../../src/cli/support/args';
 import { ConfigError, DEFAULT_STACK_CONFIG_PATH, parseStackConfig } from '../../src/config/stack-config';
-import { createGatewayFromConfig } from '../../src/config/wechatpay-config';
+import { loadProgramRegistry } from '../../src/merchants/program-registry';
+import { createMerchantGateways } from '../../src/merchants/gateway-pool';
+import { MerchantCredentialError } from '../../src/merchants/types';
 import { orderWorkflowId } from '../../src/domain/ids';
 import { describeZodError } from '../../src/domain/zod-errors';
 import type { PollingConfig } from '../../src/domain/schemas';
@@ -770,7 +772,16 @@ describe('scenario 5: hostile input', () => {
             }
             expect(err).toBeInstanceOf(ConfigError);
             expect((err as Error).message).toMatch(/^mutated\.yml: /);
-            expect((err as Error).message).toContain(leaf.path.join('.'));
+            // A merchant is named by its mchid (by its position when the mchid itself is the bad value).
+            const [section, index, ...rest] = leaf.path;
+            const mchid = section === 'merchants' ? shippedConfig.merchants?.[Number(index)]?.mchid : undefined;
+            const names = [
+              leaf.path.join('.'),
+              ...(section === 'merchants' ? [`merchants[${mchid}]`, `merchants[${index}]`] : []).map((m) =>
+                [m, ...rest].join('.'),
+              ),
+            ];
+            expect(names.some((name) => (err as Error).message.includes(name))).toBe(true);
           },
         ),
         fcOptions(RUNS.config),
@@ -877,16 +888,30 @@ describe('scenario 5: hostile input', () => {
         },
       });
       let n = 0;
+      /**
+       * The older single-merchant file, read as a registry of one, and its merchant's gateway built (credentials are
+       * read at first use): the file's own rules are ConfigErrors at start, its keys MerchantCredentialErrors.
+       */
       const load = (content: unknown) => {
         const file = path.join(dir, `m${n++}.yml`);
         writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
-        return createGatewayFromConfig(shippedConfig, { WECHATPAY_BACKEND: 'production', WECHATPAY_CONFIG: file });
+        const { registry } = loadProgramRegistry({ WECHATPAY_BACKEND: 'production', WECHATPAY_CONFIG: file });
+        const gateways = createMerchantGateways(registry);
+        try {
+          gateways.forMerchant();
+        } catch (e) {
+          void gateways.close();
+          throw e;
+        }
+        const merchant = registry.resolve();
+        return { mchid: merchant.mchid, apiVersion: merchant.apiVersion, gateway: { close: () => gateways.close() } };
       };
+      const isConfigRefusal = (err: unknown) => err instanceof ConfigError || err instanceof MerchantCredentialError;
 
       it('the base file is valid (so every refusal below is the mutation’s doing)', async () => {
         const sel = load(base());
-        expect(sel).toMatchObject({ backend: 'production', apiVersion: 'v3', mchid: '1900000109' });
-        await sel.gateway.close?.();
+        expect(sel).toMatchObject({ apiVersion: 'v3', mchid: '1900000109' });
+        await sel.gateway.close();
       });
 
       it('a wrong-typed or out-of-rule value → ConfigError naming the key path, never a TypeError', () => {
@@ -927,7 +952,7 @@ describe('scenario 5: hostile input', () => {
               } catch (e) {
                 err = e;
               }
-              expect(err).toBeInstanceOf(ConfigError);
+              expect(isConfigRefusal(err)).toBe(true);
               // apiVersion picks the branch: its message names the discriminator.
               expect((err as Error).message).toContain(p[0] === 'apiVersion' ? 'apiVersion' : p.join('.'));
               expect((err as Error).message).not.toMatch(/root:x:0/);
@@ -939,15 +964,21 @@ describe('scenario 5: hostile input', () => {
 
       // Found by this suite (fixed): a PEM-shaped but corrupt key passed the schema, then the worker died at start
       // with node's raw `error:1E08010C:DECODER routines::unsupported`, naming no setting.
-      it('a corrupt PEM public key → ConfigError naming v3.wechatpayPublicKeys.0.publicKey', () => {
+      it('a corrupt PEM public key → a refusal naming v3.wechatpayPublicKeys.0.publicKey', () => {
         const file = base();
         file.v3.wechatpayPublicKeys[0].publicKey = '-----BEGIN PUBLIC KEY-----\nnotakey\n-----END PUBLIC KEY-----';
-        expect(() => load(file)).toThrow(ConfigError);
-        expect(() => load(file)).toThrow('v3.wechatpayPublicKeys.0.publicKey');
+        let err: unknown;
+        try {
+          load(file);
+        } catch (e) {
+          err = e;
+        }
+        expect(isConfigRefusal(err)).toBe(true);
+        expect((err as Error).message).toContain('v3.wechatpayPublicKeys.0.publicKey');
       });
 
       // Found by this suite (fixed): a corrupt merchant private key was only noticed when the first refund was signed.
-      it('a corrupt PEM private key → ConfigError naming v3.merchantPrivateKey at start', async () => {
+      it('a corrupt PEM private key → a refusal naming v3.merchantPrivateKey before the first refund', async () => {
         const file = base();
         file.v3.merchantPrivateKey = '-----BEGIN PRIVATE KEY-----\nxx\n-----END PRIVATE KEY-----';
         let err: unknown;
@@ -957,7 +988,7 @@ describe('scenario 5: hostile input', () => {
         } catch (e) {
           err = e;
         }
-        expect(err).toBeInstanceOf(ConfigError);
+        expect(isConfigRefusal(err)).toBe(true);
         expect((err as Error).message).toContain('v3.merchantPrivateKey');
       });
 

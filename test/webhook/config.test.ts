@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { webhookMerchantSource } from '../../src/config/webhook-settings';
 import { describeZodError as formatZodError } from '../../src/domain/zod-errors';
 import { webhookConfigSchema } from '../../src/webhook/config';
 import { MerchantConfigError, verifierFromConfig } from '../../src/webhook/merchants';
@@ -157,6 +158,40 @@ describe('merchant material from configuration', () => {
     }).merchants;
     expect(() => verifierFromConfig(fileCfg, { toleranceSeconds: 300, baseDir: dir })).toThrow(
       /cannot read missing\.txt: ENOENT/,
+    );
+  });
+});
+
+describe('where the webhook’s merchants come from', () => {
+  const listed = webhookConfigSchema.parse({ merchants: [{ mchid: '1900000109', v2: { apiKey: { env: 'K' } } }] });
+  const none = webhookConfigSchema.parse({});
+  const settings = (config = none, stackHasMerchants = false, stackBackend?: string) => ({
+    config,
+    source: 'stack.yml',
+    stackHasMerchants,
+    stackBackend,
+  });
+
+  it('the registry the worker reads whenever one is named, and always in production', () => {
+    expect(webhookMerchantSource(settings(none, true), {})).toBe('registry');
+    expect(webhookMerchantSource(settings(), { WXREFUND_MERCHANTS: '/etc/merchants.yml' })).toBe('registry');
+    expect(webhookMerchantSource(settings(), { WECHATPAY_BACKEND: 'production' })).toBe('registry');
+    expect(webhookMerchantSource(settings(none, false, 'production'), {})).toBe('registry');
+  });
+
+  it('else webhook.merchants, else (local stack) the simulator’s manifest', () => {
+    expect(webhookMerchantSource(settings(listed), { WECHATPAY_CONFIG: '/etc/merchant.yml' })).toBe(
+      'webhook.merchants',
+    );
+    expect(webhookMerchantSource(settings(), {})).toBe('simulator manifest');
+  });
+
+  it('refuses webhook.merchants beside a registry, naming both', () => {
+    expect(() => webhookMerchantSource(settings(listed, true), {})).toThrow(
+      'stack.yml: webhook.merchants and stack.yml: merchants both list merchants',
+    );
+    expect(() => webhookMerchantSource(settings(listed), { WXREFUND_MERCHANTS: '/etc/merchants.yml' })).toThrow(
+      'webhook.merchants and WXREFUND_MERCHANTS both list merchants',
     );
   });
 });

@@ -13,15 +13,17 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
-import { refundWorkflowId } from '../../src/domain/ids';
+import { merchantScope, refundWorkflowId, type MerchantScope } from '../../src/domain/ids';
 import { refundWorkflow } from '../../src/workflows';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/server';
 import type { SimulatorConfigInput } from '../../src/simulator/config';
+import { DEMO_DIRECT_MCHID } from '../../src/simulator/keys';
 import { v2GatewayConfigFor, v3GatewayConfigFor } from '../../src/simulator/manifest';
 import { createV2Gateway } from '../../src/wechatpay/v2/gateway';
 import { createV3Gateway } from '../../src/wechatpay/v3/gateway';
 import type { RefundGateway } from '../../src/wechatpay/gateway';
 import type { WebhookConfigInput } from '../../src/webhook/config';
+import type { MerchantDirectory } from '../../src/webhook/merchant-directory';
 import type { MerchantVerifier } from '../../src/webhook/merchant-verifier';
 import { verifiersFromSimulatorManifest } from '../../src/webhook/merchants';
 import { createWebhookServer, notifyUrl, type WebhookServer } from '../../src/webhook/server';
@@ -67,7 +69,7 @@ export async function startWebhook(
   sim: SimulatorHandle,
   temporal: Client,
   config: Partial<WebhookConfigInput> = {},
-  merchants: readonly MerchantVerifier[] = verifiersFromSimulatorManifest(sim.manifest),
+  merchants: readonly MerchantVerifier[] | MerchantDirectory = verifiersFromSimulatorManifest(sim.manifest),
 ): Promise<WebhookUnderTest> {
   const dir = mkdtempSync(path.join(tmpdir(), 'webhook-test-'));
   const orphanLogPath = path.join(dir, 'orphans.jsonl');
@@ -181,12 +183,12 @@ export async function startStandInWorker(env: TestWorkflowEnvironment) {
   const running = worker.run();
   return {
     taskQueue,
-    /** Starts `refund-<out_refund_no>` (or the partner-mode id) waiting for its notification. */
-    startWaiter(outRefundNo: string, subMchid?: string): Promise<WorkflowHandle<typeof notificationWaiter>> {
-      return env.client.workflow.start(notificationWaiter, {
-        taskQueue,
-        workflowId: refundWorkflowId(outRefundNo, subMchid),
-      });
+    /** Starts `refund-<out_refund_no>` (or the ID of `scope`'s merchant: domain/ids.ts) waiting for its notification. */
+    startWaiter(outRefundNo: string, scope?: MerchantScope): Promise<WorkflowHandle<typeof notificationWaiter>> {
+      return this.startWaiterAt(refundWorkflowId(outRefundNo, scope));
+    },
+    startWaiterAt(workflowId: string): Promise<WorkflowHandle<typeof notificationWaiter>> {
+      return env.client.workflow.start(notificationWaiter, { taskQueue, workflowId });
     },
     async close() {
       worker.shutdown();
@@ -259,7 +261,8 @@ export async function startRefundWorker(
       });
       const handle = await env.client.workflow.start(refundWorkflow, {
         taskQueue,
-        workflowId: refundWorkflowId(nos.outRefundNo, owner.subMchid),
+        // The manifest's webhook takes the first direct merchant as the default: only the others' IDs name them.
+        workflowId: refundWorkflowId(nos.outRefundNo, merchantScope(owner.mchid, owner.subMchid, DEMO_DIRECT_MCHID)),
         args: [{ ...nos, subMchid: owner.subMchid, refundFen: 300, totalFen: 1_000, payerBankType: 'OTHERS' }],
       });
       await waitFor('create accepted by the simulator', async () =>

@@ -14,6 +14,8 @@ import { createDevServerEnv, devServerAddress } from '../harness/temporal';
 import { REPO_ROOT } from '../harness/paths';
 import {
   DEMO_DIRECT_MCHID,
+  DEMO_PROVIDER_MCHID,
+  DEMO_SUB_MCHID,
   createRefund,
   deliveryAttempts,
   startFrozenSimulator,
@@ -105,4 +107,82 @@ it('starts from config, verifies and signals a genuine notification, and stops c
   child.kill('SIGTERM');
   expect(await exited).toBe(0);
   for (const m of sim.manifest.merchants) expect(output).not.toContain(m.apiV3Key);
+});
+
+/** The stack file of the registry test: its `merchants:` section is the merchant registry the worker reads too. */
+function registryStackFile(file: string, port: number, merchants: string[]): void {
+  writeFileSync(
+    file,
+    [
+      // What a stack file needs (the registry is read by the stack file's own rules): its dev server section.
+      'temporal:',
+      '  dynamicConfig: { frontend.enableServerVersionCheck: false }',
+      'simulator:',
+      `  keysDir: ${JSON.stringify(path.join(dir, 'keys'))}`,
+      'webhook:',
+      `  port: ${port}`,
+      `  publicBaseUrl: http://127.0.0.1:${port}`,
+      '  logLevel: info',
+      `  orphanLogPath: ${JSON.stringify(path.join(dir, 'orphans-registry.jsonl'))}`,
+      'merchants:',
+      ...merchants.map((m) => `  - ${m}`),
+      '',
+    ].join('\n'),
+  );
+}
+
+it("serves the stack file's merchant registry and follows it on SIGHUP, without a restart", async () => {
+  const port = await freePort();
+  const configFile = path.join(dir, 'registry-stack.yml');
+  const direct = `{ mchid: "${DEMO_DIRECT_MCHID}", default: true, apiVersion: v3, credentials: simulator }`;
+  const partner = `{ mchid: "${DEMO_PROVIDER_MCHID}", mode: partner, apiVersion: v3, credentials: simulator }`;
+  registryStackFile(configFile, port, [direct]);
+  let log = '';
+  const program = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/cli/webhook.ts'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      WXREFUND_STACK_CONFIG: configFile,
+      TEMPORAL_ADDRESS: devServerAddress(),
+      TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+    },
+  });
+  child = program;
+  program.stdout.on('data', (d: Buffer) => (log += d.toString('utf8')));
+  program.stderr.on('data', (d: Buffer) => (log += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => program.once('exit', (code) => resolve(code)));
+  const lineWith = (text: string) => log.split('\n').find((l) => l.includes(text));
+
+  await waitFor(
+    'webhook listening',
+    async () => {
+      if (program.exitCode !== null) throw new Error(`the webhook exited (${program.exitCode}):\n${log}`);
+      return lineWith('refund notification webhook listening');
+    },
+    60_000,
+  );
+  expect(JSON.parse(lineWith('refund notification webhook listening')!)).toMatchObject({
+    merchantSource: 'registry',
+    merchants: [DEMO_DIRECT_MCHID],
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const nos = uniqueNos('mainreg');
+  const gateway = v3Gateway(sim, DEMO_PROVIDER_MCHID, baseUrl);
+  await createRefund(sim, gateway, { mchid: DEMO_PROVIDER_MCHID, subMchid: DEMO_SUB_MCHID, ...nos });
+  const handle = await standIn.startWaiterAt(`refund-${DEMO_PROVIDER_MCHID}.${DEMO_SUB_MCHID}.${nos.outRefundNo}`);
+  await sim.admin.advance({ seconds: 30 });
+  await waitFor('the first delivery', async () =>
+    (await deliveryAttempts(sim, nos.outRefundNo)).length ? 1 : undefined,
+  );
+  expect((await deliveryAttempts(sim, nos.outRefundNo)).map((a) => a.statusCode)).toEqual([404]);
+
+  registryStackFile(configFile, port, [direct, partner]);
+  program.kill('SIGHUP');
+  await waitFor('registry reloaded', async () => lineWith(`"added":["${DEMO_PROVIDER_MCHID}"]`), 30_000);
+  await sim.admin.advance({ seconds: 15 }); // WeChat's first retry
+  await expect(handle.result()).resolves.toMatchObject({ outRefundNo: nos.outRefundNo, status: 'SUCCESS' });
+  expect((await deliveryAttempts(sim, nos.outRefundNo)).map((a) => a.statusCode)).toEqual([404, 200]);
+
+  program.kill('SIGTERM');
+  expect(await exited).toBe(0);
 });

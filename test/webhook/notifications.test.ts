@@ -88,9 +88,9 @@ describe('genuine notifications complete refunds', () => {
     expect(line?.reqId).toEqual(expect.any(String));
   });
 
-  it('v3 (service provider): notification for the sub-merchant reaches refund-<sub_mchid>-<out_refund_no>', async () => {
+  it('v3 (service provider, not the default merchant): reaches refund-<mchid>.<sub_mchid>.<out_refund_no>', async () => {
     const { outRefundNo, handle } = await partnerV3.start('v3sp');
-    expect(handle.workflowId).toBe(`refund-${DEMO_SUB_MCHID}-${outRefundNo}`);
+    expect(handle.workflowId).toBe(`refund-${DEMO_PROVIDER_MCHID}.${DEMO_SUB_MCHID}.${outRefundNo}`);
     await sim.admin.advance(SETTLE);
     await expect(handle.result()).resolves.toMatchObject({ outRefundNo, state: 'SUCCESS', notifications: 1 });
     expect(webhook.logs.lines.find((l) => l.outRefundNo === outRefundNo)).toMatchObject({

@@ -15,23 +15,142 @@ import type { MerchantVerifier } from '../../src/webhook/merchant-verifier';
 import { createWebhookMetrics } from '../../src/webhook/metrics';
 import type { NotificationHandlerDeps } from '../../src/webhook/notification-handler';
 import { registerNotificationRoutes, type NotificationRoutesContext } from '../../src/webhook/notification-routes';
-import { merchantDirectory } from '../../src/webhook/server';
+import { createRegistry } from '../../src/merchants/registry';
+import {
+  MerchantCredentialError,
+  type MerchantEntry,
+  type MerchantGateways,
+  type MerchantRegistry,
+  type RegistryChange,
+} from '../../src/merchants/types';
+import { fixedDirectory } from '../../src/webhook/merchant-directory';
+import { registryDirectory } from '../../src/webhook/registry-verifiers';
 
 const V2_ONLY: MerchantVerifier = { mchid: '1900000109', decodeV2: async () => Promise.reject(new Error('unused')) };
 const OTHER: MerchantVerifier = { mchid: '1900000110' };
 const silent = new Writable({ write: (_chunk, _enc, done) => done() });
 
-describe('merchantDirectory', () => {
+describe('fixedDirectory', () => {
+  const defaultOf = (...args: Parameters<typeof fixedDirectory>) => fixedDirectory(...args).current().defaultMchid;
+
   it('serves the only merchant on the paths without /:mchid, none when there are several', () => {
-    expect(merchantDirectory([V2_ONLY], undefined).defaultMchid).toBe('1900000109');
-    expect(merchantDirectory([V2_ONLY, OTHER], undefined).defaultMchid).toBeUndefined();
-    expect(merchantDirectory([V2_ONLY, OTHER], '1900000110').defaultMchid).toBe('1900000110');
+    expect(defaultOf([V2_ONLY], undefined)).toBe('1900000109');
+    expect(defaultOf([V2_ONLY, OTHER], undefined)).toBeUndefined();
+    expect(defaultOf([V2_ONLY, OTHER], '1900000110')).toBe('1900000110');
+  });
+
+  it('takes the merchant marked default (the simulator manifest’s first direct one) unless configured otherwise', () => {
+    const marked = { ...OTHER, isDefault: true };
+    expect(defaultOf([V2_ONLY, marked], undefined)).toBe('1900000110');
+    expect(defaultOf([V2_ONLY, marked], '1900000109')).toBe('1900000109');
   });
 
   it('refuses a default that names no merchant', () => {
-    expect(() => merchantDirectory([V2_ONLY], '42')).toThrow(
+    expect(() => fixedDirectory([V2_ONLY], '42')).toThrow(
       'webhook.defaultMchid 42 is not one of the merchants (1900000109)',
     );
+  });
+});
+
+/** A v2 merchant of a hand-made registry: its API key, or the error reading it throws. */
+function v2Entry(mchid: string, fingerprint: string, key: string | Error, isDefault = false): MerchantEntry {
+  return {
+    mchid,
+    apiVersion: 'v2',
+    mode: 'direct',
+    isDefault,
+    budget: { createsPerSecond: 1, queriesPerSecond: 1 },
+    fingerprint,
+    resolveEvents: () => undefined,
+    gatewayConfig() {
+      if (key instanceof Error) throw key;
+      return {
+        apiVersion: 'v2',
+        v2: { mchid, appid: 'wx0', apiKey: key, clientCertificate: '', clientPrivateKey: '' },
+      };
+    },
+  };
+}
+
+/** Just the part of the gateway pool the webhook's directory uses (v2 merchants have no keyring). */
+function poolOf(initial: MerchantRegistry) {
+  let current = initial;
+  const listeners: Array<(c: RegistryChange, r: MerchantRegistry) => void> = [];
+  const pool = {
+    registry: () => current,
+    keyringOf: () => undefined,
+    onChange(listener: (c: RegistryChange, r: MerchantRegistry) => void) {
+      listeners.push(listener);
+      return () => undefined;
+    },
+    replaceRegistry(next: MerchantRegistry, change: RegistryChange) {
+      current = next;
+      for (const l of listeners) l(change, next);
+      return change;
+    },
+  };
+  return pool as unknown as MerchantGateways & {
+    replaceRegistry(n: MerchantRegistry, c: RegistryChange): RegistryChange;
+  };
+}
+
+describe('registryDirectory', () => {
+  const KEY_A = 'a'.repeat(32);
+  const KEY_B = 'b'.repeat(32);
+
+  it('builds each verifier once; a reload gives new requests the new ones, earlier views keep theirs', () => {
+    const pool = poolOf(createRegistry('r1', [v2Entry('1900000109', 'a1', KEY_A, true)]));
+    const directory = registryDirectory(pool);
+    const before = directory.current();
+    const first = before.lookup('1900000109');
+    expect(first.kind).toBe('ready');
+    expect(before.lookup('1900000109')).toEqual(first);
+    expect(before.lookup('1900000110')).toEqual({ kind: 'unknown' });
+
+    pool.replaceRegistry(
+      createRegistry('r2', [v2Entry('1900000109', 'a2', KEY_B), v2Entry('1900000110', 'c1', KEY_A, true)]),
+      { added: ['1900000110'], removed: [], changed: ['1900000109'] },
+    );
+    const after = directory.current();
+    expect(after.defaultMchid).toBe('1900000110');
+    expect(after.lookup('1900000110').kind).toBe('ready');
+    const rebuilt = after.lookup('1900000109');
+    expect(rebuilt.kind === 'ready' && first.kind === 'ready' && rebuilt.verifier !== first.verifier).toBe(true);
+    // A request that arrived before the reload goes on with the merchants and default it started with.
+    expect(before.defaultMchid).toBe('1900000109');
+    expect(before.mchids()).toEqual(['1900000109']);
+  });
+
+  it('one merchant’s unreadable or invalid key makes only that merchant unavailable, naming the setting', () => {
+    const secret = 'not-32-characters';
+    const missing = new MerchantCredentialError(
+      '1900000111',
+      'merchants[1900000111].v2.apiKey',
+      'merchants[1900000111].v2.apiKey: cannot read /run/secrets/k: ENOENT',
+    );
+    const directory = registryDirectory(
+      poolOf(
+        createRegistry('r', [
+          v2Entry('1900000109', 'a', KEY_A, true),
+          v2Entry('1900000110', 'b', secret),
+          v2Entry('1900000111', 'c', missing),
+        ]),
+      ),
+    );
+    const view = directory.current();
+    expect(view.lookup('1900000109').kind).toBe('ready');
+    const invalid = view.lookup('1900000110');
+    expect(invalid).toEqual({
+      kind: 'unavailable',
+      setting: 'merchants[1900000110].v2.apiKey',
+      message: 'merchants[1900000110].v2.apiKey: must be 32 printable ASCII characters',
+    });
+    expect(JSON.stringify(invalid)).not.toContain(secret);
+    expect(view.lookup('1900000111')).toMatchObject({
+      kind: 'unavailable',
+      setting: 'merchants[1900000111].v2.apiKey',
+    });
+    expect([...view.others('1900000110')].map((v) => v.mchid)).toEqual(['1900000109']);
   });
 });
 
@@ -42,12 +161,10 @@ describe('notification routes and fallback answers on a bare app', () => {
 
   beforeAll(async () => {
     const config = webhookConfigSchema.parse({ port: 0 });
-    const { merchants, defaultMchid } = merchantDirectory([V2_ONLY], undefined);
     ctx = {
       // Never reached: every request below is refused before verification.
       handlerDeps: {} as NotificationHandlerDeps,
-      merchants,
-      defaultMchid,
+      directory: fixedDirectory([V2_ONLY], undefined),
       metrics: createWebhookMetrics(),
       handlerTimeoutMs: config.handlerTimeoutMs,
     };

@@ -18,6 +18,7 @@ import { orderLedgerWorkflow } from '../../src/workflows/order-ledger';
 import { testDataConverter, uniqueTaskQueue, workflowBundle } from '../harness/temporal';
 import { registerFakeOrder } from '../support/fake-gateway';
 import { recordHistory } from '../replay/record';
+import { pollJitterMs } from '../../src/domain/poll-jitter';
 
 export async function createWorker(env: TestWorkflowEnvironment, gateway: RefundGateway, taskQueue: string) {
   return Worker.create({
@@ -62,7 +63,7 @@ export async function withWorker<T>(
  * terminated while one of its activity or workflow tasks is still outstanding, and (2) when a child ends after its
  * parent closed. So: wait until nothing is in flight, then terminate children before their ledgers.
  */
-async function terminateStarted(env: TestWorkflowEnvironment): Promise<void> {
+export async function terminateStarted(env: TestWorkflowEnvironment): Promise<void> {
   const handles = [...started];
   started.clear();
   const children: string[] = [];
@@ -174,7 +175,7 @@ export async function requestRefund(
     registerFakeOrder({ ...identity, paidTotalFen, paidAt, payerBankType });
   }
   const startWorkflowOperation = new WithStartWorkflowOperation(orderLedgerWorkflow, {
-    workflowId: orderWorkflowId(ledger.outTradeNo, ledger.subMchid),
+    workflowId: orderWorkflowId(ledger.outTradeNo, { mchid: ledger.mchid, subMchid: ledger.subMchid }),
     taskQueue,
     workflowIdConflictPolicy: 'USE_EXISTING',
     args: [identity],
@@ -189,14 +190,20 @@ export async function requestRefund(
     track(
       await startWorkflowOperation
         .workflowHandle()
-        .catch(() => env.client.workflow.getHandle(orderWorkflowId(ledger.outTradeNo, ledger.subMchid))),
+        .catch(() =>
+          env.client.workflow.getHandle(
+            orderWorkflowId(ledger.outTradeNo, { mchid: ledger.mchid, subMchid: ledger.subMchid }),
+          ),
+        ),
     );
   }
 }
 
 export function ledgerHandle(env: TestWorkflowEnvironment, ledger: OrderLedgerInput) {
   return track(
-    env.client.workflow.getHandle<typeof orderLedgerWorkflow>(orderWorkflowId(ledger.outTradeNo, ledger.subMchid)),
+    env.client.workflow.getHandle<typeof orderLedgerWorkflow>(
+      orderWorkflowId(ledger.outTradeNo, { mchid: ledger.mchid, subMchid: ledger.subMchid }),
+    ),
   );
 }
 
@@ -208,6 +215,15 @@ export function expectTimesNear(actualMs: number[], expectedMs: number[], slackM
   expect(actualMs).toHaveLength(expectedMs.length);
   const off = actualMs.map((a, i) => a - expectedMs[i]).filter((d) => d < -1_000 || d > slackMs);
   expect({ actualMs, expectedMs, off }).toEqual({ actualMs, expectedMs, off: [] });
+}
+
+/**
+ * The scheduled poll offsets `expectedMs` (from acceptance) as a refund numbered `outRefundNo` runs them: each moved
+ * by its per-refund spread (src/domain/poll-jitter.ts), computed from the wait the workflow planned after the poll
+ * before (`actualMs`, as observed).
+ */
+export function withPollJitter(expectedMs: number[], actualMs: number[], outRefundNo: string): number[] {
+  return expectedMs.map((t, i) => t + pollJitterMs(outRefundNo, t - (i === 0 ? 0 : (actualMs[i - 1] ?? 0))));
 }
 
 /** The reason the workflow gave for rejecting an update (the client wraps it in WorkflowUpdateFailedError). */

@@ -9,7 +9,9 @@ import { resolveAbnormalUpdate, retryNowUpdate } from '../../src/workflows/defin
 import type { ResolveAbnormalRequest } from '../../src/domain/schemas';
 import { FakeGateway } from '../support/fake-gateway';
 import {
+  expectTimesNear,
   notify,
+  withPollJitter,
   recordHistory,
   refundInput,
   startRefund,
@@ -107,12 +109,14 @@ test('ABNORMAL, then an operator resolves it with bank details, then SUCCESS', a
       'SUCCESS:query',
     ]);
     expect(view.notifications.find((n) => n.notificationId === 'EV-abnormal-1')?.deliveries).toBe(2);
-    // After the apply, the bank-card schedule restarts: +1 min, +5, +30 min, +2 h, +6 h, +12 h, +24 h.
+    // After the apply, the bank-card schedule restarts: +1 min, +5, +30 min, +2 h, +6 h, +12 h, +24 h (each moved by
+    // this refund's own spread, domain/poll-jitter.ts).
     const applyAt = Date.parse(view.transitions[2].at);
     const after = view.polls
       .filter((p) => p.reason === 'SCHEDULED' && Date.parse(p.at) > applyAt)
-      .map((p) => Math.round((Date.parse(p.at) - applyAt) / MINUTE_MS));
-    expect(after).toEqual([1, 5, 30, 120, 360, 720, 1440]);
+      .map((p) => Date.parse(p.at) - applyAt);
+    const schedule = [1, 5, 30, 120, 360, 720, 1440].map((m) => m * MINUTE_MS);
+    expectTimesNear(after, withPollJitter(schedule, after, input.outRefundNo));
     expect((await handle.describe()).searchAttributes.RefundChannel).toEqual(['OTHER_BANKCARD']);
     await recordHistory('refund-abnormal-operator-success', handle);
   });

@@ -12,7 +12,16 @@ import {
   MINUTE_MS,
 } from '../../src/domain/poll-schedule';
 import { FakeGateway } from '../support/fake-gateway';
-import { expectTimesNear, notify, recordHistory, refundInput, startRefund, status, withWorker } from './helpers';
+import {
+  expectTimesNear,
+  notify,
+  withPollJitter,
+  recordHistory,
+  refundInput,
+  startRefund,
+  status,
+  withWorker,
+} from './helpers';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -57,13 +66,16 @@ test('a refund notified within a minute succeeds without a single query', async 
 test('without a notification, a balance refund is found by the query 60 s after acceptance', async () => {
   const gateway = new FakeGateway({ channel: 'BALANCE', defaultProgress: [{ afterMs: 30_000, status: 'SUCCESS' }] });
   await withWorker(env, gateway, async (taskQueue) => {
-    const handle = await startRefund(env, taskQueue, refundInput({ payerBankType: 'OTHERS' }));
+    const input = refundInput({ payerBankType: 'OTHERS' });
+    const handle = await startRefund(env, taskQueue, input);
     const outcome = await handle.result();
 
     expect(outcome).toMatchObject({ state: 'SUCCESS', channel: 'BALANCE', queries: 1, notifications: 0 });
     const view = await status(handle);
     expect(view.schedule?.kind).toBe('BALANCE');
-    expectTimesNear(offsetsFromAcceptance(view), [60_000]);
+    // 60 s, and this refund's own spread of up to 12 s so that refunds accepted together do not poll together.
+    const polled = offsetsFromAcceptance(view);
+    expectTimesNear(polled, withPollJitter([60_000], polled, input.outRefundNo));
     expect(view.polls[0]).toMatchObject({ reason: 'SCHEDULED', result: 'SUCCESS', decision: 'apply' });
     await recordHistory('refund-balance-found-by-first-poll', handle);
   });
@@ -73,13 +85,15 @@ test('a bank-card refund settling on day 3 is found by the bank-card schedule', 
   const settlesAfter = 66 * HOUR_MS; // day 3, afternoon
   const gateway = new FakeGateway({ defaultProgress: [{ afterMs: settlesAfter, status: 'SUCCESS' }] });
   await withWorker(env, gateway, async (taskQueue) => {
-    const handle = await startRefund(env, taskQueue, refundInput({ payerBankType: 'ICBC_DEBIT' }));
+    const input = refundInput({ payerBankType: 'ICBC_DEBIT' });
+    const handle = await startRefund(env, taskQueue, input);
     const outcome = await handle.result();
 
     const view = await status(handle);
     const expected = allScheduledPolls(DEFAULT_BANK_CARD_SCHEDULE, 0).filter((t) => t < settlesAfter + 12 * HOUR_MS);
     const firstAfterSettlement = expected.findIndex((t) => t >= settlesAfter);
-    expectTimesNear(offsetsFromAcceptance(view), expected.slice(0, firstAfterSettlement + 1));
+    const polled = offsetsFromAcceptance(view);
+    expectTimesNear(polled, withPollJitter(expected.slice(0, firstAfterSettlement + 1), polled, input.outRefundNo));
     expect(outcome).toMatchObject({ state: 'SUCCESS', queries: 11 });
     expect(view.polls.slice(0, -1).every((p) => p.result === 'PROCESSING')).toBe(true);
 
@@ -103,7 +117,8 @@ test('a refund still PROCESSING when the balance schedule runs out goes to MANUA
     const view = await status(handle);
     expect(view).toMatchObject({ state: 'MANUAL_REVIEW', reviewReason: 'POLL_HORIZON_EXCEEDED' });
     const schedule = allScheduledPolls(DEFAULT_BALANCE_SCHEDULE, 0);
-    expectTimesNear(offsetsFromAcceptance(view).slice(0, schedule.length), schedule);
+    const polled = offsetsFromAcceptance(view).slice(0, schedule.length);
+    expectTimesNear(polled, withPollJitter(schedule, polled, input.outRefundNo));
     expect(schedule[schedule.length - 1]).toBe(24 * HOUR_MS);
     // After escalation only the slow daily check remains.
     expect(Date.parse(view.nextPollAt!) - Date.parse(view.transitions.at(-1)!.at)).toBeGreaterThanOrEqual(24 * HOUR_MS);

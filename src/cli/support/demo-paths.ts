@@ -6,7 +6,11 @@ import type { SimulatorAdminClient } from '../../simulator/admin-client';
 import type { OrderLedgerInput, RefundRequest } from '../../domain/schemas';
 import type { RefundStatusView } from '../../workflows/types';
 
+/** The demo's merchants (temporal-dev.yml `merchants:`): the default one on API v3, one on API v2, a provider. */
 export const DEMO_MCHID = '1900000109';
+export const DEMO_V2_MCHID = '1900000110';
+export const DEMO_PROVIDER_MCHID = '1900000100';
+export const DEMO_SUB_MCHID = '1900000201';
 
 export interface DemoContext {
   admin: SimulatorAdminClient;
@@ -52,7 +56,8 @@ export function demoPaths(ctx: DemoContext): DemoPath[] {
   const refundNo = (suffix: string) => `${ctx.runId}${suffix}`;
   const seed = (o: OrderLedgerInput, bankType: string) =>
     ctx.admin.seedOrder({
-      mchid: DEMO_MCHID,
+      mchid: o.mchid ?? DEMO_MCHID,
+      ...(o.subMchid !== undefined ? { subMchid: o.subMchid } : {}),
       outTradeNo: o.outTradeNo,
       totalFen: o.paidTotalFen!,
       paidAt: o.paidAt,
@@ -152,6 +157,28 @@ export function demoPaths(ctx: DemoContext): DemoPath[] {
             : v.channel !== 'OTHER_BANKCARD'
               ? `paid via ${v.channel}, expected OTHER_BANKCARD`
               : undefined,
+      },
+    },
+    {
+      name: 'v2-merchant',
+      description: 'a second merchant, on API v2 (XML, HMAC-SHA256, client certificate), in the same worker',
+      order: order('V2', yuan(45), 'OTHERS', { mchid: DEMO_V2_MCHID }),
+      refund: { outRefundNo: refundNo('V2-1'), amountFen: yuan(45), reason: '退货' },
+      expect: {
+        state: 'SUCCESS',
+        check: (v) =>
+          v.mchid === DEMO_V2_MCHID ? undefined : `refund of merchant ${v.mchid}, expected ${DEMO_V2_MCHID}`,
+      },
+    },
+    {
+      name: 'partner-sub-merchant',
+      description: 'a service provider refunds for its sub-merchant (sp_mchid + sub_mchid)',
+      order: order('SUB', yuan(72), 'OTHERS', { mchid: DEMO_PROVIDER_MCHID, subMchid: DEMO_SUB_MCHID }),
+      refund: { outRefundNo: refundNo('SUB-1'), amountFen: yuan(20) },
+      expect: {
+        state: 'SUCCESS',
+        check: (v) =>
+          v.subMchid === DEMO_SUB_MCHID ? undefined : `sub-merchant ${v.subMchid}, expected ${DEMO_SUB_MCHID}`,
       },
     },
     {

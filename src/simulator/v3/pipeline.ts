@@ -25,9 +25,11 @@ function bizOutcome(core: SimulatorCore, e: unknown): Outcome {
   return failure(shape.status, shape.code, e.message, detail);
 }
 
-function sendError(core: SimulatorCore, reply: FastifyReply, o: Failure): void {
+function sendError(core: SimulatorCore, reply: FastifyReply, o: Failure, caller: SimMerchant | undefined): void {
   const text = JSON.stringify({ code: o.code, message: o.message, ...(o.detail ? { detail: o.detail } : {}) });
-  if (core.config.rules.signErrorReplies) reply.headers(core.signer.signHeaders(text));
+  if (core.config.rules.signErrorReplies) {
+    reply.headers(core.signer.signHeaders(text, undefined, core.signer.nextKey(caller)));
+  }
   reply.code(o.status).type('application/json; charset=utf-8').send(text);
 }
 
@@ -66,15 +68,16 @@ function afterCommitFaultAnswer(kind: string): Failure | undefined {
   }
 }
 
-/** The signed 200 reply (§3.3), possibly with a broken signature (fault F7). */
+/** The signed 200 reply (§3.3) in the caller's signing mode, possibly with a broken signature (fault F7). */
 function sendSigned(
   core: SimulatorCore,
   reply: FastifyReply,
+  caller: SimMerchant,
   outcome: Extract<Outcome, { ok: true }>,
   signatureFault: SignatureFault | undefined,
 ): void {
   const text = JSON.stringify(outcome.body);
-  const key = outcome.signWithCertificate ? core.signer.certificateKey() : undefined;
+  const key = (outcome.signWithCertificate && core.signer.certificateKey()) || core.signer.nextKey(caller);
   reply.headers(core.signer.signHeaders(text, signatureFault, key));
   reply.code(200).type('application/json; charset=utf-8').send(text);
 }
@@ -88,7 +91,7 @@ export function v3Route(core: SimulatorCore, endpoint: EndpointId, group: Budget
     const who: { caller?: SimMerchant } = {};
     let countAsError = true;
     const finish = (o: Failure) => {
-      sendError(core, reply, o);
+      sendError(core, reply, o, who.caller);
       core.calls.record(endpoint, o.status, o.code);
       if (who.caller && countAsError && o.status < 500 && o.status !== 429) {
         core.limiter.record(who.caller.mchid, group, false);
@@ -156,7 +159,7 @@ export function v3Route(core: SimulatorCore, endpoint: EndpointId, group: Budget
       }
       if (after?.kind === 'SLOW') await sleep(after.delayMs);
       const onReply = core.faults.strike(endpoint, 'reply', faultCtx);
-      sendSigned(core, reply, outcome, onReply?.kind as SignatureFault | undefined);
+      sendSigned(core, reply, caller, outcome, onReply?.kind as SignatureFault | undefined);
       core.calls.record(endpoint, 200);
     } finally {
       outcome.release?.();

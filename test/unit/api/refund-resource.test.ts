@@ -99,3 +99,19 @@ test('an event body is the same bytes every time it is built, with `created` in 
   // The long timelines stay out of events.
   expect(body).not.toContain('submitAttempts');
 });
+
+test('a refund names its merchant and sub-merchant, in answers and in events, so one events URL can serve many', () => {
+  const partner = view({ mchid: '1900000100', subMchid: '1900000201' });
+  expect(refundResourceOf(partner)).toMatchObject({ mchid: '1900000100', sub_mchid: '1900000201' });
+  const event = JSON.parse(
+    refundEventBody({
+      id: 'refund-1900000100.1900000201.R1:event-2',
+      type: 'refund.succeeded',
+      createdAt: '2026-12-03T02:05:00.900Z',
+      refund: snapshotOf(partner),
+    }),
+  );
+  expect(event.data.refund).toMatchObject({ mchid: '1900000100', sub_mchid: '1900000201' });
+  // Refunds from before merchants were named show no mchid rather than a guess.
+  expect(refundResourceOf(view())).not.toHaveProperty('mchid');
+});

@@ -10,6 +10,7 @@ import { loadStackConfig } from '../../../src/config/stack-config';
 import { writeStackConfigVariant } from '../../../src/config/stack-file';
 import { simulatorSettings } from '../../../src/config/simulator-settings';
 import { loadWebhookMerchants, webhookSettingsFromStackFile } from '../../../src/config/webhook-settings';
+import { createMerchantGateways } from '../../../src/merchants/gateway-pool';
 import { workerSettingsFromEnv } from '../../../src/config/worker-settings';
 import { parseSimulatorConfig, startSimulator, type SimulatorHandle } from '../../../src/simulator/server';
 import { devServerArgs } from '../../../src/stack/dev-server';
@@ -60,8 +61,15 @@ it('the simulator, the worker and the webhook meet in the same keys directory', 
   expect(sim.manifestPath).toBe(path.join(dir, '.data', 'simulator', 'keys', 'manifest.json'));
 
   const worker = workerSettingsFromEnv(env);
-  await worker.wechatpay.gateway.close?.();
-  expect(worker.wechatpay).toMatchObject({ backend: 'simulator', baseUrl: sim.baseUrl });
+  expect(worker.merchants.backend).toBe('simulator');
+  const gateways = createMerchantGateways(worker.merchants.registry);
+  try {
+    const resolved = worker.merchants.registry.resolve().gatewayConfig();
+    expect(resolved.apiVersion === 'v3' ? resolved.v3.baseUrl : resolved.v2.baseUrl).toBe(sim.baseUrl);
+    expect(gateways.forMerchant().apiVersion).toBe('v3');
+  } finally {
+    await gateways.close();
+  }
 
   const { config } = webhookSettingsFromStackFile(env);
   expect(config.simulatorKeysDir).toBe(path.join(dir, '.data', 'simulator', 'keys'));

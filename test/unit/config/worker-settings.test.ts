@@ -42,10 +42,12 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('production worker settings (WECHATPAY_BACKEND=production)', () => {
-  it('without WECHATPAY_CONFIG: refused, naming WECHATPAY_CONFIG, with no stack file present', () => {
+  it('without a merchant registry: refused, naming WXREFUND_MERCHANTS, with no stack file present', () => {
     const env = { WECHATPAY_BACKEND: 'production', WXREFUND_STACK_CONFIG: noStackFile };
     expect(() => workerSettingsFromEnv(env)).toThrow(ConfigError);
-    expect(() => workerSettingsFromEnv(env)).toThrow(/^WECHATPAY_CONFIG: required when WECHATPAY_BACKEND=production/);
+    expect(() => workerSettingsFromEnv(env)).toThrow(
+      /^WXREFUND_MERCHANTS: required when WECHATPAY_BACKEND=production .*WECHATPAY_CONFIG/,
+    );
   });
 
   it('with a merchant file and no stack file: configured from the environment and the defaults', async () => {
@@ -57,20 +59,20 @@ describe('production worker settings (WECHATPAY_BACKEND=production)', () => {
       TEMPORAL_NAMESPACE: 'refunds',
       WXREFUND_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
     });
-    try {
-      expect(settings).toMatchObject({
-        taskQueue: 'wechatpay-refunds',
-        metricsPort: 9464,
-        maxCachedWorkflows: undefined,
-        logLevel: 'INFO',
-        workflowBundlePath: undefined,
-        sealer: undefined,
-        temporal: { connectionOptions: { address: 'temporal.example.com:7233' }, namespace: 'refunds' },
-        wechatpay: { backend: 'production', apiVersion: 'v3', mchid: '1900000109' },
-      });
-    } finally {
-      await settings.wechatpay.gateway.close?.();
-    }
+    expect(settings).toMatchObject({
+      taskQueue: 'wechatpay-refunds',
+      metricsPort: 9464,
+      maxCachedWorkflows: undefined,
+      logLevel: 'INFO',
+      workflowBundlePath: undefined,
+      sealer: undefined,
+      temporal: { connectionOptions: { address: 'temporal.example.com:7233' }, namespace: 'refunds' },
+      merchants: { backend: 'production', watchPath: merchantFile },
+    });
+    // The older single-merchant file is a registry of one: its merchant is the default.
+    const [merchant] = settings.merchants.registry.list();
+    expect(merchant).toMatchObject({ mchid: '1900000109', apiVersion: 'v3', isDefault: true });
+    expect(settings.merchants.registry.defaultMchid).toBe('1900000109');
   });
 
   it('takes the worker variables from the environment, and checks them', async () => {
@@ -84,7 +86,6 @@ describe('production worker settings (WECHATPAY_BACKEND=production)', () => {
       WXREFUND_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
     };
     const settings = workerSettingsFromEnv(env);
-    await settings.wechatpay.gateway.close?.();
     expect(settings).toMatchObject({ taskQueue: 'refunds-eu', metricsPort: 0, maxCachedWorkflows: 500 });
     expect(() => workerSettingsFromEnv({ ...env, WXREFUND_MAX_CACHED_WORKFLOWS: '-1' })).toThrow(
       /WXREFUND_MAX_CACHED_WORKFLOWS: must be a whole number/,
@@ -95,7 +96,7 @@ describe('production worker settings (WECHATPAY_BACKEND=production)', () => {
 describe('local-stack worker settings (no WECHATPAY_BACKEND)', () => {
   it('reads the stack file, and says how production runs without one when it is missing', () => {
     expect(() => workerSettingsFromEnv({ WXREFUND_STACK_CONFIG: noStackFile })).toThrow(
-      /cannot read stack config .*no-such-stack\.yml.*WECHATPAY_BACKEND=production and WECHATPAY_CONFIG/,
+      /cannot read stack config .*no-such-stack\.yml.*WECHATPAY_BACKEND=production and WXREFUND_MERCHANTS/,
     );
   });
 });
@@ -109,10 +110,10 @@ describe('the worker program (src/cli/worker.ts)', () => {
       env: { ...process.env, WXREFUND_STACK_CONFIG: noStackFile, WXREFUND_METRICS_PORT: '0', ...env },
     });
 
-  it('in production without WECHATPAY_CONFIG exits 1 naming WECHATPAY_CONFIG', () => {
-    const res = runWorker({ WECHATPAY_BACKEND: 'production', WECHATPAY_CONFIG: '' });
+  it('in production without a merchant registry exits 1 naming WXREFUND_MERCHANTS', () => {
+    const res = runWorker({ WECHATPAY_BACKEND: 'production', WECHATPAY_CONFIG: '', WXREFUND_MERCHANTS: '' });
     expect(res.status).toBe(1);
-    expect(res.stderr).toMatch(/^worker: WECHATPAY_CONFIG: required when WECHATPAY_BACKEND=production/m);
+    expect(res.stderr).toMatch(/^worker: WXREFUND_MERCHANTS: required when WECHATPAY_BACKEND=production/m);
   });
 
   it('in production with a merchant file and no stack file gets as far as connecting to Temporal', () => {
@@ -122,7 +123,8 @@ describe('the worker program (src/cli/worker.ts)', () => {
       TEMPORAL_ADDRESS: '127.0.0.1:1',
       WXREFUND_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
     });
-    expect(res.stdout + res.stderr).toContain('WeChat Pay: production v3 at https://api.mch.weixin.qq.com');
+    expect(res.stdout + res.stderr).toContain(`WeChat Pay: production, merchants from ${merchantFile}`);
+    expect(res.stdout + res.stderr).toMatch(/merchant 1900000109 \(default\): v3 direct, budget 100 creates\/s/);
     expect(res.stderr).toMatch(/^worker: cannot reach Temporal at 127\.0\.0\.1:1/m);
     expect(res.status).toBe(1);
   });
