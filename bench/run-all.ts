@@ -41,6 +41,7 @@ const PLAN: Step[] = [
   },
   { name: 'api-vs-library', file: 'bench/api-vs-library.ts', args: [] },
   { name: 'codec-cost', file: 'bench/codec-cost.ts', args: [] },
+  { name: 'reconcile-bill', file: 'bench/reconcile-bill.ts', args: [] },
 ];
 
 interface Saved {
@@ -308,6 +309,37 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         `\n\n**Ratio encrypted / off = ${r.ratio}.** Reading: a refund writes a few dozen payloads of a few hundred ` +
         'bytes; AES-GCM on those is microseconds each, so the difference sits inside the round-to-round spread on a ' +
         'shared machine (compare the per-round rates and load averages before reading anything into it).\n',
+    };
+  },
+  'reconcile-bill': (s) => {
+    const r = s.result as any;
+    return {
+      summary: `| 8. refund bill reconciled (parsed, compared, reported), rows/s and peak RSS | the same file read line by line (readline), same run | reconcile ${r.reconcileRatio}, parse ${r.ratio} | ${r.rows} rows: reconciled at ${r.reconcile.rowsPerSecond} rows/s, peak RSS ${r.reconcile.peakRssMiB} MiB; parsed at ${r.parse.rowsPerSecond} rows/s, RSS growth ≤ ${r.parse.maxRssGrowthMiB} MiB |`,
+      body:
+        header(s, `8. Refund bill parsing (${r.rows} rows)`) +
+        'Path: `parseRefundBill` (src/reconciliation/bill-parser.ts: csv-parse, columns by header name, backticks ' +
+        'stripped, yuan → fen by string arithmetic, zod per row, summary checked against the rows) on a generated ' +
+        `v3 refund bill of ${r.rows} rows (${r.fileMiB} MiB, WeChat's format: Chinese header, backtick fields, summary ` +
+        'header and row), read from disk with createReadStream. The parse side checks the row count and the exact ' +
+        '退款总金额 in fen. Baseline (the true floor): the same file read line by line with node:readline, nothing ' +
+        `parsed. Each side runs in a fresh child process; ${r.rounds} rounds alternate which side goes first. RSS is ` +
+        'sampled every 1,000 rows; growth = peak − RSS before opening the file. The reconcile side is what the ' +
+        "reconciliation activity does with a downloaded bill, minus the network: the engine's refunds of the day in a " +
+        `map (${r.rows}, one per row), each row compared as it is parsed (src/reconciliation/compare.ts) and its ` +
+        'finding streamed to report.jsonl (src/reconciliation/report.ts); it checks that every row matched.\n\n' +
+        table([r.reconcile, r.parse, r.readline]) +
+        '\n\n' +
+        table(
+          (r.runs as Row[]).map(({ refundTotalFen: _fen, ...run }: Row) => run),
+          ['round', 'side', 'rows', 'ms', 'rssBeforeMiB', 'peakRssMiB', 'rssGrowthMiB', 'load1'],
+        ) +
+        `\n\nThe same parse with V8's old space capped at ${r.capped.oldSpaceMiB} MiB: ${r.capped.ms} ms, peak RSS ` +
+        `${r.capped.peakRssMiB} MiB (+${r.capped.rssGrowthMiB}).\n\n` +
+        `**Ratio reconcile / readline = ${r.reconcileRatio}; parse / readline = ${r.ratio}** (per round ` +
+        `${r.perRound.join(', ')}). Reading: tokenising CSV ` +
+        '(csv-parse, byte by byte, quotes and all) is most of the cost; the floor only splits lines. Memory stays ' +
+        'bounded: the parser yields each row as it reads it and keeps nothing but running totals, so the RSS growth is ' +
+        'the collector’s slack, not the file; the capped run, which could not hold the file’s rows, completes.\n',
     };
   },
 };

@@ -8,12 +8,14 @@
  * workflow code would reach the history with their messages in clear.
  */
 import { readFileSync } from 'node:fs';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type Logger } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { eventsTargetOf } from './config/merchant-events';
 import { createMerchantGateways } from './merchants/gateway-pool';
 import { MerchantQueueWorkers } from './merchants/merchant-queue-workers';
 import { watchRegistry } from './merchants/registry-watch';
+import { ensureReconciliationSchedules, reconciledMerchants } from './reconciliation/schedules';
 import type { MerchantRegistry } from './merchants/types';
 import { isEncryptionWarning } from './codec/process-encryption';
 import { ConfigError } from './config/config-error';
@@ -79,9 +81,18 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
     throw new TemporalUnreachableError(target.connectionOptions.address ?? '127.0.0.1:7233', target.namespace, e);
   });
   const gateways = createMerchantGateways(merchants.registry, { log });
+  // Visibility (the reconciliation's view of the engine's refunds) and the schedules need a client of their own.
+  const clientConnection = await Connection.connect(target.connectionOptions as ConnectionOptions);
+  const client = new Client({ connection: clientConnection, namespace: target.namespace, dataConverter });
   const activities = createActivities({
     gateways,
     merchantQueues: true,
+    reconciliation: {
+      client,
+      reportsDir: settings.reconciliation.reportsDir,
+      orphanLogPath: settings.reconciliation.orphanLogPath,
+      isDefault: (mchid) => gateways.registry().defaultMchid === mchid,
+    },
     unseal: sealer?.unseal,
     events: settings.events,
     eventsFor: (mchid) => eventsTargetOf(gateways.registry(), mchid, settings.events),
@@ -119,12 +130,14 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       ...(maxCachedWorkflows !== undefined ? { maxCachedWorkflows } : {}),
     });
     await budgeted.serve(merchants.registry.list());
+    if (settings.reconciliation.ensureSchedules) await ensureSchedules(client, merchants.registry, taskQueue, log);
     gateways.onChange((change, registry) => {
       log.info(
         `merchant registry reloaded: added [${change.added.join(', ')}], removed [${change.removed.join(', ')}], ` +
           `changed [${change.changed.join(', ')}]`,
       );
       budgeted.serve(registry.list()).catch((err: unknown) => log.error(`merchant queues: ${String(err)}`));
+      if (settings.reconciliation.ensureSchedules) void ensureSchedules(client, registry, taskQueue, log);
     });
     if (merchants.watchPath) {
       watch = watchRegistry(merchants.watchPath, {
@@ -143,7 +156,18 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
     watch?.close();
     await budgeted.stop();
     await gateways.close();
+    await clientConnection.close();
     await connection.close();
+  }
+}
+
+/** Each merchant's daily reconciliation schedule (src/reconciliation/schedules.ts); a failure is logged, not fatal. */
+async function ensureSchedules(client: Client, registry: MerchantRegistry, taskQueue: string, log: Logger) {
+  try {
+    const ids = await ensureReconciliationSchedules(client, reconciledMerchants(registry.list()), { taskQueue });
+    log.info(`reconciliation schedules (daily 10:30 Beijing time): ${ids.join(', ')}`);
+  } catch (err) {
+    log.error(`could not create or update the reconciliation schedules: ${String(err)}`);
   }
 }
 

@@ -15,6 +15,8 @@ import type {
   RefundRecord,
 } from '../wechatpay/gateway';
 import { toApplicationFailure } from './failures';
+import type { Client } from '@temporalio/client';
+import { reconcileDay, type ReconcileDayInput, type ReconcileDayResult } from '../reconciliation/reconcile-day';
 import { DEFAULT_EVENTS_RETRY } from '../config/merchant-events';
 import { MerchantCredentialError, UnknownMerchantError, type MerchantGateways } from '../merchants/types';
 import { refundEventBody } from '../api/refund-resource';
@@ -47,8 +49,22 @@ export interface ActivityDeps {
   /** Opens bank details sealed by the operator CLI (WXREFUND_SEAL_KEYS); without it sealed details are refused. */
   unseal?: (sealed: SealedSecret) => string;
   events?: EventsTarget;
+  /** Daily reconciliation (docs/reconciliation.md): visibility, where reports go, which merchant is the default. */
+  reconciliation?: ReconciliationDeps;
   /** How an event is POSTed (tests pass a fake); default src/events/delivery.ts. */
   postEvent?: typeof postRefundEvent;
+}
+
+export interface ReconciliationDeps {
+  client: Client;
+  /** Reports are written here (`<dir>/<mchid>/<date>/`), outside workflow history. */
+  reportsDir: string;
+  /** Is this the deployment's default merchant (its refunds' workflow IDs name no merchant)? */
+  isDefault: (mchid: string) => boolean;
+  /** WeChat queries per second a reconciliation may spend settling findings. */
+  queriesPerSecond?: number;
+  /** The webhook's orphan records, when this worker can read them (the local stack; a shared volume). */
+  orphanLogPath?: string;
 }
 
 /** eventsPolicy's answer: whether refunds of this worker announce events, and how long deliveries are retried. */
@@ -100,6 +116,7 @@ export function createActivities({
   events,
   eventsFor,
   merchantQueues = false,
+  reconciliation,
   postEvent = postRefundEvent,
 }: ActivityDeps) {
   const targetFor = (mchid: string | undefined) => (eventsFor ? eventsFor(mchid) : events);
@@ -227,6 +244,60 @@ export function createActivities({
         // A caller is waiting for this answer (seconds, not minutes): a throttled lookup retries soon.
         throw toApplicationFailure(err, { throttledRetryDelayMs: 2_000 });
       }
+    },
+
+    /**
+     * One merchant's refund bill of one day against the engine's records (src/reconciliation/reconcile-day.ts). A bill
+     * not published yet or failing its SHA1 check is a RetrySame failure: the workflow's retry policy waits and asks
+     * again (with a fresh download URL). Discrepancies are logged and counted in the
+     * `wxrefund_reconciliation_open_discrepancies` metric (the alert), the report written outside history.
+     */
+    async reconcileRefundBill(input: ReconcileDayInput): Promise<ReconcileDayResult> {
+      if (!reconciliation) {
+        throw ApplicationFailure.nonRetryable(
+          'this worker does not reconcile (no reports directory)',
+          'ReconciliationOff',
+        );
+      }
+      const ctx = Context.current();
+      const gateway = gatewayOf(input.mchid);
+      let result: ReconcileDayResult;
+      try {
+        result = await reconcileDay(
+          {
+            gateway,
+            client: reconciliation.client,
+            isDefault: reconciliation.isDefault(input.mchid),
+            reportsDir: reconciliation.reportsDir,
+            queriesPerSecond: reconciliation.queriesPerSecond,
+            orphanLogPath: reconciliation.orphanLogPath,
+            progress: (what) => ctx.heartbeat(what),
+          },
+          input,
+        );
+      } catch (err) {
+        if ((err as Error).name === 'BillFormatError') {
+          throw ApplicationFailure.nonRetryable((err as Error).message, 'BillFormatError');
+        }
+        throw toApplicationFailure(err);
+      }
+      const open = result.counts.unresolved;
+      ctx.metricMeter
+        .createCounter(
+          'wxrefund_reconciliation_open_discrepancies',
+          'findings',
+          'open findings of daily reconciliations',
+        )
+        .add(open, { mchid: input.mchid });
+      const log = open > 0 ? ctx.log.warn.bind(ctx.log) : ctx.log.info.bind(ctx.log);
+      log(open > 0 ? 'reconciliation: discrepancies found' : 'reconciliation: every row matched', {
+        mchid: input.mchid,
+        billDate: input.billDate,
+        open,
+        counts: result.counts,
+        report: result.report.report,
+      });
+      return result;
     },
 
     async applyAbnormalRefund(input: ApplyAbnormalActivityInput): Promise<RefundRecord> {

@@ -37,6 +37,12 @@ import {
   type ReceivedEvent,
 } from './support/demo-events';
 import { demoPaths, type DemoPath } from './support/demo-paths';
+import {
+  freshSimulatorClock,
+  portalRefund,
+  reconcileDemoDay,
+  reconciliationLines,
+} from './support/demo-reconciliation';
 import { apiAndEventsLines, codecLines } from './support/stack-summary';
 
 const run = promisify(execFile);
@@ -62,6 +68,19 @@ interface PathRun {
 }
 
 const supervisor = new Supervisor(logSink());
+
+/** Waits (at most a minute) until WeChat has accepted every requested refund of the paths (none PENDING). */
+async function acceptedByWechat(client: Client, runs: PathRun[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (const r of runs.filter((x) => x.refundWorkflowId)) {
+    const handle = client.workflow.getHandle(r.refundWorkflowId!);
+    while (Date.now() < deadline) {
+      const view = await handle.query(statusQuery).catch(() => undefined);
+      if (view && view.state !== 'PENDING') break;
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  }
+}
 
 function logSink(): (line: string) => void {
   const dir = path.join(REPO_ROOT, '.data', 'demo-logs');
@@ -158,12 +177,15 @@ async function main(): Promise<number> {
   if (encryptionMode === 'off' || encryptionMode === 'decrypt-only') {
     process.env.WXREFUND_SEAL_KEYS ??= `demo:${randomBytes(32).toString('base64')}`;
   }
+  freshSimulatorClock(cfg, console.log);
   console.log('npm run demo: starting the embedded stack (logs: .data/demo-logs/stack.log)');
   const { uiUrl, server, codecUrl, payloadEncryption } = await startStack(cfg, supervisor);
   const namespace = cfg.temporal.namespace;
 
   const admin = new SimulatorAdminClient(`http://${cfg.simulator.host}:${cfg.simulator.port}/__admin`);
-  await admin.setTimeScale(DEMO_TIME_SCALE);
+  // Frozen while the refunds are requested, so WeChat accepts them all on one (simulated) day, the day the engine
+  // requests them (the reconciliation at the end compares that day's bill); then one simulated day per 10 s.
+  await admin.setTimeScale(0);
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace, dataConverter: payloadEncryption.dataConverter });
   const runId = `D${Date.now().toString(36).toUpperCase()}`;
@@ -188,6 +210,11 @@ async function main(): Promise<number> {
     }
     evaluate(r);
   }
+  // A refund made in the merchant portal: the day's reconciliation must flag it (the engine never saw it).
+  const portalRefundNo = await portalRefund(admin, runId, new Date().toISOString());
+  await acceptedByWechat(client, runs);
+  const requestedAt = (await admin.clock()).now;
+  await admin.setTimeScale(DEMO_TIME_SCALE);
 
   const started = Date.now();
   const tty = process.stdout.isTTY;
@@ -243,6 +270,15 @@ async function main(): Promise<number> {
   }
 
   const events = await collectEvents(cfg, runs);
+  const reconciliation = await reconcileDemoDay({
+    client,
+    admin,
+    taskQueue: cfg.worker.taskQueue,
+    runId,
+    requestedAt,
+    portalRefundNo,
+  });
+  const reconciled = reconciliation.portalFlagged && reconciliation.unexpected.length === 0;
 
   console.log('\nsummary:');
   for (const r of runs) {
@@ -252,6 +288,8 @@ async function main(): Promise<number> {
     );
   }
   printEvents(events, runs, runId);
+  console.log('');
+  for (const line of reconciliationLines(reconciliation, portalRefundNo)) console.log(line);
   console.log('');
   for (const line of apiAndEventsLines(cfg)) console.log(line);
   for (const line of codecLines(cfg, codecUrl, payloadEncryption.description)) console.log(line);
@@ -272,13 +310,15 @@ async function main(): Promise<number> {
 
   if (failed.length) console.log(`\nFAILED paths: ${failed.map((r) => r.path.name).join(', ')}`);
   else console.log(`\nall ${runs.length} paths reached their expected end.`);
+  if (!reconciled) console.log('FAILED: the reconciliation did not come out as expected (see above)');
+  const exitCode = failed.length || !reconciled ? 1 : 0;
   if (EXIT_AT_END) {
     await supervisor.stopAll(0);
-    return failed.length ? 1 : 0;
+    return exitCode;
   }
   console.log('\nThe stack stays up for inspection (npm run ops -- list, the Web UI). Press Ctrl-C to stop.');
   await supervisor.done;
-  return failed.length ? 1 : 0;
+  return exitCode;
 }
 
 main().then(

@@ -8,6 +8,10 @@
  *   npm run ops -- resolve-abnormal <out_refund_no> --type MERCHANT_BANK_CARD [--operator <who>]
  *   npm run ops -- retry-now <out_refund_no> [--operator <who>] [--note <text>]
  *   npm run ops -- order <out_trade_no> [--json]
+ *   npm run ops -- reconcile --date 2026-11-30 [--mchid <id>] [--sub-mchid <id>] [--json]
+ *
+ * `reconcile` runs the day's reconciliation against WeChat's refund bill now (docs/reconciliation.md), as the daily
+ * schedule does, waits for it, and prints its summary (or, with --json, its result: counts and the report's place).
  *
  * Every command on one refund or order takes --mchid (the merchant; absent: the deployment's default) and --sub-mchid
  * (a service provider's sub-merchant). They are checked against the deployment's merchants
@@ -46,6 +50,8 @@ import {
 } from '../ops/refund-ops';
 import type { EventDeliveryView, RefundStatusView } from '../workflows/types';
 import { parseFlags, UsageError } from './support/args';
+import { loadStackConfig } from '../config/stack-config';
+import { readSummary, reconcileNow } from '../ops/reconcile';
 
 const USAGE = `Usage: npm run ops -- <command> [flags]
   list [--status ${REFUND_STATES.join('|')}] [--order <out_trade_no>] [--limit N] [--json]
@@ -55,6 +61,7 @@ const USAGE = `Usage: npm run ops -- <command> [flags]
   resolve-abnormal <out_refund_no> --type MERCHANT_BANK_CARD [--operator <who>] [--mchid <id>] [--sub-mchid <id>]
   retry-now <out_refund_no> [--operator <who>] [--note <text>] [--mchid <id>] [--sub-mchid <id>]
   order <out_trade_no> [--mchid <id>] [--sub-mchid <id>] [--json]
+  reconcile --date <YYYY-MM-DD, Beijing> [--mchid <id>] [--sub-mchid <id>] [--task-queue <q>] [--json]
 --mchid: the merchant (default: the deployment's default merchant); --sub-mchid: a service provider's sub-merchant.`;
 
 type Out = (line: string) => void;
@@ -267,6 +274,32 @@ export async function run(
         if (ledger.queue.length) out(`  queued: ${ledger.queue.join(', ')}`);
       }
       return 0;
+    }
+    case 'reconcile': {
+      const f = parseFlags(
+        rest,
+        { date: { type: 'string' }, 'task-queue': { type: 'string' }, json: { type: 'boolean' }, ...MERCHANT_OPTIONS },
+        z.object({
+          date: z
+            .string({ error: 'is required (YYYY-MM-DD, a Beijing-time day)' })
+            .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD'),
+          taskQueue: z.string().min(1).optional(),
+          json: z.boolean().optional(),
+          ...merchantFlags,
+        }),
+      );
+      const merchant = f.mchid ?? merchants().defaultMchid;
+      if (merchant === undefined) throw new UsageError('--mchid: required (the deployment has no default merchant)');
+      scopeOfFlags({ mchid: merchant, subMchid: f.subMchid }, merchants); // a merchant it does not serve: UsageError
+      const result = await reconcileNow(client, {
+        mchid: merchant,
+        ...(f.subMchid ? { subMchid: f.subMchid } : {}),
+        billDate: f.date,
+        taskQueue: f.taskQueue ?? process.env.WXREFUND_TASK_QUEUE ?? loadStackConfig().worker.taskQueue,
+      });
+      if (f.json) out(JSON.stringify(result, null, 2));
+      else out(readSummary(result));
+      return result.counts.unresolved > 0 ? 2 : 0;
     }
     case undefined:
     case 'help':

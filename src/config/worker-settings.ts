@@ -48,6 +48,12 @@ export interface WorkerSettings {
   sealer?: Sealer;
   /** The key ring and DataConverter of the worker (payloads encrypted at rest), and its start-up line. */
   payloadEncryption: PayloadEncryption;
+  /**
+   * Daily reconciliation (docs/reconciliation.md): where reports go (WXREFUND_REPORTS_DIR, default
+   * .data/reconciliation beside the stack file, or in the working directory in production), and whether this worker
+   * makes sure each merchant's schedule exists (WXREFUND_RECONCILE_SCHEDULES=off: not this one).
+   */
+  reconciliation: { reportsDir: string; ensureSchedules: boolean; orphanLogPath?: string };
   /** Where refund events go, with the signing secret; undefined: events are off. */
   events?: EventsSettings;
 }
@@ -76,8 +82,24 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     'simulator' | 'production';
   const payloadEncryption: PayloadEncryption = programPayloadEncryption(env, stack);
   const sealer: Sealer | undefined = sealerFromEnv(env);
+  const schedulesSetting = (env.WXREFUND_RECONCILE_SCHEDULES ?? 'on').trim().toLowerCase();
+  if (schedulesSetting !== 'on' && schedulesSetting !== 'off') {
+    throw new ConfigError(`WXREFUND_RECONCILE_SCHEDULES: must be on or off, got ${schedulesSetting}`);
+  }
+  const reportsBase = stack ? path.dirname(path.resolve(stackFile)) : process.cwd();
+  const reconciliation = {
+    reportsDir: path.resolve(reportsBase, env.WXREFUND_REPORTS_DIR || path.join('.data', 'reconciliation')),
+    ensureSchedules: schedulesSetting === 'on',
+    // The webhook's orphan records: the stack's webhook.orphanLogPath, or WXREFUND_ORPHAN_LOG where shared.
+    orphanLogPath: env.WXREFUND_ORPHAN_LOG
+      ? path.resolve(env.WXREFUND_ORPHAN_LOG)
+      : stack
+        ? path.resolve(reportsBase, stack.webhook.orphanLogPath ?? path.join('.data', 'webhook', 'orphans.jsonl'))
+        : undefined,
+  };
   return {
     taskQueue: env.WXREFUND_TASK_QUEUE ?? worker.taskQueue,
+    reconciliation,
     metricsPort,
     maxCachedWorkflows,
     logLevel: (env.WXREFUND_LOG_LEVEL as LogLevel | undefined) ?? 'INFO',

@@ -205,6 +205,7 @@ export function createMerchantGateways(
       queryRefund: (input) => call(slot, (g) => g.queryRefund(input)),
       queryOrder: (input) => call(slot, (g) => g.queryOrder(input)),
       applyAbnormalRefund: (input) => call(slot, (g) => g.applyAbnormalRefund(input)),
+      downloadRefundBill: (input) => call(slot, (g) => g.downloadRefundBill(input)),
     };
   }
 

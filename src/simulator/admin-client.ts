@@ -5,6 +5,9 @@
 import { Agent, request } from 'undici';
 import type {
   AdvanceClockInput,
+  BillFault,
+  BillFaultInput,
+  BillSnapshotView,
   CallCounts,
   ClockView,
   EndpointFault,
@@ -15,6 +18,7 @@ import type {
   PatchOrderInput,
   PatchSettingsInput,
   PlatformCertificateRotation,
+  PortalRefundInput,
   ReplaceFaultsInput,
   RotatePlatformCertificateInput,
   SeedOrderInput,
@@ -160,6 +164,38 @@ export class SimulatorAdminClient {
     opts: { owner?: string; type?: 'USER_BANK_CARD' | 'MERCHANT_BANK_CARD' } = {},
   ): Promise<AdminRefund> {
     return this.call('POST', `/refunds/${encodeURIComponent(outRefundNo)}/portal-resolve`, opts);
+  }
+
+  /**
+   * A refund made in the merchant portal (not through the API): accepted under the usual rules, processed and notified
+   * like any refund, listed in the day's bill; the merchant's engine never saw it.
+   */
+  portalRefund(input: PortalRefundInput): Promise<AdminRefund> {
+    return this.call('POST', '/portal-refunds', input);
+  }
+
+  // Refund bills (§12) -------------------------------------------------------------------------------------------
+
+  /** Bills made so far (each is a snapshot taken when first requested once ready). */
+  bills(filter: { mchid?: string; billDate?: string } = {}): Promise<BillSnapshotView[]> {
+    return this.call('GET', `/bills${queryString(filter)}`);
+  }
+
+  /** MISSING: the day's bill does not exist; CORRUPT: its v3 download no longer matches hash_value. */
+  addBillFault(fault: BillFaultInput): Promise<BillFault> {
+    return this.call('POST', '/bill-faults', fault);
+  }
+
+  billFaults(): Promise<BillFault[]> {
+    return this.call('GET', '/bill-faults');
+  }
+
+  removeBillFault(id: string): Promise<BillFault[]> {
+    return this.call('DELETE', `/bill-faults/${encodeURIComponent(id)}`);
+  }
+
+  clearBillFaults(): Promise<BillFault[]> {
+    return this.call('DELETE', '/bill-faults');
   }
 
   notifications(

@@ -1,7 +1,7 @@
 /**
  * The admin API (/__admin/…, JSON): seed orders, balances and payer profiles, list refunds and notifications, force
  * outcomes, advance the clock, configure faults, call counts, reset, invariant report, WeChat key rotation and
- * per-merchant signing mode. Simulator-only: WeChat has
+ * per-merchant signing mode, refunds made in the merchant portal, refund bills made and bill faults. Simulator-only: WeChat has
  * nothing like it. Bodies are validated with the zod schemas of admin-schemas.ts; errors are `{ error }` with 400
  * (invalid input, naming the field and the rule), 404 or 409.
  */
@@ -10,12 +10,14 @@ import { z } from 'zod';
 import { describeZodError as formatZodError } from '../domain/zod-errors';
 import {
   advanceClockSchema,
+  billFaultSchema,
   endpointFaultSchema,
   forcedOutcomeSchema,
   notificationFaultSchema,
   patchMerchantSchema,
   patchOrderSchema,
   patchSettingsSchema,
+  portalRefundSchema,
   portalResolveSchema,
   replaceFaultsSchema,
   rotatePlatformCertificateSchema,
@@ -29,6 +31,7 @@ import { rawBody } from './http-common';
 import { invariantReport } from './invariants';
 import { IllegalTransition } from './lifecycle';
 import { OrderSeedError, patchOrder, seedOrder } from './orders';
+import { createPortalRefund, PortalRefundError } from './portal-refunds';
 import { rfc3339 } from './time-format';
 
 export const ADMIN_PREFIX = '/__admin';
@@ -86,7 +89,7 @@ export function registerAdminRoutes(app: FastifyInstance, core: SimulatorCore): 
         const known =
           e instanceof AdminError
             ? e
-            : e instanceof OrderSeedError
+            : e instanceof OrderSeedError || e instanceof PortalRefundError
               ? new AdminError(e.status, e.message)
               : e instanceof IllegalTransition
                 ? new AdminError(409, e.message)
@@ -233,6 +236,47 @@ export function registerAdminRoutes(app: FastifyInstance, core: SimulatorCore): 
         throw new AdminError(409, `refund ${outRefundNo} is ${refund.status}, not ABNORMAL`);
       core.lifecycle.resolveAbnormal(refund, { type: body.type, at: core.clock.now() }, 'merchant portal');
       return refundView(refund);
+    }),
+  );
+
+  // Refunds made in the merchant portal: processed like any refund, in the bill, unknown to the merchant's engine.
+  app.post(
+    p('/portal-refunds'),
+    wrap((req) => refundView(createPortalRefund(core, parseBody(portalRefundSchema, req))), 201),
+  );
+
+  // Refund bills (§12): the ones made so far (snapshots), and faults that make one missing or its download corrupt.
+  app.get(
+    p('/bills'),
+    wrap((req) => {
+      const q = query(req);
+      return core.bills
+        .list()
+        .filter((b) => q.mchid === undefined || b.mchid === q.mchid)
+        .filter((b) => q.billDate === undefined || b.billDate === q.billDate);
+    }),
+  );
+  app.get(
+    p('/bill-faults'),
+    wrap(() => core.bills.listFaults()),
+  );
+  app.post(
+    p('/bill-faults'),
+    wrap((req) => core.bills.addFault(parseBody(billFaultSchema, req)), 201),
+  );
+  app.delete(
+    p('/bill-faults'),
+    wrap(() => {
+      core.bills.clearFaults();
+      return core.bills.listFaults();
+    }),
+  );
+  app.delete(
+    p('/bill-faults/:id'),
+    wrap((req) => {
+      const { id } = req.params as { id: string };
+      if (!core.bills.removeFault(id)) throw new AdminError(404, `no bill fault ${id}`);
+      return core.bills.listFaults();
     }),
   );
 

@@ -87,6 +87,12 @@ export const portalResolveSchema = z.strictObject({
   type: z.enum(['USER_BANK_CARD', 'MERCHANT_BANK_CARD']).default('MERCHANT_BANK_CARD'),
 });
 
+/** POST /__admin/portal-refunds: a refund made in the merchant portal (portal-refunds.ts). */
+export { portalRefundSchema, type PortalRefundInput } from './portal-refunds';
+/** POST /__admin/bill-faults: a day's bill missing, or its v3 download corrupted (bills/bill-faults.ts). */
+export { billFaultSchema, type BillFaultInput, type BillFault } from './bills/bill-faults';
+export type { BillSnapshotView } from './bills/bill-book';
+
 // ---------------------------------------------------------------------------------------------------------------
 // Replies (typed for the admin client).
 // ---------------------------------------------------------------------------------------------------------------

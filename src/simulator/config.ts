@@ -155,6 +155,11 @@ export const rulesConfigSchema = z.strictObject({
   orderNotFoundCode: z.enum(['ORDER_NOT_EXIST', 'RESOURCE_NOT_EXISTS']).default('ORDER_NOT_EXIST'),
   /** Request timestamps further than this from the real clock → 401 SIGN_ERROR. */
   authTimestampToleranceSeconds: z.int().positive().default(300),
+  /**
+   * §12.1: a day without refunds has no refund bill (NO_STATEMENT_EXIST / v2 `No Bill Exist`, as WeChat answers);
+   * EMPTY_FILE serves a bill with the header and a zero summary instead.
+   */
+  emptyRefundBill: z.enum(['NO_STATEMENT_EXIST', 'EMPTY_FILE']).default('NO_STATEMENT_EXIST'),
 });
 
 export const rateLimitConfigSchema = z.strictObject({

@@ -3,6 +3,7 @@
  * Both API generations and the admin API drive this one object, so a refund created through v2 is visible to a v3
  * query, and the admin API sees everything.
  */
+import { BillBook } from './bills/bill-book';
 import { CallStats } from './call-stats';
 import { VirtualClock } from './clock';
 import type { SimulatorConfig } from './config';
@@ -44,6 +45,8 @@ export class SimulatorCore {
   readonly lifecycle: LifecycleEngine;
   readonly notifier: Notifier;
   readonly service: RefundService;
+  /** Refund bills (§12): snapshots (kept in the state file), bill faults, download tokens. */
+  readonly bills: BillBook;
   readonly calls = new CallStats();
   /** The state file (config `stateFile`); undefined: state lives in memory only. */
   readonly persistence?: SimulatorPersistence;
@@ -75,6 +78,7 @@ export class SimulatorCore {
       (refund, status) => this.notifier.emit(refund, status),
     );
     this.service = new RefundService(this.store, this.clock, this.ids, this.lifecycle, config.rules);
+    this.bills = new BillBook(this.store, this.clock, config.rules);
     this.configuredSettings = structuredClone({
       rules: config.rules,
       rateLimits: config.rateLimits,
@@ -111,6 +115,7 @@ export class SimulatorCore {
       notifier: this.notifier,
       ids: this.ids,
       requestIds: this.requestIds,
+      bills: this.bills,
     };
   }
 
@@ -150,6 +155,7 @@ export class SimulatorCore {
     this.lifecycle.reset();
     this.notifier.reset();
     this.service.reset();
+    this.bills.reset();
     this.limiter.reset();
     this.calls.reset();
     this.faults.hits.length = 0;

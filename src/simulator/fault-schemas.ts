@@ -17,6 +17,10 @@ export const ENDPOINTS = [
   'v2.refundquery',
   /** POST /pay/orderquery (§11.2). */
   'v2.orderquery',
+  /** Refund bills (§12): GET /v3/bill/tradebill, GET /v3/billdownload/file, POST /pay/downloadbill. */
+  'v3.tradebill',
+  'v3.billdownload',
+  'v2.downloadbill',
 ] as const;
 export type EndpointId = (typeof ENDPOINTS)[number];
 

@@ -16,3 +16,6 @@ export type { ManifestMerchant, SimulatorManifest } from './manifest';
 export { DEMO_DIRECT_MCHID, DEMO_PROVIDER_MCHID, DEMO_SUB_MCHID, DEMO_V2_MCHID } from './keys';
 export type { PlatformCertificateRotation } from './key-rotation';
 export type { EndpointFaultInput, NotificationFaultInput, ForcedOutcomeInput, EndpointId } from './fault-schemas';
+export type { BillFault, BillFaultInput } from './bills/bill-faults';
+export type { BillSnapshotView } from './bills/bill-book';
+export type { PortalRefundInput } from './portal-refunds';

@@ -111,7 +111,8 @@ export interface SimRefund {
   outTradeNo: string;
   transactionId: string;
   apiVersion: ApiVersion;
-  endpoint: 'v3.create' | 'v2.refund' | 'v2.refundv2';
+  /** How it was made: an API call, or an operator in the merchant portal (admin API, portal-refunds.ts). */
+  endpoint: 'v3.create' | 'v2.refund' | 'v2.refundv2' | 'portal';
   status: RefundStatus;
   channel: RefundChannel;
   userReceivedAccount: string;

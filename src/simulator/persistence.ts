@@ -8,6 +8,7 @@
  *   orders         SimOrder, keyed owner + out_trade_no
  *   refunds        SimRefund with its status history, plus its pending timer (lifecycle.ts RefundSchedule)
  *   notifications  SimNotification with its attempts, plus what an unfinished one needs to go on (notifier.ts)
+ *   bills          refund bills made so far (bills/bill-book.ts BillSnapshot): a snapshot is never remade
  *
  * Modules report changes through the store's `touch…()`; changed rows are written in one transaction, right away
  * after the synchronous work that changed them (a microtask), and synchronously before any API reply is sent, so a
@@ -15,7 +16,7 @@
  * resumes from the simulated time it had reached (time does not pass while the simulator is down), and scheduled
  * transitions and notification retries are re-armed: whatever fell due meanwhile happens as soon as time moves.
  *
- * Not stored: faults and their hit log, call counts, rate-limit windows, run-time settings (PATCH /settings) — the
+ * Not stored: faults (bill faults too) and their hit log, bill download tokens, call counts, rate-limit windows, run-time settings (PATCH /settings) — the
  * configured ones apply again on every start — and the seeded random streams (they restart from the seed; the
  * stored id counters keep every new id unique).
  */
@@ -26,6 +27,7 @@ import type { VirtualClock } from './clock';
 import type { ForcedOutcome } from './fault-schemas';
 import type { IdFactory } from './ids';
 import type { LifecycleEngine, RefundSchedule } from './lifecycle';
+import { BillBook, type BillSnapshot } from './bills/bill-book';
 import type { Account, SimMerchant, SimNotification, SimOrder, SimRefund } from './model';
 import type { Notifier, StoredDelivery } from './notifier';
 import type { SimulatorStore } from './store';
@@ -45,6 +47,7 @@ export interface StoredState {
   orders: SimOrder[];
   refunds: Array<{ refund: SimRefund; schedule?: RefundSchedule }>;
   notifications: Array<{ notification: SimNotification; delivery?: StoredDelivery }>;
+  bills: BillSnapshot[];
 }
 
 export class StateFileError extends Error {
@@ -59,6 +62,7 @@ export interface PersistedParts {
   notifier: Notifier;
   ids: IdFactory;
   requestIds: IdFactory;
+  bills: BillBook;
 }
 
 const SCHEMA = `
@@ -68,9 +72,10 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS refunds (refund_id TEXT PRIMARY KEY, doc TEXT NOT NULL, schedule TEXT);
   CREATE TABLE IF NOT EXISTS notifications (seq INTEGER PRIMARY KEY, doc TEXT NOT NULL, delivery TEXT);
+  CREATE TABLE IF NOT EXISTS bills (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 `;
 
-const TABLES = ['meta', 'accounts', 'merchants', 'orders', 'refunds', 'notifications'] as const;
+const TABLES = ['meta', 'accounts', 'merchants', 'orders', 'refunds', 'notifications', 'bills'] as const;
 
 const orderKey = (o: SimOrder) => `${o.owner}\u0000${o.outTradeNo}`;
 
@@ -96,11 +101,13 @@ export class SimulatorPersistence {
     order: Database.Statement<[string, string]>;
     refund: Database.Statement<[string, string, string | null]>;
     notification: Database.Statement<[number, string, string | null]>;
+    bill: Database.Statement<[string, string]>;
   };
   private parts?: PersistedParts;
   private readonly dirtyOrders = new Set<SimOrder>();
   private readonly dirtyRefunds = new Set<SimRefund>();
   private readonly dirtyNotifications = new Set<SimNotification>();
+  private readonly dirtyBills = new Set<BillSnapshot>();
   private flushQueued = false;
   private closed = false;
   private clockTimer?: NodeJS.Timeout;
@@ -144,6 +151,7 @@ export class SimulatorPersistence {
       notification: upsert('notifications', 'seq', 'doc, delivery') as Database.Statement<
         [number, string, string | null]
       >,
+      bill: upsert('bills', 'id') as Database.Statement<[string, string]>,
     };
   }
 
@@ -191,6 +199,7 @@ export class SimulatorPersistence {
         notification: parse<SimNotification>(r.doc, 'notifications'),
         delivery: r.delivery === null ? undefined : parse<StoredDelivery>(r.delivery, 'notifications.delivery'),
       })),
+      bills: docs<BillSnapshot>('SELECT doc FROM bills ORDER BY rowid', 'bills'),
     };
   }
 
@@ -220,6 +229,7 @@ export class SimulatorPersistence {
       if (live) parts.lifecycle.restore(live, schedule);
     }
     parts.store.notifications.forEach((n, i) => parts.notifier.restore(n, state.notifications[i]?.delivery));
+    parts.bills.restore(state.bills);
   }
 
   /** Start recording changes of `parts`; rewrites the whole file from them (start, and after an admin reset). */
@@ -230,6 +240,7 @@ export class SimulatorPersistence {
       refund: (r) => this.mark(this.dirtyRefunds, r),
       notification: (n) => this.mark(this.dirtyNotifications, n),
     });
+    parts.bills.setListener((b) => this.mark(this.dirtyBills, b));
     this.rewrite();
     this.clockTimer = setInterval(() => this.saveClock(), CLOCK_SAVE_INTERVAL_MS);
     this.clockTimer.unref();
@@ -245,7 +256,9 @@ export class SimulatorPersistence {
       this.dirtyOrders.clear();
       this.dirtyRefunds.clear();
       this.dirtyNotifications.clear();
+      this.dirtyBills.clear();
       for (const o of parts.store.allOrders()) this.dirtyOrders.add(o);
+      for (const b of parts.bills.all()) this.dirtyBills.add(b);
       for (const r of parts.store.allRefunds()) this.dirtyRefunds.add(r);
       for (const n of parts.store.notifications) this.dirtyNotifications.add(n);
       this.writeDirty(parts);
@@ -260,7 +273,8 @@ export class SimulatorPersistence {
     this.flushQueued = false;
     const parts = this.parts;
     if (!parts || this.closed) return;
-    if (!all && this.dirtyOrders.size + this.dirtyRefunds.size + this.dirtyNotifications.size === 0) return;
+    const dirty = this.dirtyOrders.size + this.dirtyRefunds.size + this.dirtyNotifications.size + this.dirtyBills.size;
+    if (!all && dirty === 0) return;
     this.db.transaction(() => this.writeDirty(parts))();
   }
 
@@ -270,6 +284,7 @@ export class SimulatorPersistence {
     this.flush(true);
     if (this.clockTimer) clearInterval(this.clockTimer);
     this.parts?.store.setListener(undefined);
+    this.parts?.bills.setListener(undefined);
     this.closed = true;
     this.db.close();
   }
@@ -309,9 +324,11 @@ export class SimulatorPersistence {
       const delivery = parts.notifier.storedDelivery(n);
       s.notification.run(store.indexOf(n), JSON.stringify(n), delivery ? JSON.stringify(delivery) : null);
     }
+    for (const b of this.dirtyBills) s.bill.run(BillBook.keyOf(b), JSON.stringify(b));
     this.dirtyOrders.clear();
     this.dirtyRefunds.clear();
     this.dirtyNotifications.clear();
+    this.dirtyBills.clear();
     for (const a of store.accounts.values()) s.account.run(a.owner, JSON.stringify(a));
     for (const m of store.merchants.values()) {
       const settings: { mchid: string } & MerchantSettings = {

@@ -6,6 +6,9 @@
  * Every method either resolves with the internal model or throws a `WechatPayError` subclass
  * (RetrySame | UnknownOutcome | Throttled | Final | NeedsOperator) or `InvalidRequest` (nothing sent).
  */
+import type { DownloadBillInput, DownloadedBill } from '../reconciliation/types';
+
+export type { DownloadBillInput, DownloadedBill } from '../reconciliation/types';
 
 /** WeChat-side refund status, normalised across v3 and v2 (reference §6.2). */
 export type GatewayRefundStatus =
@@ -156,6 +159,15 @@ export interface RefundGateway {
   queryOrder(input: QueryOrderInput): Promise<OrderRecord | null>;
   /** v2 has no such API: the v2 gateway throws NeedsOperator (handle in the merchant portal). */
   applyAbnormalRefund(input: ApplyAbnormalRefundInput): Promise<RefundRecord>;
+  /**
+   * The refund bill of a Beijing-time day (§12: v3 tradebill + signed file download; v2 /pay/downloadbill), streamed
+   * to `input.destFile` decompressed, never held in memory; the file is replaced only by a complete, accepted bill.
+   * Throws RetrySame with code `BILL_NOT_READY` while the bill does not exist yet (before 10:00 Beijing time of the
+   * next day, or being generated) and `BILL_HASH_MISMATCH` when the file's SHA1 differs from WeChat's hash_value
+   * (v3; refused, a retry fetches a fresh URL). Network failures are RetrySame too: a download changes nothing.
+   * Codes: BILL_ERROR_CODES in bill-file.ts.
+   */
+  downloadRefundBill(input: DownloadBillInput): Promise<DownloadedBill>;
   close?(): Promise<void>;
 }
 

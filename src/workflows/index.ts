@@ -2,3 +2,4 @@
 export { refundWorkflow } from './refund';
 export { orderLedgerWorkflow } from './order-ledger';
 export { eventDeliveryWorkflow } from './event-delivery';
+export { reconciliationWorkflow } from './reconciliation';

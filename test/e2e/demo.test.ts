@@ -71,6 +71,16 @@ it('walks every refund path to its expected end and exits 0', async () => {
   );
   expect(stdout).toContain('"ok":true'); // the simulator's invariant report
 
+  // The day's reconciliation against WeChat's refund bills: this run's refunds all matched, the one made in the
+  // merchant portal flagged, on all three merchants (v3, v2, a provider's sub-merchant).
+  const reconciliation = summary.slice(summary.indexOf("reconciliation against WeChat's refund bills"));
+  expect(reconciliation).toMatch(/✔ \S+PORTAL-1 \(made in the merchant portal\) flagged: missing locally/);
+  expect(reconciliation).toContain('✔ every refund of this run that reached WeChat matched');
+  for (const merchant of ['1900000109 ', '1900000110 ', '1900000100/1900000201']) {
+    expect(reconciliation).toContain(`  ${merchant}`);
+  }
+  expect(reconciliation).not.toMatch(/earlier demo runs/);
+
   // The stand-in order service got each ending as a signed event, the ABNORMAL one's two (before and after the
   // operator), and the summary lists them.
   const eventLines = summary.slice(summary.indexOf('refund events received'));

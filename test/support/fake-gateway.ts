@@ -280,6 +280,11 @@ export class FakeGateway implements RefundGateway {
     return record ? { ...record } : null;
   }
 
+  /** Bills are the simulator's (test/simulator, test/integration): the fake has none. */
+  async downloadRefundBill(): Promise<never> {
+    throw new Final({ code: 'NO_STATEMENT_EXIST', message: 'the fake gateway has no bills', httpStatus: 400 });
+  }
+
   async applyAbnormalRefund(input: ApplyAbnormalRefundInput): Promise<RefundRecord> {
     const at = this.now();
     // Bank details are sensitive: the log keeps only that they were present.

@@ -73,7 +73,16 @@ function sendOutcome(
 ): void {
   if (outcome.kind === 'return-fail') {
     core.calls.record(endpoint, 200, 'RETURN_FAIL');
-    return sendXml(reply, { return_code: 'FAIL', return_msg: outcome.message });
+    return sendXml(reply, {
+      return_code: 'FAIL',
+      return_msg: outcome.message,
+      ...(outcome.errorCode ? { error_code: outcome.errorCode } : {}),
+    });
+  }
+  if (outcome.kind === 'file') {
+    core.calls.record(endpoint, 200, 'FILE');
+    reply.code(200).type(outcome.contentType).header('content-length', String(outcome.body.length)).send(outcome.body);
+    return;
   }
   const { caller, params, signType } = request;
   const fields: Fields = {
@@ -204,7 +213,7 @@ export function v2Route<S extends z.ZodType>(core: SimulatorCore, tls: boolean, 
     }
     // Stored before any reply about it goes out (stateFile).
     core.persist();
-    if (outcome.kind !== 'ok') {
+    if (outcome.kind !== 'ok' && outcome.kind !== 'file') {
       core.limiter.record(caller.mchid, group, false);
       return answer(outcome);
     }

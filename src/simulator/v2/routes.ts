@@ -4,13 +4,26 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { SimulatorCore } from '../core';
-import { orderQueryRequest, refundQueryRequest, refundRequest, refundV2Request } from '../wire/v2-requests';
+import {
+  downloadBillRequest,
+  orderQueryRequest,
+  refundQueryRequest,
+  refundRequest,
+  refundV2Request,
+} from '../wire/v2-requests';
 import { createRefund } from './create-refund';
+import { downloadBill } from './download-bill';
 import { orderQuery } from './order-query';
 import { v2Route } from './pipeline';
 import { refundQuery } from './refund-query';
 
-export const V2_PATHS = ['/secapi/pay/refund', '/secapi/pay/refundv2', '/pay/refundquery', '/pay/orderquery'];
+export const V2_PATHS = [
+  '/secapi/pay/refund',
+  '/secapi/pay/refundv2',
+  '/pay/refundquery',
+  '/pay/orderquery',
+  '/pay/downloadbill',
+];
 
 export function registerV2Routes(app: FastifyInstance, core: SimulatorCore, tls: boolean): void {
   app.post(
@@ -52,6 +65,17 @@ export function registerV2Routes(app: FastifyInstance, core: SimulatorCore, tls:
       needsCert: false,
       schema: orderQueryRequest,
       handler: orderQuery(core),
+    }),
+  );
+  // §12.2: the refund bill; the reply is the file itself.
+  app.post(
+    '/pay/downloadbill',
+    v2Route(core, tls, {
+      endpoint: 'v2.downloadbill',
+      group: 'query',
+      needsCert: false,
+      schema: downloadBillRequest,
+      handler: downloadBill(core),
     }),
   );
 }

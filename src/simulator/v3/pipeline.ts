@@ -25,7 +25,7 @@ function bizOutcome(core: SimulatorCore, e: unknown): Outcome {
   return failure(shape.status, shape.code, e.message, detail);
 }
 
-function sendError(core: SimulatorCore, reply: FastifyReply, o: Failure, caller: SimMerchant | undefined): void {
+export function sendError(core: SimulatorCore, reply: FastifyReply, o: Failure, caller: SimMerchant | undefined): void {
   const text = JSON.stringify({ code: o.code, message: o.message, ...(o.detail ? { detail: o.detail } : {}) });
   if (core.config.rules.signErrorReplies) {
     reply.headers(core.signer.signHeaders(text, undefined, core.signer.nextKey(caller)));
@@ -34,7 +34,7 @@ function sendError(core: SimulatorCore, reply: FastifyReply, o: Failure, caller:
 }
 
 /** §8.3 step 2. */
-function missingHeader(core: SimulatorCore, req: FastifyRequest): Failure | undefined {
+export function missingHeader(core: SimulatorCore, req: FastifyRequest): Failure | undefined {
   const rules = core.config.rules;
   if (rules.requireAccept && !req.headers.accept)
     return failure(400, 'INVALID_REQUEST', 'the Accept header is required');
@@ -45,7 +45,7 @@ function missingHeader(core: SimulatorCore, req: FastifyRequest): Failure | unde
 }
 
 /** Faults before processing that WeChat answers itself (nothing is stored). */
-function beforeFaultAnswer(kind: string): Failure | undefined {
+export function beforeFaultAnswer(kind: string): Failure | undefined {
   switch (kind) {
     case 'SYSTEM_ERROR':
       return failure(500, 'SYSTEM_ERROR', '系统错误 (simulated fault, nothing was stored)');

@@ -5,11 +5,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { SimulatorCore } from '../core';
 import { applyAbnormalRefund } from './apply-abnormal-refund';
+import { billDownload } from './bill-download';
 import { certificates } from './certificates';
 import { createRefund } from './create-refund';
 import { orderQuery } from './order-query';
 import { v3Route } from './pipeline';
 import { queryRefund } from './query-refund';
+import { tradeBill } from './trade-bill';
 
 const REFUNDS = '/v3/refund/domestic/refunds';
 
@@ -21,6 +23,8 @@ export const V3_PATHS: RegExp[] = [
   /^\/v3\/certificates$/,
   /^\/v3\/pay\/transactions\/(out-trade-no|id)\/[^/]+$/,
   /^\/v3\/pay\/partner\/transactions\/(out-trade-no|id)\/[^/]+$/,
+  /^\/v3\/bill\/tradebill$/,
+  /^\/v3\/billdownload\/file$/,
 ];
 
 export function registerV3Routes(app: FastifyInstance, core: SimulatorCore): void {
@@ -39,4 +43,8 @@ export function registerV3Routes(app: FastifyInstance, core: SimulatorCore): voi
   app.get('/v3/pay/partner/transactions/id/:id', orders('partner', 'transaction_id'));
 
   app.get('/v3/certificates', v3Route(core, 'v3.certificates', 'query', certificates(core)));
+
+  // Refund bills (§12.1): where to download (signed JSON), then the file itself (not signed).
+  app.get('/v3/bill/tradebill', v3Route(core, 'v3.tradebill', 'query', tradeBill(core)));
+  app.get('/v3/billdownload/file', billDownload(core));
 }

@@ -155,3 +155,26 @@ export const orderQueryRequest = z
   })
   .refine(namesAnOrder, { error: ONE_ORDER_ID, path: ['out_trade_no'] });
 export type OrderQueryRequest = z.output<typeof orderQueryRequest>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// POST /pay/downloadbill (§12.2)
+// ---------------------------------------------------------------------------------------------------------------
+
+const BILL_DATE_RULE = 'must be a date written YYYYMMDD';
+
+/** A real calendar day (no 20260230). */
+function isCalendarDay(yyyymmdd: string): boolean {
+  const iso = `${yyyymmdd.slice(0, 4)}-${yyyymmdd.slice(4, 6)}-${yyyymmdd.slice(6)}`;
+  const t = Date.parse(`${iso}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === iso;
+}
+
+export const downloadBillRequest = z.object({
+  ...signedRequest,
+  device_info: z.string().max(32).optional(),
+  bill_date: ruled(/^\d{8}$/, BILL_DATE_RULE).refine(isCalendarDay, { error: BILL_DATE_RULE }),
+  /** ALL, SUCCESS, REFUND, RECHARGE_REFUND at WeChat: the simulator publishes refund bills only. */
+  bill_type: z.literal('REFUND', { error: 'must be REFUND (the simulator serves refund bills only)' }),
+  tar_type: z.literal('GZIP', { error: "must be 'GZIP' when present" }).optional(),
+});
+export type DownloadBillRequest = z.output<typeof downloadBillRequest>;

@@ -131,3 +131,23 @@ export const orderQueryDirect = z.object({ mchid });
 
 /** Partner mode query string: `?sp_mchid=&sub_mchid=` (both required; sp_mchid must be the signing provider). */
 export const orderQueryPartner = z.object({ sp_mchid: mchid, sub_mchid: mchid });
+
+// ---------------------------------------------------------------------------------------------------------------
+// GET /v3/bill/tradebill?bill_date=&bill_type=&tar_type=[&sub_mchid=] (§12.1)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A real calendar day written YYYY-MM-DD. */
+export const billDate = z.iso.date({ error: 'must be a date written YYYY-MM-DD' });
+
+export const tradeBillQuery = z.object({
+  bill_date: billDate,
+  /** ALL (WeChat's default), SUCCESS, REFUND: the simulator publishes refund bills only. */
+  bill_type: z.literal('REFUND', { error: 'must be REFUND (the simulator serves refund bills only)' }),
+  tar_type: z.literal('GZIP', { error: "must be 'GZIP' when present" }).optional(),
+  /** Partner mode: the sub-merchant whose bill is wanted. */
+  sub_mchid: mchid.optional(),
+});
+export type TradeBillQuery = z.output<typeof tradeBillQuery>;
+
+/** GET /v3/billdownload/file?token= : the token of a download_url. */
+export const billDownloadQuery = z.object({ token: sized(1, 128) });

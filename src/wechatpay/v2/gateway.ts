@@ -2,12 +2,16 @@
  * RefundGateway over API v2 (XML, mTLS). Single-item refunds (goodsDetail) go to /secapi/pay/refundv2; the payment's
  * own record comes from /pay/orderquery (§11.2).
  * v2 has no abnormal-refund API: applyAbnormalRefund raises NeedsOperator (handle it in the merchant portal).
+ * Refund bills (§12.2) are downloaded by v2/bills.ts.
  */
 import { z } from 'zod';
+import { checkBillDownloadTarget } from '../bill-date';
 import { InvalidRequest, NeedsOperator } from '../errors';
 import {
   ApplyAbnormalRefundInput,
   CreateRefundInput,
+  DownloadBillInput,
+  DownloadedBill,
   GatewayRefundStatus,
   OrderRecord,
   QueryOrderInput,
@@ -19,6 +23,7 @@ import { baseUrlSchema, httpTimeoutsSchema, pemSource } from '../config-rules';
 import { formatZodError, zodIssues } from '../schema-rules';
 import { orderReplyMismatch } from '../order-query';
 import { v2CompactTimeToRfc3339, v2TimeToRfc3339 } from '../time';
+import { createV2BillDownloader } from './bills';
 import { V2_PATHS, WechatPayV2Client } from './client';
 import {
   V2OrderQueryResponse,
@@ -118,6 +123,20 @@ export function createV2Gateway(configInput: V2GatewayConfigInput, deps: { nonce
   }
   const config = parsed.data;
   const client = new WechatPayV2Client({
+    baseUrl: config.baseUrl,
+    appid: config.appid,
+    mchid: config.mchid,
+    subAppid: config.subAppid,
+    apiKey: config.apiKey,
+    signType: config.signType,
+    clientCertificate: config.clientCertificate,
+    clientPrivateKey: config.clientPrivateKey,
+    caCertificate: config.caCertificate,
+    timeouts: config.timeouts,
+    nonce: deps.nonce,
+  });
+
+  const bills = createV2BillDownloader({
     baseUrl: config.baseUrl,
     appid: config.appid,
     mchid: config.mchid,
@@ -294,8 +313,15 @@ export function createV2Gateway(configInput: V2GatewayConfigInput, deps: { nonce
       });
     },
 
+    async downloadRefundBill(input: DownloadBillInput): Promise<DownloadedBill> {
+      const target = checkBillDownloadTarget(input);
+      const written = await bills.download({ ...target, subMchid: subMchIdFor(input.subMchid) });
+      // v2 sends no digest: the SHA1 is computed for the record (§12.2).
+      return { path: written.path, sha1: written.sha1, bytes: written.bytes, apiVersion: 'v2' };
+    },
+
     async close(): Promise<void> {
-      await client.close();
+      await Promise.all([client.close(), bills.close()]);
     },
   };
 }

@@ -54,6 +54,9 @@ export interface V3CallResult<T> {
 
 type Verifier = (res: RawResponse) => Promise<{ ok: true } | { ok: false; reason: string; message: string }>;
 
+/** The User-Agent of every v3 request unless configured (the bill file download sends it too). */
+export const DEFAULT_USER_AGENT = 'wechatpay-refund-engine/0.1 (node)';
+
 const REFUNDS = '/v3/refund/domestic/refunds';
 const TRANSACTIONS = '/v3/pay/transactions';
 const PARTNER_TRANSACTIONS = '/v3/pay/partner/transactions';
@@ -80,7 +83,7 @@ export class WechatPayV3Client {
     this.endpoint = createEndpoint(options.baseUrl, { ...DEFAULT_TIMEOUTS, ...options.timeouts }, options.tls ?? {});
     this.now = options.now ?? Date.now;
     this.nonce = options.nonce ?? (() => generateNonce());
-    this.userAgent = options.userAgent ?? 'wechatpay-refund-engine/0.1 (node)';
+    this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     if ((options.autoRefreshCertificates ?? true) && !this.keyring.canRefresh) {
       this.keyring.setRefresher(() => this.downloadPlatformCertificates());
     }

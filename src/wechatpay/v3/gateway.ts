@@ -1,13 +1,16 @@
 /**
  * RefundGateway over API v3 (direct and service-provider modes). Validates input into the wire format before any
  * network call (InvalidRequest naming the field and rule), then maps WeChat's Refund object to RefundRecord and the
- * order query's reply (§11.1) to OrderRecord.
+ * order query's reply (§11.1) to OrderRecord. Refund bills (§12.1) are downloaded by v3/bills.ts.
  */
 import { z } from 'zod';
+import { checkBillDownloadTarget } from '../bill-date';
 import { InvalidRequest, NeedsOperator } from '../errors';
 import {
   ApplyAbnormalRefundInput,
   CreateRefundInput,
+  DownloadBillInput,
+  DownloadedBill,
   OrderRecord,
   QueryOrderInput,
   QueryRefundInput,
@@ -17,9 +20,11 @@ import {
 import { baseUrlSchema, httpTimeoutsSchema, pemSource } from '../config-rules';
 import { orderReplyMismatch } from '../order-query';
 import { formatZodError, zodIssues } from '../schema-rules';
-import { WechatPayV3Client } from './client';
+import { createV3BillDownloader } from './bills';
+import { DEFAULT_USER_AGENT, WechatPayV3Client } from './client';
 import { PUBLIC_KEY_ID_PREFIX, WechatPayKeyring } from './keyring';
 import { encryptSensitiveField } from './rsa-oaep';
+import { buildV3Authorization, generateNonce } from './sign';
 import {
   v3AbnormalBankTypeSchema,
   v3ApplyAbnormalRefundRequestSchema,
@@ -172,6 +177,24 @@ export function createV3Gateway(configInput: V3GatewayConfigInput, deps: V3Gatew
     autoRefreshCertificates: config.autoRefreshCertificates,
   });
 
+  const bills = createV3BillDownloader({
+    client,
+    baseUrl: config.baseUrl,
+    authorize: (method, url) =>
+      buildV3Authorization({
+        method,
+        url,
+        mchid: config.mchid,
+        serialNo: config.merchantSerialNo.toUpperCase(),
+        privateKey: config.merchantPrivateKey,
+        timestamp: Math.floor((deps.now ?? Date.now)() / 1000),
+        nonce: (deps.nonce ?? generateNonce)(),
+      }),
+    userAgent: config.userAgent ?? DEFAULT_USER_AGENT,
+    timeouts: config.timeouts,
+    tls: config.caCertificate ? { ca: config.caCertificate } : undefined,
+  });
+
   /** sub_mchid per mode: required in partner mode, refused in direct mode (WeChat would read it as a bug). */
   function subMchidFor(given: string | undefined): string | undefined {
     if (config.mode === 'direct') {
@@ -319,8 +342,14 @@ export function createV3Gateway(configInput: V3GatewayConfigInput, deps: V3Gatew
       return v3RefundToRecord(data);
     },
 
+    async downloadRefundBill(input: DownloadBillInput): Promise<DownloadedBill> {
+      const target = checkBillDownloadTarget(input);
+      const written = await bills.download({ ...target, subMchid: subMchidFor(input.subMchid) });
+      return { path: written.path, sha1: written.sha1, bytes: written.bytes, apiVersion: 'v3' };
+    },
+
     async close(): Promise<void> {
-      await client.close();
+      await Promise.all([client.close(), bills.close()]);
     },
   };
 }
