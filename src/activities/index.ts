@@ -17,6 +17,8 @@ import type {
 import { toApplicationFailure } from './failures';
 import type { Client } from '@temporalio/client';
 import { reconcileDay, type ReconcileDayInput, type ReconcileDayResult } from '../reconciliation/reconcile-day';
+import { reconcileScheduleId } from '../reconciliation/schedules';
+import { RECONCILIATION_EVENT_TYPE, type ReconciliationEventEnvelope } from '../events/types';
 import { DEFAULT_EVENTS_RETRY } from '../config/merchant-events';
 import { MerchantCredentialError, UnknownMerchantError, type MerchantGateways } from '../merchants/types';
 import { refundEventBody } from '../api/refund-resource';
@@ -298,6 +300,55 @@ export function createActivities({
         report: result.report.report,
       });
       return result;
+    },
+
+    /**
+     * The alert of a reconciliation with open findings, as a signed event to the merchant's (or the deployment's)
+     * events target. The body is built from its input alone, so every attempt sends the same bytes; a refused
+     * delivery fails the attempt and Temporal retries it. No target: nothing to send.
+     */
+    async announceReconciliation({
+      result,
+      created,
+    }: {
+      result: ReconcileDayResult;
+      created: number;
+    }): Promise<{ sent: boolean }> {
+      const target = targetFor(result.mchid);
+      if (!target) return { sent: false };
+      const envelope: ReconciliationEventEnvelope = {
+        id: `${reconcileScheduleId(result)}-${result.billDate}:discrepancies`,
+        object: 'event',
+        type: RECONCILIATION_EVENT_TYPE,
+        created,
+        data: {
+          reconciliation: {
+            mchid: result.mchid,
+            ...(result.subMchid ? { sub_mchid: result.subMchid } : {}),
+            bill_date: result.billDate,
+            counts: result.counts,
+            totals: {
+              bill_rows: result.totals.billRows,
+              bill_refund_fen: result.totals.billSumFen,
+              engine_refund_fen: result.totals.engineSumFen,
+            },
+            open: result.open.map((f) => ({ kind: f.kind, out_refund_no: f.outRefundNo, detail: f.detail })),
+            report: { path: result.report.report, sha256: result.report.sha256 },
+          },
+        },
+      };
+      const delivery = await postEvent(
+        target,
+        { id: envelope.id, body: JSON.stringify(envelope) },
+        Math.floor(Date.now() / 1000),
+      );
+      if (!delivery.ok) {
+        throw ApplicationFailure.retryable(
+          `the order service did not accept ${envelope.id}: ${delivery.statusCode ?? ''} ${delivery.error ?? ''}`.trim(),
+          'EventNotAccepted',
+        );
+      }
+      return { sent: true };
     },
 
     async applyAbnormalRefund(input: ApplyAbnormalActivityInput): Promise<RefundRecord> {

@@ -33,6 +33,7 @@ import {
   missingEvents,
   receivedEventLines,
   waitForEvents,
+  fetchReceivedEvents,
   type ExpectedEvent,
   type ReceivedEvent,
 } from './support/demo-events';
@@ -167,6 +168,16 @@ function printEvents({ adminUrl, expected, received }: EventsReport, runs: PathR
     console.log(`  ⚠ not received within ${EVENTS_WAIT_MS / 1000} s: ${m.type} for ${m.outRefundNo}`);
 }
 
+/** The reconciliation alerts (signed events) the stand-in order service received, waiting up to 15 s for them. */
+async function waitForAlerts(adminUrl: string, ids: string[]) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const got = (await fetchReceivedEvents(adminUrl).catch(() => [])).filter((e) => ids.includes(e.id));
+    if (got.length === ids.length || Date.now() > deadline) return got;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 async function main(): Promise<number> {
   const cfg = loadStackConfig();
   supervisor.installSignalHandlers();
@@ -279,6 +290,11 @@ async function main(): Promise<number> {
     portalRefundNo,
   });
   const reconciled = reconciliation.portalFlagged && reconciliation.unexpected.length === 0;
+  // The order service hears of open findings too: one signed event per merchant and day.
+  const alertIds = reconciliation.results
+    .filter((x) => x.counts.unresolved > 0)
+    .map((x) => `reconcile-${x.mchid}${x.subMchid ? `-${x.subMchid}` : ''}-${x.billDate}:discrepancies`);
+  const alerts = events.adminUrl ? await waitForAlerts(events.adminUrl, alertIds) : [];
 
   console.log('\nsummary:');
   for (const r of runs) {
@@ -290,6 +306,11 @@ async function main(): Promise<number> {
   printEvents(events, runs, runId);
   console.log('');
   for (const line of reconciliationLines(reconciliation, portalRefundNo)) console.log(line);
+  for (const a of alerts) {
+    console.log(
+      `  ${a.verified ? '✔' : '✘'} alert event ${a.id} received by the order service, signature ${a.verified ? 'verified' : 'NOT verified'}`,
+    );
+  }
   console.log('');
   for (const line of apiAndEventsLines(cfg)) console.log(line);
   for (const line of codecLines(cfg, codecUrl, payloadEncryption.description)) console.log(line);

@@ -37,3 +37,19 @@ export interface RefundEventEnvelope<Refund = unknown> {
   created: number;
   data: { refund: Refund };
 }
+
+/**
+ * The alert of a daily reconciliation that found open discrepancies (docs/reconciliation.md), sent to the same
+ * order-service endpoint, signed the same way. Not a refund event: its data is the reconciliation's counts and the
+ * first open findings, never a refund resource.
+ */
+export const RECONCILIATION_EVENT_TYPE = 'reconciliation.discrepancies' as const;
+
+export interface ReconciliationEventEnvelope<Reconciliation = unknown> {
+  /** `reconcile-<mchid>[-<sub_mchid>]-<bill date>:discrepancies`: one per merchant and day, the same on every attempt. */
+  id: string;
+  object: 'event';
+  type: typeof RECONCILIATION_EVENT_TYPE;
+  created: number;
+  data: { reconciliation: Reconciliation };
+}

@@ -40,6 +40,10 @@ export async function reconciliationWorkflow(input: ReconciliationInput): Promis
       nonRetryableErrorTypes: ['NeedsOperator', 'Final', 'InvalidRequest', 'BillFormatError', 'ReconciliationOff'],
     },
   });
+  const { announceReconciliation } = wf.proxyActivities<RefundActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '1 hour', maximumAttempts: 12 },
+  });
   const result = await reconcileRefundBill({
     mchid: input.mchid,
     billDate,
@@ -57,6 +61,11 @@ export async function reconciliationWorkflow(input: ReconciliationInput): Promis
   );
   if (counts.unresolved > 0) {
     wf.log.warn('reconciliation found discrepancies', { mchid: input.mchid, billDate, open: counts.unresolved });
+    // The order service hears of it too (a signed event, when it has an events target); its being down for a while
+    // does not fail the reconciliation, whose result and metric already carry the alert.
+    await announceReconciliation({ result, created: Math.floor(Date.now() / 1000) }).catch((err: unknown) =>
+      wf.log.warn('reconciliation event not delivered', { error: String(err) }),
+    );
   }
   return result;
 }

@@ -21,7 +21,7 @@ import type { SimulatorHandle } from '../../src/simulator/server';
 import { retryNowUpdate, statusQuery } from '../../src/workflows/definitions';
 import { createDevServerEnv, startBundledWorker, uniqueTaskQueue } from '../harness/temporal';
 import { closeGateways, DIRECT, paidOrder, startTestSimulator, v3Gateway } from '../simulator/support';
-import { newRefundNo, requestRefund } from '../workflows/helpers';
+import { newRefundNo, recordHistory, requestRefund } from '../workflows/helpers';
 
 jest.setTimeout(120_000);
 
@@ -29,6 +29,7 @@ let env: TestWorkflowEnvironment;
 let sim: SimulatorHandle;
 let worker: Awaited<ReturnType<typeof startBundledWorker>>;
 let reportsDir: string;
+const sentEvents: Array<{ id: string; body: string }> = [];
 const taskQueue = uniqueTaskQueue('reconcile');
 
 beforeAll(async () => {
@@ -41,6 +42,17 @@ beforeAll(async () => {
     createActivities({
       gateway: v3Gateway(sim),
       reconciliation: { client: env.client, reportsDir, isDefault: () => true, queriesPerSecond: 50 },
+      // The order service's endpoint, played by a recorder: what the alert event says.
+      events: {
+        url: 'http://order-service.invalid/refund-events',
+        secret: 'reconciliation-test-secret',
+        timeoutMs: 1_000,
+        retry: { initialIntervalMs: 1_000, backoffCoefficient: 2, maximumIntervalMs: 1_000, giveUpAfterMs: 10_000 },
+      },
+      postEvent: async (_target, event) => {
+        sentEvents.push(event);
+        return { ok: true, statusCode: 204, durationMs: 0 };
+      },
     }),
   );
 });
@@ -166,6 +178,20 @@ test("a day's bill against the engine: not published yet, a bad SHA1 refused and
     ['billDate', 'billSha1', 'counts', 'mchid', 'open', 'report', 'totals'].sort(),
   );
   expect(result.open.map((f) => f.outRefundNo)).toEqual(expect.arrayContaining([portal]));
+
+  // The order service was told, with a signed event of its own kind: counts and the open findings, no rows.
+  const alerts = sentEvents.filter((e) => e.id.startsWith('reconcile-')); // the refunds' own events go there too
+  expect(alerts.map((e) => e.id)).toEqual([`reconcile-${DIRECT}-${billDate}:discrepancies`]);
+  const event = JSON.parse(alerts[0].body);
+  expect(event).toMatchObject({
+    object: 'event',
+    type: 'reconciliation.discrepancies',
+    data: { reconciliation: { mchid: DIRECT, bill_date: billDate, counts: { MISSING_LOCALLY: 1, MATCHED: 1 } } },
+  });
+  await recordHistory('reconciliation-portal-refund-flagged', handle);
+  expect(event.data.reconciliation.open).toEqual(
+    expect.arrayContaining([expect.objectContaining({ kind: 'MISSING_LOCALLY', out_refund_no: portal })]),
+  );
 }, 120_000);
 
 test('the schedule exists once per merchant however many workers make sure of it at once', async () => {
