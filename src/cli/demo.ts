@@ -189,6 +189,10 @@ async function main(): Promise<number> {
     process.env.WXREFUND_SEAL_KEYS ??= `demo:${randomBytes(32).toString('base64')}`;
   }
   freshSimulatorClock(cfg, console.log);
+  // The simulated WeChat starts frozen at real time and stays so until every refund is accepted: the day of the bill
+  // the demo reconciles at the end is then the day the engine requested them (a stack start of half a minute at the
+  // configured pace would otherwise carry the simulated clock hours ahead, past midnight).
+  process.env.WXREFUND_SIM_TIME_SCALE = '0';
   console.log('npm run demo: starting the embedded stack (logs: .data/demo-logs/stack.log)');
   const { uiUrl, server, codecUrl, payloadEncryption } = await startStack(cfg, supervisor);
   const namespace = cfg.temporal.namespace;

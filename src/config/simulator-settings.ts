@@ -58,6 +58,10 @@ export function simulatorSettings(flags: SimulatorFlags, env: NodeJS.ProcessEnv 
     ...(flags.host !== undefined ? { host: flags.host } : {}),
     ...(flags.port !== undefined ? { port: num('port', flags.port) } : {}),
     ...(flags.seed !== undefined ? { seed: num('seed', flags.seed) } : {}),
+    // WXREFUND_SIM_TIME_SCALE: the demo starts the stack's simulator frozen (it sets the pace itself once ready).
+    ...(env.WXREFUND_SIM_TIME_SCALE !== undefined
+      ? { timeScale: num('time-scale (WXREFUND_SIM_TIME_SCALE)', env.WXREFUND_SIM_TIME_SCALE) }
+      : {}),
     ...(flags['time-scale'] !== undefined ? { timeScale: num('time-scale', flags['time-scale']) } : {}),
     v2,
     ...(flags['keys-dir'] !== undefined ? { keysDir: path.resolve(flags['keys-dir']) } : {}),

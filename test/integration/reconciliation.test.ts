@@ -41,7 +41,9 @@ beforeAll(async () => {
     taskQueue,
     createActivities({
       gateway: v3Gateway(sim),
-      reconciliation: { client: env.client, reportsDir, isDefault: () => true, queriesPerSecond: 50 },
+      // DIRECT is not this deployment's default merchant here: its refunds' IDs name it (refund-<mchid>.<no>), so the
+      // engine's view of the day holds this test's refunds only, not those other tests make on the same server.
+      reconciliation: { client: env.client, reportsDir, isDefault: () => false, queriesPerSecond: 50 },
       // The order service's endpoint, played by a recorder: what the alert event says.
       events: {
         url: 'http://order-service.invalid/refund-events',
@@ -72,7 +74,7 @@ async function refundThroughEngine(amountFen: number): Promise<string> {
   await requestRefund(
     env,
     taskQueue,
-    { outTradeNo: o.outTradeNo, transactionId: o.transactionId, paidAt },
+    { mchid: DIRECT, outTradeNo: o.outTradeNo, transactionId: o.transactionId, paidAt },
     {
       outRefundNo,
       amountFen,
@@ -83,7 +85,7 @@ async function refundThroughEngine(amountFen: number): Promise<string> {
 }
 
 async function until(outRefundNo: string, ok: (state: string) => boolean, timeoutMs = 30_000): Promise<string> {
-  const handle = env.client.workflow.getHandle(refundWorkflowId(outRefundNo));
+  const handle = env.client.workflow.getHandle(refundWorkflowId(outRefundNo, { mchid: DIRECT }));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const state = (await handle.query(statusQuery).catch(() => undefined))?.state;
@@ -96,7 +98,7 @@ async function until(outRefundNo: string, ok: (state: string) => boolean, timeou
 /** Asks the refund's workflow to query WeChat now, and waits for the state the engine then holds. */
 async function settleByOperator(outRefundNo: string): Promise<string> {
   await env.client.workflow
-    .getHandle(refundWorkflowId(outRefundNo))
+    .getHandle(refundWorkflowId(outRefundNo, { mchid: DIRECT }))
     .executeUpdate(retryNowUpdate, { args: [{ operator: 'reconciliation-test' }] });
   return until(outRefundNo, (s) => s === 'SUCCESS');
 }
