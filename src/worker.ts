@@ -6,6 +6,9 @@
  * Payloads are encrypted at rest (docs/encryption.md): the Worker gets the settings' DataConverter, and the workflow
  * bundle its failure converter (the sandbox loads converters by path from its bundle), else failures thrown by
  * workflow code would reach the history with their messages in clear.
+ *
+ * It also makes sure each merchant's daily reconciliation schedule exists (docs/reconciliation.md) and gives the
+ * reconciliation activity a client of its own for visibility.
  */
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
@@ -52,7 +55,8 @@ export function prebuiltWorkflowBundle(file: string, failureConverterPath: strin
  *
  * One process serves every merchant of the registry (docs/merchants.md): the workflow worker on the main task queue,
  * and per merchant two activity-only workers on its budgeted queues, `<queue>.wechat.<mchid>.create|query`, whose
- * `maxTaskQueueActivitiesPerSecond` is the merchant's budget: the server holds the rate across every worker process.
+ * `maxTaskQueueActivitiesPerSecond` comes from the merchant's budget (merchant-queue-workers.ts): the server holds the
+ * rate across every worker process.
  * A reload of the registry file (edit it, or SIGHUP) starts and stops those workers and swaps changed credentials
  * without dropping in-flight work.
  */
