@@ -153,9 +153,15 @@ it('WeChat’s retries deliver every notification once Temporal is back; nothing
   const views = await statusViews(stack.client, receipts);
   const notifications = await stack.sim.admin.notifications();
   const calls = callsSince(await stack.sim.admin.calls(), callsBefore);
-  const hooks = Object.fromEntries(
-    Object.entries(await webhookCounts()).map(([k, v]) => [k, v - (hooksBefore[k] ?? 0)]),
-  );
+  // The webhook counts a notification once its signal call has returned, a moment after the workflow may already have
+  // completed on that signal: read its counts once the last of them is in (or after 5 s, and let the checks say).
+  const countsSince = async () =>
+    Object.fromEntries(Object.entries(await webhookCounts()).map(([k, v]) => [k, v - (hooksBefore[k] ?? 0)]));
+  let hooks = await countsSince();
+  for (const until = Date.now() + 5_000; (hooks.accepted ?? 0) < planned.length && Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 100));
+    hooks = await countsSince();
+  }
 
   // The workflows: settled by their notification, no query since acceptance.
   for (const receipt of receipts) {
