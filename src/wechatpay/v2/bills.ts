@@ -23,7 +23,8 @@ import { appidSchema, formatZodError, mchidSchema, zodIssues } from '../schema-r
 import { createEndpoint, type Endpoint, type HttpTimeouts } from '../transport';
 import { generateNonce } from '../v3/sign';
 import { mapV2ReturnFail } from './error-map';
-import { signV2, type V2SignType } from './sign';
+import type { V2ClientOptions } from './client';
+import { signV2 } from './sign';
 import { buildV2Xml, parseV2Xml } from './xml';
 
 export const V2_DOWNLOAD_BILL_PATH = '/pay/downloadbill';
@@ -58,18 +59,9 @@ export const v2DownloadBillFailureSchema = z.object({
 /** An XML reply is read whole; a real one is a few hundred bytes. */
 const MAX_XML_REPLY_BYTES = 64 * 1024;
 
-export interface V2BillDownloaderOptions {
-  baseUrl: string;
-  appid: string;
-  mchid: string;
-  subAppid?: string;
-  apiKey: string;
-  signType: V2SignType;
-  clientCertificate: string | Buffer;
-  clientPrivateKey: string | Buffer;
-  caCertificate?: string | Buffer;
+/** The client's own connection settings (the same merchant, certificate and key), with the timeouts resolved. */
+export interface V2BillDownloaderOptions extends Omit<V2ClientOptions, 'timeouts'> {
   timeouts: HttpTimeouts;
-  nonce?: () => string;
   /** Override for tests. */
   maxBytes?: number;
 }

@@ -122,7 +122,8 @@ export function createV2Gateway(configInput: V2GatewayConfigInput, deps: { nonce
     throw new InvalidRequest(`invalid v2 gateway config: ${formatZodError(parsed.error)}`, zodIssues(parsed.error));
   }
   const config = parsed.data;
-  const client = new WechatPayV2Client({
+  // The API client and the bill downloader talk to WeChat as the same merchant, with the same certificate and key.
+  const connection = {
     baseUrl: config.baseUrl,
     appid: config.appid,
     mchid: config.mchid,
@@ -134,21 +135,9 @@ export function createV2Gateway(configInput: V2GatewayConfigInput, deps: { nonce
     caCertificate: config.caCertificate,
     timeouts: config.timeouts,
     nonce: deps.nonce,
-  });
-
-  const bills = createV2BillDownloader({
-    baseUrl: config.baseUrl,
-    appid: config.appid,
-    mchid: config.mchid,
-    subAppid: config.subAppid,
-    apiKey: config.apiKey,
-    signType: config.signType,
-    clientCertificate: config.clientCertificate,
-    clientPrivateKey: config.clientPrivateKey,
-    caCertificate: config.caCertificate,
-    timeouts: config.timeouts,
-    nonce: deps.nonce,
-  });
+  };
+  const client = new WechatPayV2Client(connection);
+  const bills = createV2BillDownloader(connection);
 
   function subMchIdFor(given: string | undefined): string | undefined {
     if (config.mode === 'direct') {
