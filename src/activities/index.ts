@@ -17,7 +17,7 @@ import type {
 import { toApplicationFailure } from './failures';
 import type { Client } from '@temporalio/client';
 import { reconcileDay, type ReconcileDayInput, type ReconcileDayResult } from '../reconciliation/reconcile-day';
-import { reconcileScheduleId } from '../reconciliation/schedules';
+import { reconciliationEventId } from '../reconciliation/schedules';
 import { RECONCILIATION_EVENT_TYPE, type ReconciliationEventEnvelope } from '../events/types';
 import { DEFAULT_EVENTS_RETRY } from '../config/merchant-events';
 import { MerchantCredentialError, UnknownMerchantError, type MerchantGateways } from '../merchants/types';
@@ -317,7 +317,7 @@ export function createActivities({
       const target = targetFor(result.mchid);
       if (!target) return { sent: false };
       const envelope: ReconciliationEventEnvelope = {
-        id: `${reconcileScheduleId(result)}-${result.billDate}:discrepancies`,
+        id: reconciliationEventId(result, result.billDate),
         object: 'event',
         type: RECONCILIATION_EVENT_TYPE,
         created,

@@ -13,6 +13,7 @@ import type { Client } from '@temporalio/client';
 import { orderWorkflowId, refundWorkflowId } from '../domain/ids';
 import { isTerminal } from '../domain/status';
 import { cancelRefund as cancelQueuedRefund, RefundNotCancellable, requestRefund } from '../starter';
+import { deliveryNotOnRecord } from '../ops/refund-ops';
 import { eventDeliveryQuery, ledgerQuery, statusQuery } from '../workflows/definitions';
 import type { EventDeliveryView, LedgerEntry, LedgerView, RefundReceipt, RefundStatusView } from '../workflows/types';
 import { ApiError, notCancellable, notFound, unavailable } from './errors';
@@ -266,9 +267,7 @@ async function eventDeliveries(ctx: RefundApiContext, view: RefundStatusView): P
         missing: `event ${e.id}`,
       }).catch((err: unknown): EventDeliveryView => {
         // Its record is gone (retention) or unreadable now: the event is still listed, without attempts.
-        if (err instanceof ApiError && err.status === 404) {
-          return { ...e, outRefundNo: view.outRefundNo, state: 'PENDING', attempts: [] };
-        }
+        if (err instanceof ApiError && err.status === 404) return deliveryNotOnRecord(view, e);
         throw err;
       }),
     ),

@@ -25,6 +25,7 @@ import { startStack } from '../stack/start-stack';
 import { Supervisor } from '../stack/supervisor';
 import { RefundRejected, requestRefund } from '../starter';
 import { loadProgramRegistry } from '../merchants/program-registry';
+import { reconciliationEventId } from '../reconciliation/schedules';
 import { statusQuery } from '../workflows/definitions';
 import type { RefundStatusView } from '../workflows/types';
 import {
@@ -297,7 +298,7 @@ async function main(): Promise<number> {
   // The order service hears of open findings too: one signed event per merchant and day.
   const alertIds = reconciliation.results
     .filter((x) => x.counts.unresolved > 0)
-    .map((x) => `reconcile-${x.mchid}${x.subMchid ? `-${x.subMchid}` : ''}-${x.billDate}:discrepancies`);
+    .map((x) => reconciliationEventId(x, x.billDate));
   const alerts = events.adminUrl ? await waitForAlerts(events.adminUrl, alertIds) : [];
 
   console.log('\nsummary:');

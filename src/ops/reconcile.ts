@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import type { ReconcileDayResult } from '../reconciliation/reconcile-day';
-import { reconcileScheduleId } from '../reconciliation/schedules';
+import { reconciliationRunId } from '../reconciliation/schedules';
 import type { reconciliationWorkflow } from '../workflows/reconciliation';
 
 export interface ReconcileNowInput {
@@ -22,7 +22,7 @@ export function reconcileNow(client: Client, input: ReconcileNowInput): Promise<
   const { taskQueue, ...args } = input;
   return client.workflow.execute<typeof reconciliationWorkflow>('reconciliationWorkflow', {
     taskQueue,
-    workflowId: `${reconcileScheduleId(input)}-${input.billDate}`,
+    workflowId: reconciliationRunId(input, input.billDate),
     args: [args],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',

@@ -119,9 +119,17 @@ export async function eventDeliveries(client: Client, view: RefundStatusView): P
       client.workflow
         .getHandle(e.id)
         .query(eventDeliveryQuery)
-        .catch((): EventDeliveryView => ({ ...e, outRefundNo: view.outRefundNo, state: 'PENDING', attempts: [] })),
+        .catch(() => deliveryNotOnRecord(view, e)),
     ),
   );
+}
+
+/** An event of the refund whose delivery workflow cannot be read (gone with retention): listed, without attempts. */
+export function deliveryNotOnRecord(
+  view: RefundStatusView,
+  event: NonNullable<RefundStatusView['events']>[number],
+): EventDeliveryView {
+  return { ...event, outRefundNo: view.outRefundNo, state: 'PENDING', attempts: [] };
 }
 
 export interface TimelineEvent {

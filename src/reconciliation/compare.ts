@@ -55,6 +55,11 @@ const BILL_STATUS_OF_STATE: Record<string, BillRefundStatus | undefined> = {
 /** States in which WeChat may never have seen the refund: not expected in any bill. */
 const NEVER_SENT_STATES = new Set(['PENDING', 'REJECTED', 'CANCELLED']);
 
+/** Whether a refund in this engine state reached WeChat (so belongs in the bill of the day it was accepted). */
+export function reachedWechat(state: string): boolean {
+  return !NEVER_SENT_STATES.has(state);
+}
+
 /** Minutes either side of Beijing midnight within which a refund may belong to the neighbouring day's bill. */
 export const DAY_BOUNDARY_MINUTES = 30;
 
@@ -78,7 +83,7 @@ export class BillComparison {
     this.pending = new Map();
     for (const r of engine) {
       this.pending.set(key(r.outRefundNo, partner ? r.subMchid : undefined), r);
-      if (!NEVER_SENT_STATES.has(r.state)) this.engineSumFen += r.refundFen;
+      if (reachedWechat(r.state)) this.engineSumFen += r.refundFen;
     }
   }
 
@@ -89,7 +94,7 @@ export class BillComparison {
     const k = key(row.outRefundNo, this.options.partner ? row.subMchid : undefined);
     let engine = this.pending.get(k);
     const neighbour = engine ? undefined : this.options.nearby?.get(row.outRefundNo);
-    if (neighbour && !NEVER_SENT_STATES.has(neighbour.state)) {
+    if (neighbour && reachedWechat(neighbour.state)) {
       // Requested just across midnight, accepted on this day: the bill is right to have it, and it counts here.
       engine = neighbour;
       this.pending.set(k, neighbour);
@@ -162,7 +167,7 @@ export class BillComparison {
   finish(summary: BillSummary | undefined, billDate: string): Finding[] {
     const findings: Finding[] = [];
     for (const engine of this.pending.values()) {
-      if (NEVER_SENT_STATES.has(engine.state)) continue;
+      if (!reachedWechat(engine.state)) continue;
       const nearMidnight = minutesFromBeijingMidnight(engine.requestedAt) <= DAY_BOUNDARY_MINUTES;
       findings.push({
         kind: 'MISSING_IN_BILL',

@@ -17,7 +17,7 @@ import { isWechatPayError } from '../wechatpay/errors';
 import type { DownloadedBill } from './types';
 import { stateFromWechatStatus } from '../domain/status';
 import { parseRefundBill } from './bill-parser';
-import { beijingDate, BillComparison, type Finding } from './compare';
+import { beijingDate, BillComparison, reachedWechat, type Finding } from './compare';
 import { engineRefundsOfDay } from './engine-records';
 import { ReportWriter, reportDir, summaryText, type FindingCounts, type ReportReference } from './report';
 
@@ -80,7 +80,7 @@ export async function reconcileDay(deps: ReconcileDayDeps, input: ReconcileDayIn
       throw err;
     }
     const quiet = await engineOfDay();
-    if (quiet.inDay.some((r) => r.state !== 'PENDING' && r.state !== 'REJECTED' && r.state !== 'CANCELLED')) throw err;
+    if (quiet.inDay.some((r) => reachedWechat(r.state))) throw err;
     bill = writeEmptyBill(path.join(dir, 'bill.csv'), gateway.apiVersion);
     progress('no bill published, and no refund of the engine that day: an empty day');
   }

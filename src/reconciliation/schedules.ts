@@ -25,6 +25,16 @@ export function reconcileScheduleId(m: ReconciledMerchant): string {
   return `reconcile-${m.mchid}${m.subMchid ? `-${m.subMchid}` : ''}`;
 }
 
+/** The workflow ID of one day's reconciliation run on demand: `reconcile-<mchid>[-<sub_mchid>]-<bill date>`. */
+export function reconciliationRunId(m: ReconciledMerchant, billDate: string): string {
+  return `${reconcileScheduleId(m)}-${billDate}`;
+}
+
+/** The id of a day's alert event to the order service (docs/events.md), the same on every delivery attempt. */
+export function reconciliationEventId(m: ReconciledMerchant, billDate: string): string {
+  return `${reconciliationRunId(m, billDate)}:discrepancies`;
+}
+
 function scheduleOptions(m: ReconciledMerchant, s: ScheduleSettings): ScheduleOptions {
   const input: ReconciliationInput = { mchid: m.mchid, ...(m.subMchid ? { subMchid: m.subMchid } : {}) };
   return {

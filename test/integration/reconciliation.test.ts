@@ -16,7 +16,7 @@ import { createActivities } from '../../src/activities';
 import { refundWorkflowId } from '../../src/domain/ids';
 import { reconcileNow } from '../../src/ops/reconcile';
 import { beijingDate, type Finding } from '../../src/reconciliation/compare';
-import { ensureReconciliationSchedules, reconcileScheduleId } from '../../src/reconciliation/schedules';
+import { ensureReconciliationSchedules, reconciliationRunId } from '../../src/reconciliation/schedules';
 import type { SimulatorHandle } from '../../src/simulator/server';
 import { retryNowUpdate, statusQuery } from '../../src/workflows/definitions';
 import { createDevServerEnv, startBundledWorker, uniqueTaskQueue } from '../harness/temporal';
@@ -143,7 +143,7 @@ test("a day's bill against the engine: not published yet, a bad SHA1 refused and
   await sim.admin.addBillFault({ kind: 'CORRUPT', mchid: DIRECT, billDate });
 
   const run = reconcileNow(env.client, { mchid: DIRECT, billDate, taskQueue, retryIntervalMs: 1_000 });
-  const handle = env.client.workflow.getHandle(`${reconcileScheduleId({ mchid: DIRECT })}-${billDate}`);
+  const handle = env.client.workflow.getHandle(reconciliationRunId({ mchid: DIRECT }, billDate));
   // Before 10:00 Beijing time the next day there is no bill: the run waits for it.
   await lastFailureMentions(handle, 'BILL_NOT_READY');
   // Published (and made, with the first refund settled and the second still PROCESSING): the file fails its SHA1
