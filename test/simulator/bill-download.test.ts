@@ -11,22 +11,26 @@ import path from 'node:path';
 import type { SimulatorHandle } from '../../src/simulator/server';
 import { NeedsOperator, RetrySame } from '../../src/wechatpay/errors';
 import type { RefundGateway } from '../../src/wechatpay/gateway';
-import { DIRECT, PROVIDER, SUB, paidOrder, shareSimulator, v2Gateway, v3Gateway } from './support';
+import {
+  at,
+  beijingDay,
+  DIRECT,
+  freshBillDay,
+  nextDay,
+  paidOrder,
+  PROVIDER,
+  shareSimulator,
+  SUB,
+  v2Gateway,
+  v3Gateway,
+} from './support';
 
 let sim: SimulatorHandle;
 shareSimulator((s) => (sim = s));
 
 const HOUR = 3600_000;
-const beijingDay = (ms: number) => new Date(ms + 8 * HOUR).toISOString().slice(0, 10);
-const at = (day: string, time: string) => `${day}T${time}+08:00`;
-const nextDay = (day: string) => beijingDay(Date.parse(at(day, '12:00:00')) + 24 * HOUR);
-
-/** The simulated clock never goes back, so each test takes a day of its own: 09:00 Beijing of the next fresh day. */
-async function freshDay(): Promise<string> {
-  const day = nextDay(beijingDay((await sim.admin.clock()).nowMs));
-  await sim.admin.advance({ to: at(day, '09:00:00') });
-  return day;
-}
+/** Each test takes a day of its own: 09:00 Beijing of the next fresh day. */
+const freshDay = () => freshBillDay(sim, '09:00:00');
 
 /** When WeChat publishes the bill of `day` (§12.1): 10:00 Beijing time the next day; a minute later to be safe. */
 async function billPublished(day: string): Promise<void> {

@@ -18,28 +18,32 @@ import type { SimulatorHandle } from '../../src/simulator/server';
 import { verifyV3Signature } from '../../src/wechatpay/v3/sign';
 import { signV2 } from '../../src/wechatpay/v2/sign';
 import { buildV2Xml, parseV2Xml } from '../../src/wechatpay/v2/xml';
-import { DIRECT, PROVIDER, SUB, keyringFor, paidOrder, shareSimulator, signedV3, startTestSimulator } from './support';
+import {
+  at,
+  beijingDay,
+  DIRECT,
+  freshBillDay,
+  keyringFor,
+  nextDay,
+  paidOrder,
+  PROVIDER,
+  shareSimulator,
+  signedV3,
+  startTestSimulator,
+  SUB,
+} from './support';
 
 let sim: SimulatorHandle;
 shareSimulator((s) => (sim = s));
 
 const REFUNDS = '/v3/refund/domestic/refunds';
-const HOUR = 3600_000;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Time: the clock never goes back (reset keeps it), so every test works on a day of its own.
 // ---------------------------------------------------------------------------------------------------------------
 
-const beijingDay = (ms: number) => new Date(ms + 8 * HOUR).toISOString().slice(0, 10);
-const at = (day: string, time: string) => `${day}T${time}+08:00`;
-const nextDay = (day: string) => beijingDay(Date.parse(at(day, '12:00:00')) + 24 * HOUR);
-
-/** Move to 08:00 Beijing of the next day that has not started yet; returns that day (YYYY-MM-DD). */
-async function freshDay(): Promise<string> {
-  const day = nextDay(beijingDay((await sim.admin.clock()).nowMs));
-  await sim.admin.advance({ to: at(day, '08:00:00') });
-  return day;
-}
+/** Each test takes a day of its own: 08:00 Beijing of the next fresh day. */
+const freshDay = () => freshBillDay(sim, '08:00:00');
 
 async function advanceTo(iso: string): Promise<void> {
   await sim.admin.advance({ to: iso });

@@ -306,3 +306,23 @@ export async function signedV2(
     await agent.close();
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Bill days (§12.1): bills go by Beijing-time days, and the simulated clock never goes back (reset keeps it), so each
+// bill test works on a day of its own.
+// ---------------------------------------------------------------------------------------------------------------
+
+const HOUR_MS = 3_600_000;
+
+/** The Beijing-time day (YYYY-MM-DD) of an instant. */
+export const beijingDay = (ms: number): string => new Date(ms + 8 * HOUR_MS).toISOString().slice(0, 10);
+/** An instant of a Beijing-time day, e.g. at('2026-11-30', '10:00:00'). */
+export const at = (day: string, time: string): string => `${day}T${time}+08:00`;
+export const nextDay = (day: string): string => beijingDay(Date.parse(at(day, '12:00:00')) + 24 * HOUR_MS);
+
+/** Moves the simulator to `time` (Beijing) of the next day that has not started yet; returns that day. */
+export async function freshBillDay(sim: SimulatorHandle, time: string): Promise<string> {
+  const day = nextDay(beijingDay((await sim.admin.clock()).nowMs));
+  await sim.admin.advance({ to: at(day, time) });
+  return day;
+}
