@@ -222,6 +222,8 @@ export class LedgerState {
       ...(entry.reason !== undefined ? { reason: entry.reason } : {}),
       ...(entry.metadata !== undefined ? { metadata: entry.metadata } : {}),
       ...(entry.requestedBy !== undefined ? { requestedBy: entry.requestedBy } : {}),
+      // A copy: the payload is built when the update completes, and the entry may move on in between.
+      current: { ...entry },
     };
   }
 

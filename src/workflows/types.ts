@@ -256,7 +256,10 @@ export interface LedgerEntry {
   note?: string;
 }
 
-/** requestRefund's answer; the same request twice gets exactly this answer twice. */
+/**
+ * requestRefund's answer; the same request twice gets this answer twice, but for `current`, which says where the
+ * refund stands at the moment of each answer.
+ */
 export interface RefundReceipt {
   outTradeNo: string;
   outRefundNo: string;
@@ -268,6 +271,11 @@ export interface RefundReceipt {
   metadata?: Record<string, string>;
   /** Who made the request that created the refund: a repeat's caller can tell it was not theirs. */
   requestedBy?: string;
+  /**
+   * The ledger's entry as it answered: a repeat learns the refund's state in the same round trip (the HTTP API
+   * answers it from this, without reading the ledger again). Absent from receipts of ledgers older than it.
+   */
+  current?: LedgerEntry;
 }
 
 export interface LedgerView {
