@@ -205,6 +205,8 @@ export interface RefundOutcome {
   notifications: number;
   submitAttempts: number;
   version: number;
+  /** When the refund learned WeChat had its create (see RefundStatusChange); absent if it never had. */
+  submissionSettledAt?: string;
 }
 
 /** Child → ledger, on every status change (and as the final result). */
@@ -216,6 +218,11 @@ export interface RefundStatusChange {
   submissionSettled: boolean;
   /** When the last create request was sent (informational; the ledger spaces creates from the settled report). */
   lastSubmitAt?: string;
+  /**
+   * When this refund learned WeChat has its create (a report may come much later, when the ledger asks): the ledger
+   * spaces the next create a minute from this. Absent in reports of older refunds: from the report's arrival.
+   */
+  submissionSettledAt?: string;
   refundId?: string;
   channel: RefundChannel;
   at: string;

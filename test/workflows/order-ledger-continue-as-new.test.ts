@@ -89,6 +89,14 @@ test('continue-as-new keeps the ledger: refunds, reservations, receipts, and chi
     await expect(tooMuch).rejects.toMatchObject({
       cause: { message: expect.stringMatching(/refundable amount .*: 8000 fen/) },
     });
-    await recordHistory('ledger-after-continue-as-new', ledger);
+    // The run that continued told A (in flight) to report its end by signal; the new run heard it that way.
+    const aHistory = await env.client.workflow.getHandle(a.refundWorkflowId).fetchHistory();
+    const signalled = (aHistory.events ?? []).flatMap(
+      (e) => e.workflowExecutionSignaledEventAttributes?.signalName ?? [],
+    );
+    expect(signalled).toContain('ledgerContinued');
+    // (test/fixtures/histories/ledger-after-continue-as-new.json is the same run before LEAN_LEDGER.)
+    await recordHistory('ledger-lean-after-continue-as-new', ledger);
+    await recordHistory('refund-lean-told-ledger-continued', env.client.workflow.getHandle(a.refundWorkflowId));
   });
 });
