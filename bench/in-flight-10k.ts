@@ -11,18 +11,30 @@
  *
  * Memory: VmRSS of the worker and the dev server, idle after start-up with zero workflows (baseline), and with every
  * refund PROCESSING; reported as ratio in-flight/idle and MiB per 1,000 refunds.
- * Drain: every refund forced to SUCCESS at the simulator at once (bounded by `--concurrency` admin calls); each
- * notification goes to the webhook → signal → workflow completes (and tells its ledger). Timed until visibility counts
- * no running refund workflow. (Ledgers stay open by design until the order's one-year refund window closes; their
- * count is reported.) The simulator's clock is stepped by 60 s every 5 s during the drain so
- * that a notification the webhook answered with 5xx (Temporal too slow) is retried as WeChat would.
+ * Drain: every refund settles at the same simulated instant: each is forced to SUCCESS one simulated second ahead
+ * (the simulator's clock is frozen, so nothing settles while the `--concurrency` admin calls run), then the clock is
+ * moved by that second and all `--count` notifications leave at once, as WeChat's would after a bank's batch. Each one
+ * goes to the webhook → signal → workflow completes (and tells its ledger). Timed until visibility counts no running
+ * refund workflow (never a per-refund status query). (Ledgers stay open by design until the order's one-year refund
+ * window closes; their count is reported.) The simulator's clock is then stepped by 60 s every 5 s so that a
+ * notification the webhook answered with 5xx is retried as WeChat would (15 s, 15 s, 30 s, 3 min … compressed ~12×).
+ *
+ * Deliveries per notification = notification requests the webhook answered during the drain / refunds (target
+ * ≤ 1.2: each extra one is a 503 WeChat had to retry); the answers are reported by HTTP status as WeChat saw them (the
+ * simulator's attempt log, "none" = no reply within 5 s) and by the webhook's result. After the drain the bench waits
+ * (bounded) until no notification is still due for a retry, so the count is complete; one never delivered is "lost".
  *
  * Usage: npx ts-node --transpile-only bench/in-flight-10k.ts [--count 10000] [--concurrency 50]
+ *                                                             [--signal-concurrency <webhook.signalConcurrency>]
+ *                                                             [--signal-timeout-ms <webhook.signalTimeoutMs, 3000>]
  */
+import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { freePort } from '../src/stack/free-port';
+import type { WebhookServer } from '../src/webhook/server';
 import { benchRefunds, requestBenchRefund, seedOrders } from './support/refunds';
 import { MCHID, runTag, startBenchStack, tempDir } from './support/stack';
 import { BenchWorkerProcess } from './support/worker-process';
@@ -30,10 +42,54 @@ import { emitResult, intFlag, mapLimit, round, rssMiB, runMain, sleep, waitUntil
 
 const count = (client: Client, query: string) => client.workflow.count(query).then((c) => c.count);
 
+function countBy(keys: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of keys) out[k] = (out[k] ?? 0) + 1;
+  return out;
+}
+
+/** Every notification request the webhook answered so far, in all and by result (its own metrics). */
+async function webhookAnswers(webhook: WebhookServer): Promise<{ total: number; byResult: Record<string, number> }> {
+  const byResult: Record<string, number> = {};
+  for (const v of (await webhook.metrics.notifications.get()).values) {
+    byResult[String(v.labels.result)] = (byResult[String(v.labels.result)] ?? 0) + v.value;
+  }
+  return { total: Object.values(byResult).reduce((a, b) => a + b, 0), byResult };
+}
+
+/** How many signals the webhook started and their summed duration (s). */
+async function histogramTotals(webhook: WebhookServer): Promise<{ count: number; sum: number }> {
+  const values = (await webhook.metrics.signalDuration.get()).values;
+  const pick = (name: string) => values.find((v) => v.metricName === name)?.value ?? 0;
+  return {
+    count: pick('wechatpay_webhook_signal_duration_seconds_count'),
+    sum: pick('wechatpay_webhook_signal_duration_seconds_sum'),
+  };
+}
+
+/** Why the webhook refused what it refused (HANDLER_TIMEOUT, NO_TIME_TO_SIGNAL, …). */
+async function webhookRefusals(webhook: WebhookServer): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await webhook.metrics.rejections.get()).values) out[String(v.labels.reason)] = v.value;
+  return out;
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { count: { type: 'string' }, concurrency: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      count: { type: 'string' },
+      concurrency: { type: 'string' },
+      'signal-concurrency': { type: 'string' },
+      'signal-timeout-ms': { type: 'string' },
+    },
+  });
   const n = intFlag('count', values.count, 10_000);
+  const signalTimeoutMs = intFlag('signal-timeout-ms', values['signal-timeout-ms'], 3_000);
   const concurrency = intFlag('concurrency', values.concurrency, 50);
+  const signalConcurrency =
+    values['signal-concurrency'] === undefined
+      ? undefined
+      : intFlag('signal-concurrency', values['signal-concurrency'], 1);
   const bankType = 'ICBC_DEBIT';
 
   const tmp = tempDir('inflight');
@@ -43,7 +99,7 @@ async function main(): Promise<void> {
     keysDir,
     webhookPort,
     dbFile: path.join(tmp.dir, 'temporal.sqlite'),
-    webhook: { signalTimeoutMs: 3_000 },
+    webhook: { signalTimeoutMs, ...(signalConcurrency ? { signalConcurrency } : {}) },
   });
   const t = stack.temporal!;
   const serverPid = t.devServer?.process.pid;
@@ -65,6 +121,7 @@ async function main(): Promise<void> {
       workerMiB: rssMiB(worker.pid),
       serverMiB: rssMiB(serverPid),
       benchMiB: round(process.memoryUsage().rss / 2 ** 20, 1),
+      load1: round(os.loadavg()[0], 2),
       ...extra,
     };
     timeline.push(row);
@@ -112,14 +169,21 @@ async function main(): Promise<void> {
     const runningLedgers = await count(client, `WorkflowType = "orderLedgerWorkflow" AND ExecutionStatus = "Running"`);
     const callsBefore = await stack.sim.admin.calls();
 
-    // Drain: settle everything, time until nothing runs.
-    const drainT = Date.now();
-    const stepper = setInterval(() => void stack.sim.admin.advance({ seconds: 60 }).catch(() => undefined), 5_000);
-    const drainTicker = setInterval(() => sample('draining'), 10_000);
+    // Drain: every refund settles at the same simulated instant, then time until nothing runs.
+    const forceT = Date.now();
     await mapLimit(refunds, concurrency, (r) =>
-      stack.sim.admin.forceOutcome(r.outRefundNo, { status: 'SUCCESS', afterSeconds: 0 }),
+      stack.sim.admin.forceOutcome(r.outRefundNo, { status: 'SUCCESS', afterSeconds: 1 }),
     );
-    const settleCallsSeconds = (Date.now() - drainT) / 1000;
+    const settleCallsSeconds = (Date.now() - forceT) / 1000;
+    const answeredBefore = await webhookAnswers(stack.webhook);
+    const drainT = Date.now();
+    // The simulator (signing) and the webhook (verifying) share this process: a starved loop answers late.
+    const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    loopDelay.enable();
+    // Not awaited: advance() resolves once every delivery it started has been answered.
+    void stack.sim.clock.advance(1_000).catch(() => undefined);
+    const stepper = setInterval(() => void stack.sim.clock.advance(60_000).catch(() => undefined), 5_000);
+    const drainTicker = setInterval(() => sample('draining'), 10_000);
     await waitUntil(
       'all refunds closed',
       async () => (await count(client, `WorkflowType = "refundWorkflow" AND ExecutionStatus = "Running"`)) === 0,
@@ -127,15 +191,31 @@ async function main(): Promise<void> {
       1_000,
     );
     const drainSeconds = (Date.now() - drainT) / 1000;
-    clearInterval(stepper);
     clearInterval(drainTicker);
+    loopDelay.disable();
     const after = sample('drained');
+    // A refund can close on its own poll while its notification still waits for a retry: count those deliveries too.
+    const pending = async () =>
+      (await stack.sim.admin.notifications()).filter((x) => x.state === 'SCHEDULED' || x.state === 'IN_FLIGHT');
+    await waitUntil(
+      'no notification due for a retry',
+      async () => (await pending()).length === 0,
+      120_000,
+      1_000,
+    ).catch((err: Error) => console.warn(err.message));
+    clearInterval(stepper);
     const callsAfter = await stack.sim.admin.calls();
     const notes = await stack.sim.admin.notifications();
     const deliveryAttempts = notes.reduce((s, x) => s + x.attempts.length, 0);
+    const notificationStates = countBy(notes.map((x) => x.state));
+    const answersByStatus = countBy(notes.flatMap((x) => x.attempts.map((a) => String(a.statusCode ?? 'none'))));
+    const answeredAfter = await webhookAnswers(stack.webhook);
     const webhookResults = Object.fromEntries(
-      (await stack.webhook.metrics.notifications.get()).values.map((v) => [v.labels.result, v.value]),
+      Object.entries(answeredAfter.byResult).map(([k, v]) => [k, v - (answeredBefore.byResult[k] ?? 0)]),
     );
+    const webhookAnswered = answeredAfter.total - answeredBefore.total;
+    const webhookReasons = await webhookRefusals(stack.webhook);
+    const signalTime = await histogramTotals(stack.webhook);
     const ledgersAfterDrain = await count(
       client,
       `WorkflowType = "orderLedgerWorkflow" AND ExecutionStatus = "Running"`,
@@ -167,6 +247,14 @@ async function main(): Promise<void> {
       settleCallsSeconds: round(settleCallsSeconds, 1),
       allClosedSeconds: round(drainSeconds, 1),
       refundsPerSecond: round(n / drainSeconds, 1),
+      webhookAnswered,
+      deliveriesPerNotification: round(webhookAnswered / n, 2),
+      answersByStatus: JSON.stringify(answersByStatus),
+      lost: notes.filter((x) => x.state !== 'DELIVERED').length,
+      signalMeanMs: round((signalTime.sum / Math.max(1, signalTime.count)) * 1000, 1),
+      signalsStarted: signalTime.count,
+      benchLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6, 1),
+      load1: round(os.loadavg()[0], 2),
     };
     console.log(`${n} bank-card refunds in flight (${concurrency} requests at a time)`);
     console.log(
@@ -175,6 +263,17 @@ async function main(): Promise<void> {
     );
     console.table(memory);
     console.table([drain]);
+    console.log(
+      `drain: ${n} refunds settled at once, all closed in ${round(drainSeconds, 1)} s (${drain.refundsPerSecond}/s); ` +
+        `${webhookAnswered} notification requests answered = ${drain.deliveriesPerNotification} per notification ` +
+        `(target ≤ 1.2); answers by status ${JSON.stringify(answersByStatus)}; webhook results ` +
+        `${JSON.stringify(webhookResults)}, reasons ${JSON.stringify(webhookReasons)}; notification states ` +
+        `${JSON.stringify(notificationStates)}; signal concurrency ${stack.webhook.config.signalConcurrency}; ` +
+        `load average (1/5/15 min) ${os
+          .loadavg()
+          .map((x) => round(x, 2))
+          .join(' / ')}`,
+    );
     const callDelta = (after: typeof callsAfter, before: typeof callsBefore) =>
       Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v.total - (before[k]?.total ?? 0)]));
     emitResult({
@@ -194,7 +293,19 @@ async function main(): Promise<void> {
       callsDuringDrain: callDelta(callsAfter, callsBefore),
       notificationAttempts: deliveryAttempts,
       notifications: notes.length,
+      notificationStates,
+      answersByStatus,
+      webhookAnswered,
+      deliveriesPerNotification: drain.deliveriesPerNotification,
+      lost: drain.lost,
       webhookResults,
+      webhookReasons,
+      signalMeanMs: drain.signalMeanMs,
+      signalsStarted: drain.signalsStarted,
+      benchLoopDelayP99Ms: drain.benchLoopDelayP99Ms,
+      signalConcurrency: stack.webhook.config.signalConcurrency,
+      signalTimeoutMs,
+      loadAvgEnd: os.loadavg().map((x) => round(x, 2)),
       invariantsOk: (invariants as { ok?: boolean }).ok,
       timeline,
     });

@@ -2,7 +2,8 @@
  * Prometheus metrics of the webhook. Each server gets its own registry so several servers can live in one process
  * (tests, the dev launcher) without "metric already registered" clashes.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SignalGate } from './signal-gate';
 
 /** What finally happened to a notification (bounded set: safe as a label). */
 export type NotificationResult =
@@ -22,11 +23,20 @@ export interface WebhookMetrics {
   notifications: Counter<'api_version' | 'result'>;
   rejections: Counter<'api_version' | 'reason'>;
   duration: Histogram<'api_version' | 'result'>;
+  /** How long notifications waited for a signal slot (signal-gate.ts). */
+  signalWait: Histogram;
+  /** How long the signal exchanges took once started (what the gate's admission expects). */
+  signalDuration: Histogram;
+  signalsInFlight: Gauge;
+  signalQueueDepth: Gauge;
+  /** The gate whose in-flight and queue counts the gauges read at each scrape (no bookkeeping on the hot path). */
+  watchSignalGate(gate: Pick<SignalGate, 'inFlight' | 'queued'>): void;
 }
 
 export function createWebhookMetrics(opts: { registry?: Registry; defaultMetrics?: boolean } = {}): WebhookMetrics {
   const registry = opts.registry ?? new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
+  let gate: Pick<SignalGate, 'inFlight' | 'queued'> | undefined;
   return {
     registry,
     notifications: new Counter({
@@ -49,5 +59,36 @@ export function createWebhookMetrics(opts: { registry?: Registry; defaultMetrics
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5],
       registers: [registry],
     }),
+    signalWait: new Histogram({
+      name: 'wechatpay_webhook_signal_wait_seconds',
+      help: 'Time a verified notification waited for one of the webhook.signalConcurrency signal slots',
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4],
+      registers: [registry],
+    }),
+    signalDuration: new Histogram({
+      name: 'wechatpay_webhook_signal_duration_seconds',
+      help: 'Time one signal exchange with Temporal took (signal, and describe when NOT_FOUND)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4],
+      registers: [registry],
+    }),
+    signalsInFlight: new Gauge({
+      name: 'wechatpay_webhook_signals_in_flight',
+      help: 'Temporal signals under way (at most webhook.signalConcurrency)',
+      registers: [registry],
+      collect() {
+        this.set(gate?.inFlight ?? 0);
+      },
+    }),
+    signalQueueDepth: new Gauge({
+      name: 'wechatpay_webhook_signal_queue_depth',
+      help: 'Verified notifications waiting for a signal slot',
+      registers: [registry],
+      collect() {
+        this.set(gate?.queued ?? 0);
+      },
+    }),
+    watchSignalGate(watched) {
+      gate = watched;
+    },
   };
 }

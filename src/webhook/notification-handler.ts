@@ -1,7 +1,7 @@
 /**
  * The webhook's decision for one notification, independent of HTTP framing:
- * verify/decode (protocol layer) → remembered duplicate? → signal the refund workflow → answer.
- * Every path ends in an `Outcome` the route turns into the reply, a metric and one log line.
+ * verify/decode (protocol layer) → remembered duplicate? → wait for a signal slot (signal-gate.ts) → signal the refund
+ * workflow → answer. Every path ends in an `Outcome` the route turns into the reply, a metric and one log line.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Client } from '@temporalio/client';
@@ -9,12 +9,14 @@ import type { FastifyBaseLogger } from 'fastify';
 import { merchantScope, refundWorkflowId } from '../domain/ids';
 import type { RefundNotification } from '../wechatpay/gateway';
 import { NotificationRejected, type NotificationRejectReason } from '../wechatpay/notifications';
+import type { RouteDeadline } from './deadline';
 import type { MerchantDirectoryView } from './merchant-directory';
 import type { MerchantVerifier } from './merchant-verifier';
 import type { NotificationResult } from './metrics';
 import { orphanRecordOf, type OrphanSink } from './orphans';
 import { RecentNotifications } from './recent-notifications';
 import { ACCEPTED, fail, type Answer } from './replies';
+import { NoTimeToSignal, type SignalGate } from './signal-gate';
 import { signalRefundWorkflow, TemporalUnavailable, type SignalOutcome } from './signal-refund';
 
 export type ApiVersion = 'v3' | 'v2';
@@ -40,14 +42,17 @@ export interface NotificationRequest {
   rawBody: Buffer;
   requestId: string;
   log: FastifyBaseLogger;
-  /** Aborted once the route's deadline answered 503: from then on nothing may be signalled. */
-  abortSignal?: AbortSignal;
+  /** The route's answer deadline (deadline.ts); none: only `signalTimeoutMs` bounds the signal. */
+  deadline?: RouteDeadline;
 }
 
 export interface NotificationHandlerDeps {
   temporal: Client;
   orphans: OrphanSink;
   recent: RecentNotifications<SignalOutcome>;
+  /** Bounds the signals in flight; a notification waits its turn only as long as its deadline allows. */
+  signals: SignalGate;
+  /** The longest one signal exchange may take, even when the route's deadline is further away. */
   signalTimeoutMs: number;
   clock: () => Date;
 }
@@ -153,7 +158,7 @@ export async function handleNotification(deps: NotificationHandlerDeps, req: Not
     return { result: 'rejected', reason: 'MERCHANT_MISMATCH', answer: fail(400, REFUSAL_TEXT.MERCHANT_MISMATCH) };
   }
 
-  if (req.abortSignal?.aborted) {
+  if (req.deadline?.signal.aborted) {
     // WeChat was already told "retry later": signalling now would act on a request we refused.
     return { result: 'temporal_unavailable', answer: fail(503, 'timed out, retry later'), notification };
   }
@@ -169,6 +174,16 @@ export async function handleNotification(deps: NotificationHandlerDeps, req: Not
       () => true, // deliver() only resolves once the outcome is durable (signalled, closed, or orphan recorded)
     );
   } catch (err) {
+    if (err instanceof NoTimeToSignal) {
+      // Nothing was signalled: a 503 now costs one more delivery, a signal cut off by the deadline would too.
+      req.log.warn({ detail: err.message }, 'no time left to signal; answering 503 so WeChat retries');
+      return {
+        result: 'temporal_unavailable',
+        reason: 'NO_TIME_TO_SIGNAL',
+        answer: fail(503, 'busy, retry later'),
+        notification,
+      };
+    }
     if (err instanceof TemporalUnavailable) {
       req.log.warn({ err: { message: err.message } }, 'Temporal unavailable; answering 503 so WeChat retries');
       return {
@@ -200,9 +215,7 @@ async function deliver(
 ): Promise<SignalOutcome> {
   const workflowId = workflowIdOf(n, req.directory.defaultMchid);
   const outcome: SignalOutcome =
-    workflowId === undefined
-      ? { kind: 'orphaned' }
-      : await signalRefundWorkflow(deps.temporal, workflowId, n, deps.signalTimeoutMs);
+    workflowId === undefined ? { kind: 'orphaned' } : await signalInTurn(deps, req, workflowId, n);
   if (outcome.kind === 'orphaned') {
     const record = orphanRecordOf(n, {
       requestId: req.requestId,
@@ -223,4 +236,21 @@ async function deliver(
     );
   }
   return outcome;
+}
+
+/**
+ * The signal, once the gate gives it a slot in time. It must finish by the route's deadline (the answer follows at
+ * once) and within `signalTimeoutMs` of its start.
+ */
+function signalInTurn(
+  deps: NotificationHandlerDeps,
+  req: NotificationRequest,
+  workflowId: string,
+  n: RefundNotification,
+): Promise<SignalOutcome> {
+  const deadline = req.deadline;
+  const mustFinishBy = deadline?.at ?? Date.now() + deps.signalTimeoutMs;
+  return deps.signals.run({ deadlineAt: mustFinishBy, abortSignal: deadline?.signal, commit: deadline?.commit }, () =>
+    signalRefundWorkflow(deps.temporal, workflowId, n, Math.min(mustFinishBy, Date.now() + deps.signalTimeoutMs)),
+  );
 }

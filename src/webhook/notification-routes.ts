@@ -108,17 +108,22 @@ export async function answerNotification(
   const outcome =
     'refused' in admitted
       ? admitted.refused
-      : await withinDeadline(req, ctx.handlerTimeoutMs, (abortSignal) =>
-          handleNotification(ctx.handlerDeps, {
-            apiVersion,
-            merchant: admitted.merchant,
-            directory: view,
-            headers: req.headers,
-            rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-            requestId: req.id,
-            log: req.log,
-            abortSignal,
-          }),
+      : await withinDeadline(
+          req,
+          ctx.handlerTimeoutMs,
+          (deadline) =>
+            handleNotification(ctx.handlerDeps, {
+              apiVersion,
+              merchant: admitted.merchant,
+              directory: view,
+              headers: req.headers,
+              rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+              requestId: req.id,
+              log: req.log,
+              deadline,
+            }),
+          // WeChat's clock started when it sent the request: count from its arrival, not from when this handler ran.
+          Date.now() - reply.elapsedTime,
         );
   recordOutcome(ctx.metrics, req, reply, apiVersion, mchid, outcome);
   return sendAnswer(reply, replyFormatOf(route, format), outcome.answer);

@@ -25,6 +25,7 @@ import { registerNotificationRoutes, type NotificationRoutesContext } from './no
 import { registerHealthRoute, registerMetricsRoute } from './ops-routes';
 import { JsonlOrphanLog, type OrphanSink } from './orphans';
 import { RecentNotifications } from './recent-notifications';
+import { SignalGate } from './signal-gate';
 import type { SignalOutcome } from './signal-refund';
 
 export interface WebhookDeps {
@@ -74,11 +75,18 @@ export function createWebhookServer(deps: WebhookDeps): WebhookServer {
   const orphans = deps.orphans ?? new JsonlOrphanLog(config.orphanLogPath);
   const clock = deps.clock ?? (() => new Date());
   const directory = directoryOf(deps.merchants, config);
+  const signals = new SignalGate({
+    maxInFlight: config.signalConcurrency,
+    onStart: (waitedMs) => metrics.signalWait.observe(waitedMs / 1000),
+    onFinish: (signalMs) => metrics.signalDuration.observe(signalMs / 1000),
+  });
+  metrics.watchSignalGate(signals);
   const routes: NotificationRoutesContext = {
     handlerDeps: {
       temporal: deps.temporal,
       orphans,
       recent: new RecentNotifications<SignalOutcome>(config.dedupe),
+      signals,
       signalTimeoutMs: config.signalTimeoutMs,
       clock,
     },

@@ -27,6 +27,7 @@ describe('webhookConfigSchema', () => {
       timestampToleranceSeconds: 300,
       signalTimeoutMs: 3_000,
       handlerTimeoutMs: 4_500,
+      signalConcurrency: 1_000,
       orphanLogPath: '.data/webhook/orphans.jsonl',
       dedupe: { maxEntries: 10_000, ttlMs: 600_000 },
       temporal: { address: '127.0.0.1:7233', namespace: 'default' },
@@ -54,6 +55,8 @@ describe('webhookConfigSchema', () => {
       /signalTimeoutMs: must be less than handlerTimeoutMs/,
     );
     expect(problems({ bodyLimitBytes: 10 })).toMatch(/^bodyLimitBytes: /);
+    expect(problems({ signalConcurrency: 0 })).toMatch(/^signalConcurrency: /);
+    expect(problems({ signalConcurrency: 2.5 })).toMatch(/^signalConcurrency: .*int/);
     expect(problems({ colour: 'blue' })).toMatch(/colour/);
     expect(problems({ merchants: [{ mchid: '12ab', v2: { apiKey: { env: 'K' } } }] })).toMatch(
       /merchants\.0\.mchid: must be 1-32 digits/,

@@ -17,6 +17,8 @@ import { merchantScope, refundWorkflowId, type MerchantScope } from '../../src/d
 import { refundWorkflow } from '../../src/workflows';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/server';
 import type { SimulatorConfigInput } from '../../src/simulator/config';
+import type { SimRefund } from '../../src/simulator/model';
+import { v3NotificationBody } from '../../src/simulator/notification-payloads';
 import { DEMO_DIRECT_MCHID } from '../../src/simulator/keys';
 import { v2GatewayConfigFor, v3GatewayConfigFor } from '../../src/simulator/manifest';
 import { createV2Gateway } from '../../src/wechatpay/v2/gateway';
@@ -274,5 +276,35 @@ export async function startRefundWorker(
       worker.shutdown();
       await running;
     },
+  };
+}
+
+let serial = 0;
+/**
+ * A genuine v3 SUCCESS notification for `outRefundNo`, as WeChat would send it right now: the simulator's own payload
+ * code (resource encrypted under the merchant's APIv3 key) and signer; a fresh notification id each call.
+ */
+export function genuineV3Notification(
+  sim: SimulatorHandle,
+  mchid: string,
+  outRefundNo: string,
+): { headers: Record<string, string>; body: string } {
+  serial += 1;
+  const merchant = sim.merchants.find((m) => m.mchid === mchid);
+  if (!merchant?.apiV3Key) throw new Error(`simulator has no v3 merchant ${mchid}`);
+  const refund = {
+    mchid,
+    outTradeNo: `T${outRefundNo.slice(1)}`.slice(0, 32),
+    transactionId: `4200000${String(1_000_000_000_000_000n + BigInt(serial)).slice(0, 21)}`,
+    outRefundNo,
+    refundId: `50000000382024${String(serial).padStart(15, '0')}`,
+    successAt: Date.now(),
+    userReceivedAccount: '支付用户零钱',
+    amount: { total: 1_000, refund: 100, payerTotal: 1_000, payerRefund: 100 },
+  } as unknown as SimRefund;
+  const body = v3NotificationBody(`EV-${outRefundNo}-${serial}`, Date.now(), refund, 'SUCCESS', merchant.apiV3Key);
+  return {
+    body,
+    headers: { ...sim.core.signer.signHeaders(body), 'content-type': 'application/json', 'user-agent': 'Mozilla/4.0' },
   };
 }

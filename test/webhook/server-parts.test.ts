@@ -8,12 +8,12 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { request } from 'undici';
 import { webhookConfigSchema } from '../../src/webhook/config';
-import { withinDeadline } from '../../src/webhook/deadline';
+import { withinDeadline, type RouteDeadline } from '../../src/webhook/deadline';
 import { frameworkRefusal, registerFallbackHandlers } from '../../src/webhook/fallback-handlers';
 import { createHttpApp } from '../../src/webhook/http-app';
 import type { MerchantVerifier } from '../../src/webhook/merchant-verifier';
 import { createWebhookMetrics } from '../../src/webhook/metrics';
-import type { NotificationHandlerDeps } from '../../src/webhook/notification-handler';
+import type { NotificationHandlerDeps, Outcome } from '../../src/webhook/notification-handler';
 import { registerNotificationRoutes, type NotificationRoutesContext } from '../../src/webhook/notification-routes';
 import { createRegistry } from '../../src/merchants/registry';
 import {
@@ -237,15 +237,33 @@ describe('frameworkRefusal', () => {
 describe('withinDeadline', () => {
   const req = { log: { warn: jest.fn(), error: jest.fn() } } as unknown as FastifyRequest;
 
-  it('answers 503 at the deadline and aborts the late work', async () => {
-    let signal: AbortSignal | undefined;
-    const outcome = await withinDeadline(req, 20, (s) => {
-      signal = s;
+  it('answers 503 at the deadline and aborts the late work, which may then no longer commit to a signal', async () => {
+    let deadline: RouteDeadline | undefined;
+    const outcome = await withinDeadline(req, 20, (d) => {
+      deadline = d;
       return new Promise(() => undefined);
     });
     expect(outcome).toMatchObject({ result: 'temporal_unavailable', reason: 'HANDLER_TIMEOUT' });
     expect(outcome.answer.httpStatus).toBe(503);
-    expect(signal?.aborted).toBe(true);
+    expect(deadline?.signal.aborted).toBe(true);
+    expect(deadline?.commit()).toBe(false);
+  });
+
+  it('never answers 503 over a signal under way: once committed, the signal’s own outcome is the answer', async () => {
+    const accepted: Outcome = { result: 'accepted', answer: { httpStatus: 200, ok: true, message: 'OK' } };
+    const outcome = await withinDeadline(req, 20, async (d) => {
+      expect(d.commit()).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 80)); // the signal returns after the deadline
+      return accepted;
+    });
+    expect(outcome).toBe(accepted);
+  });
+
+  it('counts the deadline from the request’s arrival, not from when the handler ran', async () => {
+    const started = Date.now();
+    const outcome = await withinDeadline(req, 1_000, () => new Promise(() => undefined), Date.now() - 950);
+    expect(outcome.answer.httpStatus).toBe(503);
+    expect(Date.now() - started).toBeLessThan(500);
   });
 
   it('turns an unexpected error into a 500 whose text says nothing about it', async () => {
