@@ -4,8 +4,9 @@
  * run, on the same dev server, simulator and webhook.
  *
  *   path (both sides): requestRefund (update-with-start on the order ledger) → ledger starts the refund workflow →
- *   submitRefund (v3 gateway → simulator) → once PROCESSING (status query every 25 ms) the simulator settles it and
- *   sends the signed, encrypted notification → webhook (verify, decrypt, signal) → workflow completed SUCCESS.
+ *   submitRefund (v3 gateway → simulator) → once the simulator has answered the create (it tells the bench in process,
+ *   support/observe.ts: no query to the workflow) it settles the refund and sends the signed, encrypted notification
+ *   → webhook (verify, decrypt, signal) → workflow completed SUCCESS (`handle.result()`).
  *   The sides differ only in the data converter of the order service's client, the webhook's client and the worker.
  *
  * Rounds alternate (off, on, on, off, …) so machine noise hits both alike; each side has its own task queue and a
@@ -20,14 +21,14 @@ import { parseArgs } from 'node:util';
 import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { PAYLOAD_ENCRYPTION_ENV } from '../src/codec/payload-keys';
-import { statusQuery } from '../src/workflows/definitions';
 import { inspectHistory, unencryptedPayloads } from '../test/support/raw-history';
+import { createsAnswered } from './support/observe';
 import {
-  awaitOutcome,
   benchRefunds,
+  refundResult,
   requestBenchRefund,
   seedOrders,
-  waitForState,
+  settleAtWechat,
   type BenchRefund,
 } from './support/refunds';
 import {
@@ -65,15 +66,16 @@ async function refundBatch(
 ): Promise<Omit<Batch, 'side' | 'round'>> {
   const refunds = benchRefunds(runTag('C'), n);
   const paidAt = await seedOrders(stack.sim, refunds, 'OTHERS'); // not timed
+  const creates = createsAnswered(stack.sim);
   const latencies: number[] = [];
   const started = Date.now();
   await mapLimit(refunds, concurrency, async (r: BenchRefund) => {
     const t0 = Date.now();
-    const receipt = await requestBenchRefund(client, taskQueue, r, paidAt, 'OTHERS');
-    await waitForState(client.workflow.getHandle(r.workflowId), statusQuery, 'PROCESSING');
-    await stack.sim.admin.forceOutcome(r.outRefundNo, { status: 'SUCCESS', afterSeconds: 0 });
-    const outcome = await awaitOutcome(client, receipt);
-    if (outcome.state !== 'SUCCESS') throw new Error(`${r.outRefundNo} ended ${outcome.state}`);
+    const answered = creates.wait(r.outRefundNo);
+    await requestBenchRefund(client, taskQueue, r, paidAt, 'OTHERS');
+    await answered;
+    await settleAtWechat(stack.sim, r);
+    await refundResult(client, r);
     latencies.push(Date.now() - t0);
   });
   return { n, wallMs: Date.now() - started, latencies, load1: load1(), sampleWorkflowId: refunds[0].workflowId };

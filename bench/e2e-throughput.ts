@@ -2,11 +2,15 @@
  * Bench 1: end-to-end refunds per second on the local dev server, next to a minimal workflow measured in the same run.
  *
  *   refund:   requestRefund (update-with-start on the order ledger) → ledger starts the refund workflow → submitRefund
- *             (v3 gateway → simulator) → once the workflow is PROCESSING (status query every 25 ms) the simulator
- *             settles it (admin force SUCCESS) and sends the signed, encrypted notification → webhook (verify,
- *             decrypt, signal) → workflow completed SUCCESS.
- *   baseline: start a minimal workflow with one (no-op) activity; once it waits (query every 25 ms) signal it once;
- *             workflow completed.
+ *             (v3 gateway → simulator) → once the simulator has answered the create (it tells the bench in process:
+ *             support/observe.ts) it settles the refund (admin force SUCCESS) and sends the signed, encrypted
+ *             notification → webhook (verify, decrypt, signal) → workflow completed SUCCESS (`handle.result()`).
+ *   baseline: start a minimal workflow with one (no-op) activity; once that activity has returned (the bench's own
+ *             worker tells it in process) signal it once; workflow completed (`handle.result()`).
+ *
+ * Neither side asks the workflow anything while it runs: the bench learns "the one activity is done" from WeChat's
+ * side of it (the simulator, or the baseline activity itself), as the real order service would learn nothing at all,
+ * and the notification (signal) may reach the workflow before it has recorded that activity's result, on both sides.
  *
  * Both run on the same dev server, task queue and worker settings, with the same number of requests in flight
  * (`--concurrency`), in alternating rounds so machine noise hits both alike. Ratio = refund rate / baseline rate.
@@ -14,14 +18,14 @@
  * Usage: npx ts-node --transpile-only bench/e2e-throughput.ts [--count 300] [--concurrency 20] [--rounds 2]
  */
 import { parseArgs } from 'node:util';
-import { statusQuery } from '../src/workflows/definitions';
-import { baselineNotifiedSignal, baselineStageQuery, minimalWorkflow } from './baseline/workflows';
+import { baselineNotifiedSignal, minimalWorkflow } from './baseline/workflows';
+import { baselineSubmitted, createsAnswered } from './support/observe';
 import {
-  awaitOutcome,
   benchRefunds,
+  refundResult,
   requestBenchRefund,
   seedOrders,
-  waitForState,
+  settleAtWechat,
   type BenchRefund,
 } from './support/refunds';
 import { runTag, runWorker, startBenchStack, type BenchStack } from './support/stack';
@@ -37,17 +41,18 @@ async function refundBatch(stack: BenchStack, taskQueue: string, n: number, conc
   const refunds = benchRefunds(runTag('E'), n);
   // Preparation (not timed): the paid orders at the simulator.
   const paidAt = await seedOrders(stack.sim, refunds, 'OTHERS');
+  const creates = createsAnswered(stack.sim);
   const latencies: number[] = [];
   const started = Date.now();
   await mapLimit(refunds, concurrency, async (r: BenchRefund) => {
     const t0 = Date.now();
-    const receipt = await requestBenchRefund(stack.client, taskQueue, r, paidAt, 'OTHERS');
-    // WeChat settles the refund once the workflow knows it is accepted (PROCESSING): the simulator then sends the
-    // signed, encrypted notification to the webhook, which verifies, decrypts and signals.
-    await waitForState(stack.client.workflow.getHandle(r.workflowId), statusQuery, 'PROCESSING');
-    await stack.sim.admin.forceOutcome(r.outRefundNo, { status: 'SUCCESS', afterSeconds: 0 });
-    const outcome = await awaitOutcome(stack.client, receipt);
-    if (outcome.state !== 'SUCCESS') throw new Error(`${r.outRefundNo} ended ${outcome.state}`);
+    const answered = creates.wait(r.outRefundNo);
+    await requestBenchRefund(stack.client, taskQueue, r, paidAt, 'OTHERS');
+    // WeChat settles the refund once it has accepted it: the simulator then sends the signed, encrypted notification
+    // to the webhook, which verifies, decrypts and signals.
+    await answered;
+    await settleAtWechat(stack.sim, r);
+    await refundResult(stack.client, r);
     latencies.push(Date.now() - t0);
   });
   return { n, wallMs: Date.now() - started, latencies };
@@ -62,9 +67,10 @@ async function baselineBatch(stack: BenchStack, taskQueue: string, n: number, co
     concurrency,
     async (id) => {
       const t0 = Date.now();
+      const submitted = baselineSubmitted.wait(id);
       const handle = await stack.client.workflow.start(minimalWorkflow, { taskQueue, workflowId: id, args: [id] });
-      // The same step as the refund side: wait (same query cadence) until the activity is done, then signal.
-      await waitForState(handle, baselineStageQuery, 'waiting');
+      // The same step as the refund side: once the activity is done (known in process), signal.
+      await submitted;
       await handle.signal(baselineNotifiedSignal, { id });
       await handle.result();
       latencies.push(Date.now() - t0);

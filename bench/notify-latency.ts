@@ -16,6 +16,11 @@
  *
  * Ratio = refund median / baseline median (and the same for p99), per mode.
  *
+ * Nothing asks the workflows anything while latencies are measured: completion is `handle.result()` on both sides,
+ * and close times are read (describe, simulator records) only once every workflow of the batch has closed. Getting
+ * ready (not measured) knows that WeChat has each create from the simulator itself (support/observe.ts), and the
+ * baseline's activity return from the bench's own worker, then checks once per 250 ms that each workflow is waiting.
+ *
  * Usage: npx ts-node --transpile-only bench/notify-latency.ts [--count 150] [--mode both|sequential|burst]
  * Uses TEMPORAL_ADDRESS when set, else starts an in-memory dev server of its own.
  */
@@ -23,9 +28,21 @@ import { parseArgs } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { statusQuery } from '../src/workflows/definitions';
 import { baselineNotifiedSignal, baselineStageQuery, minimalWorkflow } from './baseline/workflows';
-import { benchRefunds, requestBenchRefund, seedOrders, waitForState } from './support/refunds';
+import { baselineSubmitted, createsAnswered } from './support/observe';
+import {
+  benchRefunds,
+  refundResult,
+  requestBenchRefund,
+  seedOrders,
+  settleAtWechat,
+  waitForState,
+  type BenchRefund,
+} from './support/refunds';
 import { runTag, runWorker, startBenchStack, type BenchStack } from './support/stack';
 import { emitResult, intFlag, mapLimit, percentile, round, runMain } from './support/util';
+
+/** Getting ready (not measured): how often a workflow is asked whether it waits yet. */
+const READY_CHECK_MS = 250;
 
 interface Sample {
   /** Delivery (or signal) start → workflow closed. */
@@ -52,39 +69,40 @@ function summary(side: string, mode: string, samples: Sample[], wallMs: number) 
 
 async function refundSide(stack: BenchStack, taskQueue: string, mode: string, count: number) {
   const refunds = benchRefunds(runTag(`N${mode[0]}`), count);
-  // Preparation (not measured): every refund requested through the starter and PROCESSING in its workflow.
+  // Preparation (not measured): every refund requested through the starter, accepted by WeChat, PROCESSING in its
+  // workflow.
   const paidAt = await seedOrders(stack.sim, refunds, 'OTHERS');
+  const creates = createsAnswered(stack.sim);
   await mapLimit(refunds, 20, async (r) => {
+    const answered = creates.wait(r.outRefundNo);
     await requestBenchRefund(stack.client, taskQueue, r, paidAt, 'OTHERS');
-    await waitForState(stack.client.workflow.getHandle(r.workflowId), statusQuery, 'PROCESSING');
+    await answered;
   });
+  await mapLimit(refunds, 20, (r) =>
+    waitForState(stack.client.workflow.getHandle(r.workflowId), statusQuery, 'PROCESSING', 120_000, READY_CHECK_MS),
+  );
 
-  const latencyOf = async (r: (typeof refunds)[number]): Promise<Sample> => {
-    const handle = stack.client.workflow.getHandle(r.workflowId);
-    const outcome = await handle.result();
-    if (outcome.state !== 'SUCCESS') throw new Error(`${r.outRefundNo} ended ${outcome.state}`);
-    const closeTime = (await handle.describe()).closeTime;
+  const settleAndAwait = async (r: BenchRefund) => {
+    await settleAtWechat(stack.sim, r);
+    await refundResult(stack.client, r);
+  };
+  const started = Date.now();
+  if (mode === 'sequential') {
+    for (const r of refunds) await settleAndAwait(r);
+  } else {
+    await Promise.all(refunds.map(settleAndAwait));
+  }
+  const wallMs = Date.now() - started;
+
+  // Every workflow has closed: now read when, and when its notification's delivery started.
+  const samples = await mapLimit(refunds, 20, async (r): Promise<Sample> => {
+    const closeTime = (await stack.client.workflow.getHandle(r.workflowId).describe()).closeTime;
     const [note] = await stack.sim.admin.notifications({ outRefundNo: r.outRefundNo });
     const delivered = note?.attempts.find((a) => a.ok);
     if (!closeTime || !delivered) throw new Error(`${r.outRefundNo}: no delivered notification or close time`);
     return { totalMs: closeTime.getTime() - delivered.realAt, answerMs: delivered.latencyMs };
-  };
-  const settle = (r: (typeof refunds)[number]) =>
-    stack.sim.admin.forceOutcome(r.outRefundNo, { status: 'SUCCESS', afterSeconds: 0 });
-
-  const started = Date.now();
-  let samples: Sample[];
-  if (mode === 'sequential') {
-    samples = [];
-    for (const r of refunds) {
-      await settle(r);
-      samples.push(await latencyOf(r));
-    }
-  } else {
-    await Promise.all(refunds.map(settle));
-    samples = await Promise.all(refunds.map(latencyOf));
-  }
-  return summary('refund: notification → webhook → signal', mode, samples, Date.now() - started);
+  });
+  return summary('refund: notification → webhook → signal', mode, samples, wallMs);
 }
 
 async function baselineSide(stack: BenchStack, taskQueue: string, mode: string, count: number) {
@@ -93,28 +111,34 @@ async function baselineSide(stack: BenchStack, taskQueue: string, mode: string, 
     Array.from({ length: count }, (_, i) => `baseline-${tag}-${i}`),
     20,
     async (id) => {
+      const submitted = baselineSubmitted.wait(id);
       const handle = await stack.client.workflow.start(minimalWorkflow, { taskQueue, workflowId: id, args: [id] });
-      await waitForState(handle, baselineStageQuery, 'waiting');
+      await submitted;
       return handle;
     },
   );
-  const signalAndMeasure = async (handle: WorkflowHandle): Promise<Sample> => {
-    const sentAt = Date.now();
-    await handle.signal(baselineNotifiedSignal, { sentAt });
+  await mapLimit(handles, 20, (h) => waitForState(h, baselineStageQuery, 'waiting', 120_000, READY_CHECK_MS));
+
+  const sentAt = new Map<string, number>();
+  const signalAndAwait = async (handle: WorkflowHandle) => {
+    sentAt.set(handle.workflowId, Date.now());
+    await handle.signal(baselineNotifiedSignal, { sentAt: sentAt.get(handle.workflowId) });
     await handle.result();
-    const closeTime = (await handle.describe()).closeTime;
-    if (!closeTime) throw new Error(`${handle.workflowId}: no close time`);
-    return { totalMs: closeTime.getTime() - sentAt };
   };
   const started = Date.now();
-  let samples: Sample[];
   if (mode === 'sequential') {
-    samples = [];
-    for (const h of handles) samples.push(await signalAndMeasure(h));
+    for (const h of handles) await signalAndAwait(h);
   } else {
-    samples = await Promise.all(handles.map(signalAndMeasure));
+    await Promise.all(handles.map(signalAndAwait));
   }
-  return summary('baseline: bare signal', mode, samples, Date.now() - started);
+  const wallMs = Date.now() - started;
+
+  const samples = await mapLimit(handles, 20, async (handle): Promise<Sample> => {
+    const closeTime = (await handle.describe()).closeTime;
+    if (!closeTime) throw new Error(`${handle.workflowId}: no close time`);
+    return { totalMs: closeTime.getTime() - sentAt.get(handle.workflowId)! };
+  });
+  return summary('baseline: bare signal', mode, samples, wallMs);
 }
 
 async function main(): Promise<void> {

@@ -61,12 +61,32 @@ export async function awaitOutcome(client: Client, receipt: RefundReceipt): Prom
   return awaitRefundOutcome(client, receipt, { startTimeoutMs: 10 * 60_000, pollMs: 50 });
 }
 
-/** Polls a workflow's query (every 25 ms) until it reports `state`; the workflow may not exist yet. */
+/**
+ * The refund's outcome by one long poll on its workflow's result (what the baseline side does too): for a timed
+ * section, where awaitOutcome's describe and identity query would be extra calls the baseline does not make. The
+ * workflow must exist (the simulator has answered its create).
+ */
+export async function refundResult(client: Client, r: BenchRefund, expected = 'SUCCESS'): Promise<RefundOutcome> {
+  const outcome = (await client.workflow.getHandle(r.workflowId).result()) as RefundOutcome;
+  if (outcome.state !== expected) throw new Error(`${r.outRefundNo} ended ${outcome.state}, not ${expected}`);
+  return outcome;
+}
+
+/** WeChat settles the refund now (simulated clock frozen): the simulator sends its notification to the webhook. */
+export function settleAtWechat(sim: SimulatorHandle, r: BenchRefund, status: 'SUCCESS' | 'CLOSED' = 'SUCCESS') {
+  return sim.admin.forceOutcome(r.outRefundNo, { status, afterSeconds: 0 });
+}
+
+/**
+ * Polls a workflow's query (every `everyMs`) until it reports `state`; the workflow may not exist yet. Each query is
+ * work for the worker and the server: never inside a timed section (support/observe.ts observes at no cost).
+ */
 export async function waitForState<S>(
   handle: WorkflowHandle,
   query: QueryDefinition<S>,
   state: string,
   timeoutMs = 120_000,
+  everyMs = 25,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -78,6 +98,6 @@ export async function waitForState<S>(
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
     if (Date.now() > deadline) throw new Error(`${handle.workflowId} did not reach ${state} in ${timeoutMs} ms`);
-    await sleep(25);
+    await sleep(everyMs);
   }
 }

@@ -18,7 +18,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
-import { createActivities } from '../../src/activities';
+import { createActivities, type ActivityDeps } from '../../src/activities';
 import { FAILURE_CONVERTER_PATH, payloadDataConverter } from '../../src/codec/data-converter';
 import { loadPayloadKeys, PAYLOAD_ENCRYPTION_ENV, PAYLOAD_KEYS_ENV } from '../../src/codec/payload-keys';
 import { loadStackConfig } from '../../src/config/stack-config';
@@ -33,7 +33,7 @@ import { createV3Gateway } from '../../src/wechatpay/v3/gateway';
 import { verifiersFromSimulatorManifest } from '../../src/webhook/merchants';
 import { createWebhookServer, notifyUrl, type WebhookServer } from '../../src/webhook/server';
 import { TEST_PAYLOAD_KEYS } from '../../test/harness/paths';
-import { createBaselineActivities } from '../baseline/activities';
+import { observedBaselineActivities } from './observe';
 import { killOnExit } from './util';
 
 export const MCHID = DEMO_DIRECT_MCHID;
@@ -191,20 +191,25 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
   };
 }
 
-/** Runs `fn` while an in-process worker serves `taskQueue` with the real and the baseline workflows. */
+/**
+ * Runs `fn` while an in-process worker serves `taskQueue` with the real and the baseline workflows. The baseline
+ * activity tells `baselineSubmitted` (support/observe.ts) when it returns. `activityDeps` adds to the gateway what the
+ * real activities may also use (e.g. `events`: refunds announce their states to that order service).
+ */
 export async function runWorker<T>(
   conn: { nativeConnection: NativeConnection; namespace: string },
   gateway: RefundGateway,
   taskQueue: string,
   fn: () => Promise<T>,
   dataConverter: DataConverter = benchDataConverter(),
+  activityDeps: Omit<ActivityDeps, 'gateway' | 'gateways'> = {},
 ): Promise<T> {
   const worker = await Worker.create({
     connection: conn.nativeConnection,
     namespace: conn.namespace,
     taskQueue,
     workflowBundle: await benchWorkflowBundle(),
-    activities: { ...createActivities({ gateway }), ...createBaselineActivities() },
+    activities: { ...createActivities({ ...activityDeps, gateway }), ...observedBaselineActivities() },
     dataConverter,
     ...WORKER_SETTINGS,
   });

@@ -164,6 +164,11 @@ export const refundWorkflowInputSchema = z
     payerBankType: payerBankTypeSchema.optional(),
     /** The order ledger to keep informed (its workflow ID, stable across continue-as-new). */
     ledgerWorkflowId: z.string().min(1).optional(),
+    /**
+     * Its ledger's run hears this refund's end as the child's completion (LEAN_LEDGER): report the end by signal only
+     * once told the ledger continued-as-new. Absent: report every change by signal, as refunds always did.
+     */
+    ledgerHearsCompletion: z.boolean().optional(),
     polling: pollingConfigSchema.optional(),
     submitRetry: submitRetryConfigSchema.optional(),
   })

@@ -39,15 +39,23 @@ export interface CreateRefundResult {
   refund: SimRefund;
   /** False when an identical earlier request already created it (idempotent replay). */
   created: boolean;
-  /** Call once the reply is on its way: ends the "in flight" window of this order (M9 concurrency). */
+  /**
+   * Call once the reply is on its way: ends the "in flight" window of this order (M9 concurrency) and tells the
+   * `onCreateAnswered` observers about a new refund.
+   */
   release: () => void;
 }
+
+/** An in-process observer of new refunds (see `RefundService.onCreateAnswered`). */
+export type CreateAnsweredListener = (refund: Readonly<SimRefund>) => void;
 
 const ONE_MONTH_MS = 30 * DAY;
 
 export class RefundService {
   /** Orders with a create being processed right now (M9: concurrent creates on one order are refused). */
   private readonly inFlightOrders = new Set<string>();
+  /** Observers, not state: kept across reset(). */
+  private readonly createAnsweredListeners = new Set<CreateAnsweredListener>();
 
   constructor(
     private readonly store: SimulatorStore,
@@ -59,6 +67,27 @@ export class RefundService {
 
   reset(): void {
     this.inFlightOrders.clear();
+  }
+
+  /**
+   * Tells `listener` about every refund this simulator accepts, once the create that accepted it has been answered
+   * (or its answer lost to a fault): an idempotent replay of the create is not a new refund. In process only
+   * (benchmarks learn "WeChat has it" from here instead of asking the system they measure); nothing on the wire.
+   * A listener that throws is ignored, so an observer never changes an answer. Returns the unsubscribe function.
+   */
+  onCreateAnswered(listener: CreateAnsweredListener): () => void {
+    this.createAnsweredListeners.add(listener);
+    return () => void this.createAnsweredListeners.delete(listener);
+  }
+
+  private announceCreateAnswered(refund: SimRefund): void {
+    for (const listener of this.createAnsweredListeners) {
+      try {
+        listener(refund);
+      } catch {
+        // An observer's failure is its own business (see onCreateAnswered).
+      }
+    }
   }
 
   /** §8.3 step 6: who owns the order/refund, after checking the partner binding and refund permission. */
@@ -238,7 +267,14 @@ export class RefundService {
     this.store.addRefund(refund);
     this.inFlightOrders.add(orderKey);
     this.lifecycle.onAccepted(refund, order);
-    return { refund, created: true, release: () => this.inFlightOrders.delete(orderKey) };
+    let released = false;
+    const release = () => {
+      this.inFlightOrders.delete(orderKey);
+      if (released) return;
+      released = true;
+      this.announceCreateAnswered(refund);
+    };
+    return { refund, created: true, release };
   }
 
   /** v3 query (and v2 query by out_refund_no). Undefined when no refund was accepted under this number. */

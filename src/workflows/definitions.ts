@@ -31,6 +31,13 @@ export const retryNowUpdate = defineUpdate<RetryNowResult, [RetryNowRequest]>('r
 export const submissionSlotGrantedSignal = defineSignal('submissionSlotGranted');
 /** From its ledger: this held refund is withdrawn before anything was sent to WeChat; it ends CANCELLED. */
 export const cancelQueuedRefundSignal = defineSignal<[CancelQueuedRefund]>('cancelQueuedRefund');
+/** From its ledger: another refund of the order waits for the submission slot; report when this create is settled. */
+export const reportSubmissionSignal = defineSignal('reportSubmission');
+/**
+ * From its ledger, before it continues-as-new: the run that started this refund will not hear its completion, so
+ * report the end by signal (to the ledger's workflow ID, i.e. its current run).
+ */
+export const ledgerContinuedSignal = defineSignal('ledgerContinued');
 
 // Event delivery workflow (`<refund workflow ID>:event-<n>`)
 
@@ -40,7 +47,7 @@ export const eventDeliveryQuery = defineQuery<EventDeliveryView>('eventDelivery'
 
 /** From the order service, usually through update-with-start. Rejected at once when it breaks a WeChat rule. */
 export const requestRefundUpdate = defineUpdate<RefundReceipt, [RefundRequest]>('requestRefund');
-/** Child refund workflows report every status change to their ledger. */
+/** Child refund workflows report status changes to their ledger (every change before LEAN_REFUND, see patches.ts). */
 export const refundStatusChangedSignal = defineSignal<[RefundStatusChange]>('refundStatusChanged');
 export const ledgerQuery = defineQuery<LedgerView>('ledger');
 export const refundableAmountQuery = defineQuery<number>('refundableAmount');

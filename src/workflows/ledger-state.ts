@@ -222,6 +222,8 @@ export class LedgerState {
       ...(entry.reason !== undefined ? { reason: entry.reason } : {}),
       ...(entry.metadata !== undefined ? { metadata: entry.metadata } : {}),
       ...(entry.requestedBy !== undefined ? { requestedBy: entry.requestedBy } : {}),
+      // A copy: the payload is built when the update completes, and the entry may move on in between.
+      current: { ...entry },
     };
   }
 
@@ -283,9 +285,12 @@ export class LedgerState {
     }
     if (change.submissionSettled && !entry.submissionSettled) {
       entry.submissionSettled = true;
-      // M9 counts from the create WeChat answered, not from when we sent it: the report arrives after the reply,
-      // so measuring from now keeps the next create a full minute behind this one, whatever the latencies.
-      this.lastSubmissionAtMs = Math.max(this.lastSubmissionAtMs ?? 0, Date.now());
+      // M9 counts from the create WeChat answered, not from when we sent it. The refund says when it learned of the
+      // answer (after WeChat gave it), as a report may come much later (asked for, or with the refund's end);
+      // older refunds report at once, so the report's arrival keeps the next create a full minute behind.
+      const settledAtMs =
+        change.submissionSettledAt !== undefined ? Date.parse(change.submissionSettledAt) : Date.now();
+      this.lastSubmissionAtMs = Math.max(this.lastSubmissionAtMs ?? 0, settledAtMs);
     }
     if (entry.submissionSettled && this.submitting === entry.outRefundNo) this.submitting = undefined;
     if (change.version <= entry.version) return;
@@ -302,6 +307,7 @@ export class LedgerState {
       state: outcome.state,
       version: outcome.version,
       submissionSettled: true,
+      ...(outcome.submissionSettledAt !== undefined ? { submissionSettledAt: outcome.submissionSettledAt } : {}),
       refundId: outcome.refundId,
       channel: outcome.channel,
       at: isoAt(Date.now()),

@@ -15,7 +15,7 @@
  * - Long-lived orders continue-as-new (carrying the state) when the server suggests it or history grows.
  */
 import * as wf from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, type SearchAttributePair } from '@temporalio/common';
 import {
   cancelRefundSchema,
   orderLedgerInputSchema,
@@ -26,7 +26,7 @@ import {
   type RefundRequest,
 } from '../domain/schemas';
 import { NON_RETRYABLE_FAILURE_CLASSES } from '../domain/failure-classes';
-import { OutTradeNoKey } from '../domain/search-attributes';
+import { OutRefundNoKey, OutTradeNoKey, RefundAmountFenKey, RefundStatusKey } from '../domain/search-attributes';
 import { formatFen } from '../domain/money';
 import type { RefundCheck } from '../domain/refund-caps';
 import {
@@ -42,9 +42,10 @@ import {
 } from './definitions';
 import { LedgerState } from './ledger-state';
 import { refundWorkflow } from './refund';
-import { LEDGER_VERIFIES_ORDER_AND_BINDS_NUMBERS } from './patches';
+import { LEAN_LEDGER, LEDGER_VERIFIES_ORDER_AND_BINDS_NUMBERS } from './patches';
+import { DeadlineTimer, LeanChildren, watchOutcome } from './ledger-children';
 import { classifyActivityFailure, parseOrFail } from './support';
-import type { LedgerEntry, LedgerView, OrderLedgerWorkflowInput, RefundOutcome, RefundReceipt } from './types';
+import type { LedgerEntry, LedgerView, OrderLedgerWorkflowInput, RefundReceipt } from './types';
 import type { RefundWorkflowInput } from '../domain/schemas';
 import type { RefundActivities } from '../activities';
 
@@ -52,15 +53,25 @@ import type { RefundActivities } from '../activities';
  * The order's record: a read without side effects, so Temporal retries blips; after about half a minute of failures
  * the waiting requests are answered "not decided" and the ledger ends, so the next request asks WeChat afresh.
  */
+const LOOKUP_RETRY = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '10 seconds',
+  maximumAttempts: 4,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_CLASSES],
+};
 const { lookUpOrder } = wf.proxyActivities<RefundActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '10 seconds',
-    maximumAttempts: 4,
-    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_CLASSES],
-  },
+  retry: LOOKUP_RETRY,
+});
+/**
+ * LEAN_LEDGER: the same read as a local activity, run by the worker inside the ledger's first workflow task, so the
+ * decision needs no task of its own (and no trip through a task queue). The retries are the worker's, with the same
+ * schedule; a slow read keeps the task alive (the SDK heartbeats it).
+ */
+const { lookUpOrder: lookUpOrderLocally } = wf.proxyLocalActivities<RefundActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: LOOKUP_RETRY,
 });
 
 /** A ledger all of whose requests were refused holds nothing: it ends after this long without a new request. */
@@ -72,8 +83,10 @@ export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
 
 export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): Promise<LedgerView> {
   const input = parseOrFail(orderLedgerInputSchema, rawInput, 'orderLedgerWorkflow input');
+  // One marker for new ledgers (LEAN_LEDGER implies the patch before it, which older histories still ask about).
+  const lean = wf.patched(LEAN_LEDGER);
   // Ledgers whose history predates verified facts keep the caller's facts and start refunds when dispatched.
-  const verified = wf.patched(LEDGER_VERIFIES_ORDER_AND_BINDS_NUMBERS);
+  const verified = lean || wf.patched(LEDGER_VERIFIES_ORDER_AND_BINDS_NUMBERS);
   if (!verified && (input.paidTotalFen === undefined || input.paidAt === undefined)) {
     throw refuse('orderLedgerWorkflow input: paidTotalFen and paidAt are required', 'InvalidWorkflowInput');
   }
@@ -81,6 +94,8 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
   const maxHistoryEvents = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
 
   const publish = () => wf.setCurrentDetails(ledger.details());
+  /** LEAN_LEDGER: the refunds this run started (it hears their completion), and signals it must see answered. */
+  const children = new LeanChildren(ledger, lean);
 
   wf.setHandler(
     requestRefundUpdate,
@@ -124,7 +139,8 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
     const giveBack = readyNow ? state.takeSlotFor(entry.outRefundNo) : undefined;
     state.binding.add(entry.outRefundNo);
     publish();
-    void bindNumber(state, input, entry, readyNow).then(
+    if (!readyNow) children.askForSubmissionReport();
+    void bindNumber(state, input, entry, readyNow, children).then(
       () => {
         state.binding.delete(entry.outRefundNo);
         if (!readyNow) state.queueHeld(entry.outRefundNo);
@@ -172,7 +188,7 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
   publish();
 
   if (!ledger.facts) {
-    await readOrderRecord(ledger);
+    await readOrderRecord(ledger, lean);
     // A ledger started before facts were verified that continued-as-new onto this code has refunds in flight: if
     // WeChat cannot be read now, it keeps the facts it was started with rather than abandon them.
     if (!ledger.facts && ledger.entries.length > 0) ledger.keepCallerFacts();
@@ -190,10 +206,15 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
     return info.continueAsNewSuggested || info.historyLength >= maxHistoryEvents;
   };
 
+  // LEAN_LEDGER: one timer for the one-year window per run; older ledgers started one at every wake-up.
+  const deadline = lean ? new DeadlineTimer(ledger.deadlineMs()) : undefined;
+
   for (;;) {
     if (continueAsNewDue()) {
       // Let running handlers finish so nothing is cut off, then start afresh with the same state.
       await wf.condition(wf.allHandlersFinished);
+      // Refunds started by this run must report their end by signal to the next one; asks in flight must land.
+      await children.handOff();
       await wf.continueAsNew<typeof orderLedgerWorkflow>({ ...input, carried: ledger.carry() });
     }
     if (verified && ledger.entries.length === 0) {
@@ -226,7 +247,8 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
       continueAsNewDue() ||
       ledger.isDone(Date.now()) ||
       (verified && ledger.entries.length === 0);
-    if (untilDeadline > 0) await wf.condition(wake, untilDeadline);
+    if (deadline) await deadline.waitFor(wake);
+    else if (untilDeadline > 0) await wf.condition(wake, untilDeadline);
     else await wf.condition(wake);
   }
 
@@ -314,10 +336,10 @@ function preCheck(ledger: LedgerState, request: RefundRequest): void {
   }
 }
 
-async function readOrderRecord(ledger: LedgerState): Promise<void> {
+async function readOrderRecord(ledger: LedgerState, locally: boolean): Promise<void> {
   const { input } = ledger;
   try {
-    const record = await lookUpOrder({
+    const record = await (locally ? lookUpOrderLocally : lookUpOrder)({
       mchid: input.mchid,
       outTradeNo: input.outTradeNo,
       transactionId: input.transactionId,
@@ -349,6 +371,7 @@ function childInputFor(
   input: OrderLedgerInput,
   entry: LedgerEntry,
   held: boolean,
+  hearsCompletion: boolean,
 ): RefundWorkflowInput {
   const facts = ledger.knownFacts();
   return {
@@ -368,6 +391,7 @@ function childInputFor(
     polling: input.polling,
     submitRetry: input.submitRetry,
     ...(held ? { held: true } : {}),
+    ...(hearsCompletion ? { ledgerHearsCompletion: true } : {}),
   };
 }
 
@@ -380,12 +404,15 @@ async function bindNumber(
   input: OrderLedgerInput,
   entry: LedgerEntry,
   readyNow: boolean,
+  children: LeanChildren,
 ): Promise<void> {
   let child;
   try {
     child = await wf.startChild(refundWorkflow, {
       workflowId: entry.refundWorkflowId,
-      args: [childInputFor(ledger, input, entry, !readyNow)],
+      args: [childInputFor(ledger, input, entry, !readyNow, children.lean)],
+      // Its first search attributes, so it need not upsert them (LEAN_LEDGER).
+      ...(children.lean ? { typedSearchAttributes: initialSearchAttributes(input, entry) } : {}),
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       // The ledger continues-as-new; its refunds must live on regardless.
       parentClosePolicy: wf.ParentClosePolicy.ABANDON,
@@ -397,17 +424,17 @@ async function bindNumber(
     }
     throw err;
   }
-  watchOutcome(ledger, entry.outRefundNo, child.result());
+  children.watch(entry.outRefundNo, child.result());
 }
 
-function watchOutcome(ledger: LedgerState, outRefundNo: string, result: Promise<RefundOutcome>): void {
-  result.then(
-    (outcome) => ledger.applyOutcome(outcome),
-    (err: unknown) => {
-      wf.log.warn('refund workflow ended without a result', { outRefundNo, error: String(err) });
-      ledger.markLost(outRefundNo, String(err));
-    },
-  );
+/** What the Web UI and the CLI list a refund by, from its start (the refund publishes changes itself). */
+function initialSearchAttributes(input: OrderLedgerInput, entry: LedgerEntry): SearchAttributePair[] {
+  return [
+    { key: OutRefundNoKey, value: entry.outRefundNo },
+    { key: RefundAmountFenKey, value: entry.amountFen },
+    { key: RefundStatusKey, value: 'PENDING' },
+    { key: OutTradeNoKey, value: input.outTradeNo },
+  ];
 }
 
 /** The held refund at the head of the queue may send its create now. */
@@ -453,7 +480,7 @@ async function startRefund(ledger: LedgerState, input: OrderLedgerInput): Promis
       parentClosePolicy: wf.ParentClosePolicy.ABANDON,
       staticSummary: `Refund ${formatFen(entry.amountFen)} CNY of order ${outTradeNo} (${outRefundNo})`,
     });
-    watchOutcome(ledger, outRefundNo, child.result());
+    void watchOutcome(ledger, outRefundNo, child.result());
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       ledger.markLost(

@@ -37,3 +37,21 @@ export const REFUND_EVENTS = 'refund-events';
  * after its own workflow ID (which names the merchant). Older histories call on the worker's own queue.
  */
 export const MERCHANT_CALL_BUDGETS = 'merchant-call-budgets';
+
+/**
+ * The lean refund (issue 18), one marker instead of the three above for every new refund: the three behaviours are
+ * taken as given. Besides, it reports to its ledger only what the ledger must hear by signal (the end of its create
+ * when a refund of the order waits for the slot, and its end once its ledger has continued-as-new; otherwise the
+ * ledger hears the end as the child's completion), and skips the first search-attribute upsert when its ledger
+ * started it with those attributes.
+ */
+export const LEAN_REFUND = 'lean-refund';
+
+/**
+ * The lean ledger (issue 18), one marker instead of LEDGER_VERIFIES_ORDER_AND_BINDS_NUMBERS for every new ledger: reads
+ * the order with a local activity (no workflow task of its own), starts refunds with their search attributes, asks a
+ * refund for the end of its create only when another waits for the slot, hears refunds' ends as child completions
+ * (telling those in flight to signal instead before it continues-as-new), and keeps one timer for the one-year window
+ * per run instead of one per wake-up.
+ */
+export const LEAN_LEDGER = 'lean-ledger';

@@ -77,10 +77,15 @@ export class RefundTracker {
     private readonly polling: ResolvedPolling,
     /** Whether evidence is compared with the request (false for histories that predate it, see patches.ts). */
     readonly evidenceChecked = false,
+    /** LEAN_REFUND (patches.ts): report to the ledger only what it must hear by signal; first upsert only if needed. */
+    private readonly lean = false,
   ) {
     this.facts = initialFacts(input.held === true);
     this.publisher = new RefundPublisher(input);
-    this.ledger = new LedgerReports(input.ledgerWorkflowId);
+    this.ledger = new LedgerReports(
+      input.ledgerWorkflowId,
+      lean && { held: input.held === true, ledgerHearsCompletion: input.ledgerHearsCompletion === true },
+    );
   }
 
   /** Everything known about this refund, read-only: change it through the methods below. */
@@ -473,7 +478,17 @@ export class RefundTracker {
   // Publishing (refund-view.ts)
 
   publishInitial(): void {
-    this.publisher.initial(this.facts);
+    this.publisher.initial(this.facts, { unlessStartedWithThem: this.lean });
+  }
+
+  /** From the ledger: another refund of the order waits for the submission slot. */
+  reportSubmissionAsked(): void {
+    this.ledger.submissionAsked(this.facts, () => statusChange(this.facts, this.input));
+  }
+
+  /** From the ledger: it continued-as-new, so this refund's end must reach it by signal. */
+  ledgerContinued(): void {
+    this.ledger.ledgerContinued(this.facts, () => statusChange(this.facts, this.input));
   }
 
   private publish(): void {
@@ -485,7 +500,7 @@ export class RefundTracker {
   }
 
   private reportToLedger(): void {
-    this.ledger.send(() => statusChange(this.facts, this.input));
+    this.ledger.changed(this.facts, () => statusChange(this.facts, this.input));
   }
 
   async flushLedgerReports(): Promise<void> {

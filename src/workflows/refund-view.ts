@@ -127,6 +127,7 @@ export function refundOutcome(f: Facts, input: RefundWorkflowInput, evidenceChec
     notifications: f.notifications.length,
     submitAttempts: f.submitAttempts.length,
     version: f.version,
+    ...(f.acceptedAtMs !== undefined ? { submissionSettledAt: isoAt(f.acceptedAtMs) } : {}),
   };
 }
 
@@ -138,6 +139,7 @@ export function statusChange(f: Facts, input: RefundWorkflowInput): RefundStatus
     version: f.version,
     submissionSettled: submissionSettled(f),
     lastSubmitAt: f.lastSubmitAtMs === undefined ? undefined : isoAt(f.lastSubmitAtMs),
+    ...(f.acceptedAtMs !== undefined ? { submissionSettledAt: isoAt(f.acceptedAtMs) } : {}),
     refundId: f.refundId,
     channel: f.channel,
     at: isoAt(Date.now()),
@@ -150,7 +152,17 @@ export class RefundPublisher {
 
   constructor(private readonly input: RefundWorkflowInput) {}
 
-  initial(f: Facts): void {
+  /**
+   * The first publication. `unlessStartedWithThem`: a refund its ledger started with these search attributes
+   * (LEAN_LEDGER) has them already; the upsert would cost a history event and a billable action for nothing.
+   */
+  initial(f: Facts, { unlessStartedWithThem = false }: { unlessStartedWithThem?: boolean } = {}): void {
+    const startedWith = wf.workflowInfo().typedSearchAttributes.get(RefundStatusKey);
+    if (unlessStartedWithThem && startedWith === f.state) {
+      this.published = { state: f.state };
+      this.details(f);
+      return;
+    }
     wf.upsertSearchAttributes([
       { key: OutRefundNoKey, value: this.input.outRefundNo },
       { key: RefundAmountFenKey, value: this.input.refundFen },
@@ -189,23 +201,76 @@ export class RefundPublisher {
 }
 
 /**
- * Signals rather than only the child's result: the ledger continues-as-new, and a new run never receives the
- * completion of a child started by an earlier run. Signals go to the workflow ID, i.e. whichever run is current.
+ * Which changes the ledger hears by signal. Before LEAN_REFUND: every change, because the ledger continues-as-new and
+ * a new run never receives the completion of a child started by an earlier run; signals go to the workflow ID, i.e.
+ * whichever run is current. Lean refunds whose ledger hears their completion (`ledgerHearsCompletion`) signal only:
+ * - the end of their create, when the ledger asked for it (another refund waits for the slot) or when they were
+ *   started held (one waited already): the slot is freed by it;
+ * - their end, once the ledger said it continued-as-new (its new run will not hear the completion).
+ * Other changes move no money, and the ledger's run hears the end as the child's completion: no workflow task each.
  */
 export class LedgerReports {
   private readonly sending: Promise<void>[] = [];
+  private submissionWanted: boolean;
+  private submissionReported = false;
+  private endBySignal: boolean;
 
-  /** @param ledgerId absent for a refund started without a ledger: nothing is sent. */
-  constructor(private readonly ledgerId: string | undefined) {}
+  /**
+   * @param ledgerId absent for a refund started without a ledger: nothing is sent.
+   * @param lean LEAN_REFUND's reporting (see above); false: every change.
+   */
+  constructor(
+    private readonly ledgerId: string | undefined,
+    private readonly lean: { held: boolean; ledgerHearsCompletion: boolean } | false,
+  ) {
+    this.submissionWanted = lean !== false && lean.held;
+    this.endBySignal = lean === false || !lean.ledgerHearsCompletion;
+  }
 
-  send(change: () => RefundStatusChange): void {
+  /** After every applied transition. */
+  changed(f: Facts, change: () => RefundStatusChange): void {
+    if (this.lean === false) return this.send(change);
+    if (isTerminal(f.state)) {
+      if (this.endBySignal) this.send(change);
+      return;
+    }
+    this.reportSubmissionIfSettled(f, change);
+  }
+
+  /** The ledger asked: another refund of the order waits for this one's create to settle. */
+  submissionAsked(f: Facts, change: () => RefundStatusChange): void {
+    this.submissionWanted = true;
+    if (!isTerminal(f.state)) this.reportSubmissionIfSettled(f, change);
+  }
+
+  /** The ledger continued-as-new: the end goes by signal, at once if this refund is ending now. */
+  ledgerContinued(f: Facts, change: () => RefundStatusChange): void {
+    if (this.endBySignal) return;
+    this.endBySignal = true;
+    if (isTerminal(f.state)) this.send(change);
+  }
+
+  private reportSubmissionIfSettled(f: Facts, change: () => RefundStatusChange): void {
+    if (!this.submissionWanted || this.submissionReported || !submissionSettled(f)) return;
+    this.submissionReported = true;
+    this.send(change);
+  }
+
+  private send(change: () => RefundStatusChange): void {
     if (!this.ledgerId) return;
     this.sending.push(sendReport(this.ledgerId, change()));
   }
 
-  /** Before the workflow completes: a report still being retried would be lost. */
+  /**
+   * Before the workflow completes: a report still being retried would be lost. Until none is left: a signal handled
+   * while waiting (the ledger continued-as-new) may add one.
+   */
   async flush(): Promise<void> {
-    await Promise.all(this.sending);
+    if (this.lean === false) return void (await Promise.all(this.sending)); // as older histories did
+    for (let waited = -1; waited !== this.sending.length;) {
+      waited = this.sending.length;
+      await Promise.all(this.sending);
+    }
   }
 }
 

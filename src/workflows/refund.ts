@@ -40,13 +40,15 @@ import {
 } from '../domain/schemas';
 import {
   cancelQueuedRefundSignal,
+  ledgerContinuedSignal,
   refundNotifiedSignal,
+  reportSubmissionSignal,
   resolveAbnormalUpdate,
   retryNowUpdate,
   statusQuery,
   submissionSlotGrantedSignal,
 } from './definitions';
-import { MERCHANT_CALL_BUDGETS, REFUND_EVENTS, REFUND_EVIDENCE_CHECKED } from './patches';
+import { LEAN_REFUND, MERCHANT_CALL_BUDGETS, REFUND_EVENTS, REFUND_EVIDENCE_CHECKED } from './patches';
 import { RefundEvents } from './refund-events';
 import { RefundTracker } from './refund-tracker';
 import { classifyActivityFailure, isoAt, parseOrFail } from './support';
@@ -55,14 +57,25 @@ import type { PollReason, RefundOutcome, RefundStatusView } from './types';
 
 export async function refundWorkflow(rawInput: RefundWorkflowInput): Promise<RefundOutcome> {
   const input = parseOrFail(refundWorkflowInputSchema, rawInput, 'refundWorkflow input');
-  const evidenceChecked = wf.patched(REFUND_EVIDENCE_CHECKED);
-  const refund = new RefundTracker(input, wf.workflowInfo().workflowId, resolvePolling(input.polling), evidenceChecked);
-  const merchantRouted = wf.patched(MERCHANT_CALL_BUDGETS);
+  // New refunds record one patch marker (and one TemporalChangeVersion upsert) where they recorded three: LEAN_REFUND
+  // implies the three before it, which older histories still ask about, in the same order.
+  const lean = wf.patched(LEAN_REFUND);
+  const evidenceChecked = lean || wf.patched(REFUND_EVIDENCE_CHECKED);
+  const refund = new RefundTracker(
+    input,
+    wf.workflowInfo().workflowId,
+    resolvePolling(input.polling),
+    evidenceChecked,
+    lean,
+  );
+  const merchantRouted = lean || wf.patched(MERCHANT_CALL_BUDGETS);
 
   wf.setHandler(statusQuery, () => refund.view());
   wf.setHandler(refundNotifiedSignal, (notification) => refund.onNotification(notification));
   wf.setHandler(submissionSlotGrantedSignal, () => refund.grantSubmissionSlot());
   wf.setHandler(cancelQueuedRefundSignal, (request) => refund.cancelWhileHeld(request));
+  wf.setHandler(reportSubmissionSignal, () => refund.reportSubmissionAsked());
+  wf.setHandler(ledgerContinuedSignal, () => refund.ledgerContinued());
   wf.setHandler(retryNowUpdate, (request) => refund.retryNow(request), {
     validator: (request) => refund.validateRetryNow(request),
   });
@@ -73,7 +86,7 @@ export async function refundWorkflow(rawInput: RefundWorkflowInput): Promise<Ref
   refund.publishInitial();
   // Every patched() call comes before the first await: a patch marker recorded after a local activity's marker would
   // not replay in the same place (the local activity's marker can land after it in history).
-  const eventsPatched = wf.patched(REFUND_EVENTS);
+  const eventsPatched = lean || wf.patched(REFUND_EVENTS);
   // One question to the worker (a local activity): events, and whether its merchant's budgeted queues are served.
   const policy = merchantRouted ? await askRefundPolicy(input.mchid) : undefined;
   const gateway = new WechatLine(input.mchid, policy?.merchantQueues ?? false);

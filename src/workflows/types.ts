@@ -205,6 +205,8 @@ export interface RefundOutcome {
   notifications: number;
   submitAttempts: number;
   version: number;
+  /** When the refund learned WeChat had its create (see RefundStatusChange); absent if it never had. */
+  submissionSettledAt?: string;
 }
 
 /** Child → ledger, on every status change (and as the final result). */
@@ -216,6 +218,11 @@ export interface RefundStatusChange {
   submissionSettled: boolean;
   /** When the last create request was sent (informational; the ledger spaces creates from the settled report). */
   lastSubmitAt?: string;
+  /**
+   * When this refund learned WeChat has its create (a report may come much later, when the ledger asks): the ledger
+   * spaces the next create a minute from this. Absent in reports of older refunds: from the report's arrival.
+   */
+  submissionSettledAt?: string;
   refundId?: string;
   channel: RefundChannel;
   at: string;
@@ -256,7 +263,10 @@ export interface LedgerEntry {
   note?: string;
 }
 
-/** requestRefund's answer; the same request twice gets exactly this answer twice. */
+/**
+ * requestRefund's answer; the same request twice gets this answer twice, but for `current`, which says where the
+ * refund stands at the moment of each answer.
+ */
 export interface RefundReceipt {
   outTradeNo: string;
   outRefundNo: string;
@@ -268,6 +278,11 @@ export interface RefundReceipt {
   metadata?: Record<string, string>;
   /** Who made the request that created the refund: a repeat's caller can tell it was not theirs. */
   requestedBy?: string;
+  /**
+   * The ledger's entry as it answered: a repeat learns the refund's state in the same round trip (the HTTP API
+   * answers it from this, without reading the ledger again). Absent from receipts of ledgers older than it.
+   */
+  current?: LedgerEntry;
 }
 
 export interface LedgerView {

@@ -236,3 +236,9 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<string> {
   }
   throw new Error('update was accepted');
 }
+
+/** A receipt without `current` (where the refund stands at each answer): what the same request must get every time. */
+export function receiptIdentity<R extends { current?: unknown }>(receipt: R): Omit<R, 'current'> {
+  const { current: _current, ...identity } = receipt;
+  return identity;
+}

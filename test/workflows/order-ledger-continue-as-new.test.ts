@@ -14,7 +14,16 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ledgerQuery } from '../../src/workflows/definitions';
 import type { LedgerView } from '../../src/workflows/types';
 import { FakeGateway } from '../support/fake-gateway';
-import { ledgerHandle, ledgerInput, newRefundNo, notify, recordHistory, requestRefund, withWorker } from './helpers';
+import {
+  ledgerHandle,
+  ledgerInput,
+  newRefundNo,
+  notify,
+  receiptIdentity,
+  recordHistory,
+  requestRefund,
+  withWorker,
+} from './helpers';
 
 jest.setTimeout(150_000);
 
@@ -72,12 +81,22 @@ test('continue-as-new keeps the ledger: refunds, reservations, receipts, and chi
     expect(gateway.refundCount()).toBe(2);
 
     // Requests after continue-as-new still get the original answers and still obey the caps.
-    expect(await requestRefund(env, taskQueue, order, requests[0])).toEqual(receipts[0]);
+    expect(receiptIdentity(await requestRefund(env, taskQueue, order, requests[0]))).toEqual(
+      receiptIdentity(receipts[0]),
+    );
     const tooMuch = requestRefund(env, taskQueue, order, { outRefundNo: newRefundNo(), amountFen: 8_001 });
     await expect(tooMuch).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
     await expect(tooMuch).rejects.toMatchObject({
       cause: { message: expect.stringMatching(/refundable amount .*: 8000 fen/) },
     });
-    await recordHistory('ledger-after-continue-as-new', ledger);
+    // The run that continued told A (in flight) to report its end by signal; the new run heard it that way.
+    const aHistory = await env.client.workflow.getHandle(a.refundWorkflowId).fetchHistory();
+    const signalled = (aHistory.events ?? []).flatMap(
+      (e) => e.workflowExecutionSignaledEventAttributes?.signalName ?? [],
+    );
+    expect(signalled).toContain('ledgerContinued');
+    // (test/fixtures/histories/ledger-after-continue-as-new.json is the same run before LEAN_LEDGER.)
+    await recordHistory('ledger-lean-after-continue-as-new', ledger);
+    await recordHistory('refund-lean-told-ledger-continued', env.client.workflow.getHandle(a.refundWorkflowId));
   });
 });

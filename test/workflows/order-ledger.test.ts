@@ -19,6 +19,7 @@ import {
   requestRefund,
   withWorker,
   rejectionOf,
+  receiptIdentity,
 } from './helpers';
 
 let env: TestWorkflowEnvironment;
@@ -156,9 +157,8 @@ test('refunds only within a year of payment (M5)', async () => {
     );
     expect(late).toMatch(/M5/);
     // A repeat of the request accepted in time still gets its original answer.
-    expect(await requestRefund(env, taskQueue, almost, { outRefundNo: accepted.outRefundNo, amountFen: 100 })).toEqual(
-      accepted,
-    );
+    const repeat = await requestRefund(env, taskQueue, almost, { outRefundNo: accepted.outRefundNo, amountFen: 100 });
+    expect(receiptIdentity(repeat)).toEqual(receiptIdentity(accepted));
   });
 });
 
@@ -169,13 +169,13 @@ test('the same request twice gets the same answer; the same number with another 
     const request = { outRefundNo: newRefundNo(), amountFen: 700, reason: 'damaged' };
     const first = await requestRefund(env, taskQueue, order, request);
     const again = await requestRefund(env, taskQueue, order, request);
-    expect(again).toEqual(first);
+    expect(receiptIdentity(again)).toEqual(receiptIdentity(first));
     const [a, b] = await Promise.all([
       requestRefund(env, taskQueue, order, request),
       requestRefund(env, taskQueue, order, request),
     ]);
-    expect(a).toEqual(first);
-    expect(b).toEqual(first);
+    expect(receiptIdentity(a)).toEqual(receiptIdentity(first));
+    expect(receiptIdentity(b)).toEqual(receiptIdentity(first));
 
     const changed = await rejectionOf(requestRefund(env, taskQueue, order, { ...request, amountFen: 800 }));
     expect(changed).toBe(
