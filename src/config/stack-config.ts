@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { apiConfigSchema } from '../api/config';
 import { simulatorConfigSchema } from '../simulator/config';
 import { webhookConfigSchema } from '../webhook/config';
+import { clusterConfigSchema } from '../stack/cluster/cluster-config';
 import { describeRegistryIssues, stackMerchantsSchema, withAbsoluteRefs } from '../merchants/registry-schema';
 import { codecConfigSchema, resolveCodecPaths } from './codec-settings';
 import { ConfigError } from './config-error';
@@ -82,6 +83,8 @@ export const stackConfigSchema = z
     codec: codecConfigSchema.prefault({}),
     // The merchants this stack serves (docs/merchants.md); absent: the simulator's one merchant, as before.
     merchants: stackMerchantsSchema.optional(),
+    // A production-shaped Temporal cluster on PostgreSQL (npm run stack:cluster, docs/cluster.md); absent: none.
+    cluster: clusterConfigSchema.optional(),
   })
   .strict();
 
@@ -119,6 +122,7 @@ function withAbsolutePaths(cfg: StackConfig, file: string): StackConfig {
     api: { ...cfg.api, devKeyFile: resolveStackPath(file, cfg.api.devKeyFile) },
     events: resolveEventsPaths((p) => resolveStackPath(file, p), cfg.events),
     codec: resolveCodecPaths((p) => resolveStackPath(file, p), cfg.codec),
+    ...(cfg.cluster ? { cluster: { ...cfg.cluster, dataDir: resolveStackPath(file, cfg.cluster.dataDir) } } : {}),
     ...(cfg.merchants
       ? { merchants: cfg.merchants.map((m) => withAbsoluteRefs(m, (p) => resolveStackPath(file, p))) }
       : {}),
