@@ -34,6 +34,8 @@ export class LeanChildren {
   private readonly asked = new Set<string>();
   /** Signals sent and not yet answered: the run must not continue-as-new before they are. */
   private readonly signalling = new Set<Promise<void>>();
+  /** Refunds already told this run continues-as-new. */
+  private readonly told = new Set<string>();
 
   constructor(
     private readonly ledger: LedgerState,
@@ -66,13 +68,29 @@ export class LeanChildren {
     );
   }
 
-  /** Before continue-as-new: every refund started here reports its end to the next run, or has reported it here. */
+  /**
+   * Before continue-as-new: every refund started here reports its end to the next run, or has reported it here.
+   * Repeated until nothing is left to do: a request decided meanwhile may have started another refund.
+   */
   async handOff(): Promise<void> {
     if (!this.lean) return;
+    do {
+      await wf.condition(wf.allHandlersFinished);
+      await this.tellRunning();
+      await Promise.all(this.signalling);
+    } while (!wf.allHandlersFinished() || this.untold() || this.signalling.size > 0);
+  }
+
+  private untold(): boolean {
+    return [...this.running.keys()].some((outRefundNo) => !this.told.has(outRefundNo));
+  }
+
+  private async tellRunning(): Promise<void> {
     await Promise.all(
       [...this.running].map(async ([outRefundNo, applied]) => {
         const entry = this.ledger.entry(outRefundNo);
-        if (!entry) return;
+        if (!entry || this.told.has(outRefundNo)) return;
+        this.told.add(outRefundNo);
         try {
           await wf.getExternalWorkflowHandle(entry.refundWorkflowId).signal(ledgerContinuedSignal);
         } catch {
@@ -80,7 +98,6 @@ export class LeanChildren {
         }
       }),
     );
-    await Promise.all(this.signalling);
   }
 
   private track(signal: Promise<void>): void {

@@ -213,7 +213,8 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
     if (continueAsNewDue()) {
       // Let running handlers finish so nothing is cut off, then start afresh with the same state.
       await wf.condition(wf.allHandlersFinished);
-      // Refunds started by this run must report their end by signal to the next one; asks in flight must land.
+      // Refunds started by this run must report their end by signal to the next one; asks in flight must land
+      // (and requests decided meanwhile are waited for again).
       await children.handOff();
       await wf.continueAsNew<typeof orderLedgerWorkflow>({ ...input, carried: ledger.carry() });
     }

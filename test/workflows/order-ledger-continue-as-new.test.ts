@@ -96,7 +96,11 @@ test('continue-as-new keeps the ledger: refunds, reservations, receipts, and chi
     );
     expect(signalled).toContain('ledgerContinued');
     // (test/fixtures/histories/ledger-after-continue-as-new.json is the same run before LEAN_LEDGER.)
-    await recordHistory('ledger-lean-after-continue-as-new', ledger);
+    // The first run, which told A and continued: a closed, complete history (the current run may have just started).
+    await recordHistory(
+      'ledger-lean-handed-off-then-continued',
+      env.client.workflow.getHandle(ledger.workflowId, firstRunId),
+    );
     await recordHistory('refund-lean-told-ledger-continued', env.client.workflow.getHandle(a.refundWorkflowId));
   });
 });
