@@ -8,6 +8,10 @@
  * .data/bench/ that lacks the other results).
  * BENCH_INFLIGHT_COUNT sets bench 5's refund count inside the full run (default 1000, so the run fits in ~15 minutes
  * on a shared 2-core machine; `npm run bench:inflight` alone uses its own default, 10,000).
+ * Bench 10 (scale-cluster, scale-cluster-failover) runs on the PostgreSQL cluster, which needs
+ * `bash scripts/ensure-temporal-server` first and takes 30-60 minutes at 10,000 refunds: it is opt-in, run only when
+ * named in --only or when BENCH_SCALE_COUNT is set (its refund count; the failover variant runs a tenth of it, at
+ * least 1,000). Its saved result is rendered either way.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -26,7 +30,11 @@ interface Step {
   name: string;
   file: string;
   args: string[];
+  /** Not part of a plain `npm run bench`: runs when named in --only (or its env switch is set). */
+  optIn?: boolean;
 }
+
+const SCALE_COUNT = Number(process.env.BENCH_SCALE_COUNT ?? 10_000);
 
 const PLAN: Step[] = [
   { name: 'crypto', file: 'bench/crypto.bench.ts', args: [] },
@@ -43,6 +51,18 @@ const PLAN: Step[] = [
   { name: 'codec-cost', file: 'bench/codec-cost.ts', args: [] },
   { name: 'reconcile-bill', file: 'bench/reconcile-bill.ts', args: [] },
   { name: 'temporal-cost', file: 'bench/temporal-cost.ts', args: [] },
+  {
+    name: 'scale-cluster',
+    file: 'bench/scale-cluster.ts',
+    args: ['--count', String(SCALE_COUNT)],
+    optIn: process.env.BENCH_SCALE_COUNT === undefined,
+  },
+  {
+    name: 'scale-cluster-failover',
+    file: 'bench/scale-cluster.ts',
+    args: ['--failover', '--count', String(Math.max(1_000, Math.round(SCALE_COUNT / 10)))],
+    optIn: process.env.BENCH_SCALE_COUNT === undefined,
+  },
 ];
 
 interface Saved {
@@ -408,7 +428,85 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         'the order’s refunds, what it does for each refund is not (compare the ledger lines of the first two rows).\n',
     };
   },
+  'scale-cluster': (s) => renderScale(s),
+  'scale-cluster-failover': (s) => renderScale(s),
 };
+
+/** Section 10 (both variants of bench/scale-cluster.ts): the figures of one run, a table each. */
+function renderScale(s: Saved): { summary: string; body: string } {
+  const r = s.result as any;
+  const failover = r.variant === 'failover';
+  const c = r.checks;
+  const peaks = r.memory.workers.map((w: any) => w.peakMiB);
+  const perRefund = r.storage.perRefundInFlight as Row[];
+  const bytesPerRefund = perRefund.reduce((sum, x: any) => sum + Math.max(0, x.bytesPerRefund), 0);
+  const checkText =
+    `refunds SUCCESS ${c.refundsSucceeded} (simulator ${c.simulatorSucceeded}), lost ${c.lost}, paid twice ` +
+    `${c.duplicatePayouts}, simulator invariants ok: ${c.invariantsOk}, refunds in MANUAL_REVIEW/ABNORMAL ${c.alerts}, ` +
+    `workflows failed/timed out/terminated ${c.failedWorkflows}`;
+  const title = failover
+    ? `10b. Failover on the PostgreSQL cluster (${r.count} refunds, ${r.workers} workers)`
+    : `10. Scale on the PostgreSQL cluster (${r.count} refunds in flight, ${r.workers} workers)`;
+  const fo = r.failover;
+  const json = (x: unknown) => `\`${JSON.stringify(x)}\``;
+  return {
+    summary:
+      `| ${title.replace(/ \(.*/, '')}: ${r.count} refunds | none (absolute figures; per-refund costs) | ` +
+      `accepted ${r.start.requestsPerSecond}/s; worker peak ${Math.max(...peaks)} MiB; drain ${r.drain.allClosedSeconds} s; ` +
+      `${bytesPerRefund} B of PostgreSQL per refund | lost ${c.lost}, paid twice ${c.duplicatePayouts}, alerts ${c.alerts} |`,
+    body:
+      header(s, title) +
+      'Path: the real product path on the cluster of docs/cluster.md (Temporal 1.29.1 as four processes, ' +
+      `${r.cluster.historyShards} history shards, PostgreSQL for history and visibility; reset before the run), ` +
+      `${r.workers} real workers (\`src/cli/worker.ts\`, one process each) with WXREFUND_MAX_CACHED_WORKFLOWS=` +
+      `${r.workerSettings.maxCachedWorkflows} and NODE_OPTIONS=--max-old-space-size=${r.workerSettings.maxOldSpaceSizeMB}, ` +
+      `the merchant's default budget (${r.workerSettings.budget.createsPerSecond} creates/s, ` +
+      `${r.workerSettings.budget.queriesPerSecond} queries/s; each budgeted queue at half). Simulator and webhook in the ` +
+      `bench process. Refunds requested through the starter, ${r.concurrency} at a time, one order each, paid by bank ` +
+      'card, until every refund workflow is PROCESSING on the bank-card poll schedule; then all forced to SUCCESS ' +
+      '→ notifications → webhook → signals, timed until no refund workflow runs.' +
+      (failover
+        ? ' Failover: 5 s into the drain worker 1 is SIGKILLed, 5 s later worker 2 gets SIGTERM; worker 3 finishes; ' +
+          'then the history service restarts and 10 new refunds go through it.'
+        : '') +
+      `\n\nLoad average (1 min) idle ${r.loadAvg.atStart}, in flight ${r.loadAvg.inFlight}, drained ${r.loadAvg.drained}.\n\n` +
+      `**Start:** requested in ${r.start.requestSeconds} s (**${r.start.requestsPerSecond} refunds/s**); all PROCESSING ` +
+      `after ${r.start.allProcessingSeconds} s; simulator PROCESSING ${r.start.simulatorProcessing}; ledgers running ` +
+      `${r.start.ledgersRunning}.\n\n` +
+      'Workers (VmRSS, MiB):\n\n' +
+      table(r.memory.workers) +
+      '\n\nServer processes (VmRSS; PostgreSQL: Pss of all its processes) and databases (MiB):\n\n' +
+      table(r.memory.servers) +
+      '\n\n' +
+      table(r.memory.databases) +
+      '\n\nStorage per refund with all in flight (rows and bytes each table gained: heap, TOAST and indexes; the ' +
+      `history events themselves ${r.storage.historyEventBytesPerRefund} B per refund):\n\n` +
+      table(perRefund.slice(0, 12)) +
+      `\n\nWeChat calls/s at the simulator (highest one-second count; budget ${r.wechatCalls.budgetPerSecond.createsPerSecond} ` +
+      `creates/s, ${r.wechatCalls.budgetPerSecond.queriesPerSecond} queries/s): starting ` +
+      `${json(r.wechatCalls.peaks.starting.peakPerSecond)}, in flight ${json(r.wechatCalls.peaks.inFlight.peakPerSecond)}, ` +
+      `draining ${json(r.wechatCalls.peaks.draining.peakPerSecond)}. Calls while in flight ` +
+      `${json(r.wechatCalls.whileInFlight)}, during the drain ${json(r.wechatCalls.duringDrain)}.\n\n` +
+      `**Drain:** ${r.drain.allClosedSeconds} s (${r.drain.refundsPerSecond} refunds/s); ${r.drain.notifications} ` +
+      `notifications, ${r.drain.deliveryAttempts} deliveries (${r.drain.deliveriesPerNotification} per notification), ` +
+      `webhook ${json(r.drain.webhookResults)}; ledgers still running ${r.drain.ledgersRunningAfter} (by design).\n\n` +
+      (failover && fo
+        ? 'Failover: ' +
+          (fo.events as any[])
+            .map((e) => `at ${e.atSeconds} s worker ${e.worker} ${e.signal} with ${e.refundsRunning} refunds running`)
+            .join('; ') +
+          '. ' +
+          (fo.afterHistoryRestart
+            ? `History restarted in ${fo.afterHistoryRestart.restartSeconds} s; then ${fo.afterHistoryRestart.newRefunds} ` +
+              `new refunds settled in ${fo.afterHistoryRestart.newRefundsSeconds} s; checks after: lost ` +
+              `${fo.afterHistoryRestart.checks.lost}, alerts ${fo.afterHistoryRestart.checks.alerts}, invariants ok ` +
+              `${fo.afterHistoryRestart.checks.invariantsOk}.\n\n`
+            : '\n\n')
+        : '') +
+      `**Checks:** ${checkText}. Worker log lines at WARN/ERROR: ` +
+      `${(r.workerLogs as any[]).map((w, i) => `worker ${i + 1} ${w.warn}/${w.error}`).join(', ')}.\n`,
+  };
+}
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 function temporalVersion(): string {
@@ -469,7 +567,7 @@ async function main(): Promise<void> {
     },
   });
   const only = values.only?.split(',').map((x) => x.trim());
-  const steps = values['render-only'] ? [] : PLAN.filter((s) => !only || only.includes(s.name));
+  const steps = values['render-only'] ? [] : PLAN.filter((s) => (only ? only.includes(s.name) : !s.optIn));
   mkdirSync(RESULTS_DIR, { recursive: true });
   const ranNow: string[] = [];
   const failed: string[] = [];

@@ -19,6 +19,21 @@ export interface WorkerProcessOptions {
   temporalAddress: string;
   namespace: string;
   taskQueue: string;
+  /** More env for the worker (e.g. NODE_OPTIONS, WXREFUND_MAX_CACHED_WORKFLOWS); applied last. */
+  env?: NodeJS.ProcessEnv;
+  /** A workflow bundle already written (bench/support/worker-process.ts `writeWorkflowBundle`): several workers share one. */
+  bundleFile?: string;
+}
+
+/** Bundles the real workflows with the failure converter into `file`, as the worker loads them (WXREFUND_WORKFLOW_BUNDLE). */
+export async function writeWorkflowBundle(file: string): Promise<string> {
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: quietBundlerLogger,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+  });
+  writeFileSync(file, bundle.code);
+  return file;
 }
 
 export class BenchWorkerProcess {
@@ -41,13 +56,7 @@ export class BenchWorkerProcess {
       'worker.metricsPort': 0,
       'events.enabled': false,
     });
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../src/workflows'),
-      logger: quietBundlerLogger,
-      failureConverterPath: FAILURE_CONVERTER_PATH,
-    });
-    const bundleFile = path.join(dir, 'workflow-bundle.js');
-    writeFileSync(bundleFile, bundle.code);
+    const bundleFile = this.opts.bundleFile ?? (await writeWorkflowBundle(path.join(dir, 'workflow-bundle.js')));
 
     this.worker = new WorkerProcess(
       {
@@ -57,6 +66,7 @@ export class BenchWorkerProcess {
         WXREFUND_WORKFLOW_BUNDLE: bundleFile,
         TEMPORAL_ADDRESS: this.opts.temporalAddress,
         TEMPORAL_NAMESPACE: this.opts.namespace,
+        ...this.opts.env,
       },
       this.logFile,
     );
@@ -68,5 +78,14 @@ export class BenchWorkerProcess {
 
   async stop(): Promise<void> {
     await this.worker?.stop();
+  }
+
+  /** SIGKILL (a host lost) or SIGTERM (a deploy: polling stops, running activities finish); resolves on exit. */
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    await this.worker?.kill(signal);
+  }
+
+  get running(): boolean {
+    return this.worker?.running ?? false;
   }
 }
