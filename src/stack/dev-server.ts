@@ -52,12 +52,20 @@ export function devServerArgs(cfg: TemporalDevServerConfig, opts: DevServerOptio
   return args;
 }
 
-/** Polls the frontend until it answers (the CLI prints nothing machine-readable when ready). */
-export async function waitForTemporal(address: string, timeoutMs: number, isDead: () => boolean = () => false) {
+/**
+ * Polls a Temporal frontend until it answers GetSystemInfo (the CLI prints nothing machine-readable when ready; a
+ * cluster's frontend listens before its handlers are wired to history). `name` says which server in the error.
+ */
+export async function waitForTemporal(
+  address: string,
+  timeoutMs: number,
+  isDead: () => boolean = () => false,
+  name = 'Temporal dev server',
+) {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (isDead()) throw new Error(`Temporal dev server at ${address} exited during start-up`);
+    if (isDead()) throw new Error(`${name} at ${address} exited during start-up`);
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });
       try {
@@ -71,7 +79,7 @@ export async function waitForTemporal(address: string, timeoutMs: number, isDead
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  throw new Error(`Temporal dev server at ${address} not ready after ${timeoutMs} ms: ${String(lastError)}`);
+  throw new Error(`${name} at ${address} not ready after ${timeoutMs} ms: ${String(lastError)}`);
 }
 
 export async function startDevServer(

@@ -9,29 +9,13 @@ import type { TemporalDevServerConfig } from '../../config/stack-config';
 import { temporalCliPath } from '../../config/tools';
 import { frontendAddress, type ClusterConfig } from './cluster-config';
 import { runCommand } from './run-command';
+import { waitForTemporal } from '../dev-server';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until the frontend answers GetSystemInfo (it listens before its handlers are wired to history). */
+/** Waits until the cluster's frontend answers (the dev server's wait, named for the cluster). */
 export async function waitForFrontend(cluster: ClusterConfig, timeoutMs: number): Promise<void> {
-  const address = frontendAddress(cluster);
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
-      try {
-        await connection.workflowService.getSystemInfo({});
-        return;
-      } finally {
-        await connection.close();
-      }
-    } catch (e) {
-      last = e;
-      await sleep(250);
-    }
-  }
-  throw new Error(`the cluster's frontend at ${address} did not answer within ${timeoutMs / 1000} s: ${String(last)}`);
+  await waitForTemporal(frontendAddress(cluster), timeoutMs, undefined, "the cluster's frontend");
 }
 
 const isNotFound = (e: unknown) => (e as { code?: number }).code === 5; // gRPC NOT_FOUND
