@@ -20,6 +20,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, temporalCliPath } from '../src/config/tools';
+import { renderProjection, type ScaleFigures } from './support/projection';
 
 const RESULTS_DIR = path.join(REPO_ROOT, '.data', 'bench');
 const OUT = path.join(REPO_ROOT, 'BENCHMARKS.md');
@@ -428,7 +429,14 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         'the order’s refunds, what it does for each refund is not (compare the ledger lines of the first two rows).\n',
     };
   },
-  'scale-cluster': (s) => renderScale(s),
+  'scale-cluster': (s) => {
+    const section = renderScale(s);
+    const measuredOn = `${s.startedAt.slice(0, 10)}, ${(s.result as { count: number }).count} refunds`;
+    return {
+      ...section,
+      body: `${section.body}\n${renderProjection(s.result as unknown as ScaleFigures, measuredOn)}`,
+    };
+  },
   'scale-cluster-failover': (s) => renderScale(s),
 };
 

@@ -37,13 +37,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { google, temporal } from '@temporalio/proto';
 import { REPO_ROOT } from '../src/config/tools';
 import { loadStackConfig } from '../src/config/stack-config';
 import { stackConfigFile } from '../src/config/stack-paths';
 import { clusterSection, down, reset, restart, up } from '../src/stack/cluster/cluster';
 import { freePort } from '../src/stack/free-port';
 import { RefundUndecided } from '../src/starter';
+import { multiOperationStatuses } from '../src/ledger-busy';
 import { CallRateMeter } from './support/call-rate';
 import {
   clusterMemory,
@@ -66,25 +66,15 @@ const RUNNING_REFUNDS = `${REFUNDS} AND ExecutionStatus = "Running"`;
 const PROCESSING_REFUNDS = `${RUNNING_REFUNDS} AND RefundStatus = "PROCESSING"`;
 const RUNNING_LEDGERS = `WorkflowType = "orderLedgerWorkflow" AND ExecutionStatus = "Running"`;
 
-/**
- * What an update-with-start refused for: the per-operation statuses the server packs into FAILED_PRECONDITION
- * "Update-with-Start could not be executed." (MultiOperationExecutionFailure), which the SDK leaves packed when
- * every operation says only "aborted".
- */
+/** What an update-with-start refused for: its code and message, and each operation's own status packed inside. */
 function multiOperationReason(err: unknown): string | undefined {
-  const e = err as { code?: number; message?: string; metadata?: { get(k: string): unknown[] } };
+  const e = err as { code?: number; message?: string };
   if (typeof e?.code !== 'number') return undefined;
-  const bin = e.metadata?.get('grpc-status-details-bin')?.[0];
-  const parts: string[] = [`code ${e.code}: ${e.message ?? ''}`];
-  if (bin instanceof Buffer) {
-    for (const d of google.rpc.Status.decode(bin).details ?? []) {
-      if (!d.type_url?.endsWith('MultiOperationExecutionFailure') || !d.value) continue;
-      for (const st of temporal.api.errordetails.v1.MultiOperationExecutionFailure.decode(d.value).statuses ?? []) {
-        parts.push(`[${st.code} ${st.message}${st.details?.[0]?.type_url ? ` ${st.details[0].type_url}` : ''}]`);
-      }
-    }
-  }
-  return parts.join(' ');
+  const statuses = multiOperationStatuses(err) ?? [];
+  return [
+    `code ${e.code}: ${e.message ?? ''}`,
+    ...statuses.map((s) => `[${s.code} ${s.message}${s.detail ? ` ${s.detail}` : ''}]`),
+  ].join(' ');
 }
 
 /**

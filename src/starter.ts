@@ -26,6 +26,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { merchantScope, orderWorkflowId } from './domain/ids';
+import { ledgerWasBusy } from './ledger-busy';
 import {
   describeZodError,
   orderLedgerInputSchema,
@@ -255,21 +256,6 @@ async function oneLaneOfLedger<T>(ledgerId: string, call: () => Promise<T>): Pro
     if (next) next();
     else if (--lanes.busy === 0) ledgerLanes.delete(ledgerId);
   }
-}
-
-/** gRPC codes of "this ledger is busy, try again": RESOURCE_EXHAUSTED (updates in flight), ABORTED, UNAVAILABLE. */
-const BUSY_CODES = new Set([8, 10, 14]);
-
-/**
- * The server refused to take the update for now (found by the reliability soak: 150 requests at once on one order
- * exceed the dev server's 10 updates in flight per workflow). Nothing was decided, so asking again is safe.
- */
-function ledgerWasBusy(err: unknown): boolean {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'number' && BUSY_CODES.has(code)) return true;
-  }
-  return false;
 }
 
 const RULES = new Set(['M1', 'M4', 'M5', 'M6', 'M7', 'M8', 'M10']);

@@ -6,7 +6,8 @@
  *   default on purpose: a stack file without it (a production one) never makes a key on some machine's disk, and the
  *   processes then require WXREFUND_PAYLOAD_KEYS. WXREFUND_PAYLOAD_KEYS, when set, always wins over the file.
  * - `server`: the codec server the Web UI and the `temporal` CLI decode through (`npm run codec`). Empty
- *   `allowedOrigins` means the dev server's own Web UI (temporal.ip and localhost at temporal.uiPort); empty
+ *   `allowedOrigins` means the stack's own Web UIs (temporal.ip and localhost at temporal.uiPort, and at cluster.uiPort
+ *   when the file has a cluster); empty
  *   `namespaces` means temporal.namespace; empty `keys` means the API's keys (api.keys, else its dev key).
  *
  * The keys themselves are never written here: only SHA-256 hashes of API keys, and a path to the dev payload key.
@@ -76,6 +77,8 @@ export function resolveCodecPaths<T extends { devKeyFile?: string }>(resolve: (p
 export interface CodecStackContext {
   temporal: { ip: string; uiPort: number; namespace: string };
   api: { keys: readonly ApiKeyConfig[]; devKeyFile: string };
+  /** The stack file's PostgreSQL cluster, if any (npm run stack:cluster): its Web UI is a default origin too. */
+  cluster?: { uiPort: number };
 }
 
 export interface CodecServerSettings {
@@ -101,10 +104,11 @@ export function codecServerSettings(
   if (!parsed.success) throw new ConfigError(`${source}: codec: ${describeZodError(parsed.error)}`);
   const { server, devKeyFile } = parsed.data;
   const { ip, uiPort, namespace } = stack.temporal;
+  const localUi = (port: number) => [`http://${ip}:${port}`, `http://localhost:${port}`, `http://127.0.0.1:${port}`];
   const allowedOrigins =
     server.allowedOrigins.length > 0
       ? server.allowedOrigins
-      : [...new Set([`http://${ip}:${uiPort}`, `http://localhost:${uiPort}`, `http://127.0.0.1:${uiPort}`])];
+      : [...new Set([...localUi(uiPort), ...(stack.cluster ? localUi(stack.cluster.uiPort) : [])])];
   const apiKeys = server.keys.length > 0 ? server.keys : stack.api.keys;
   return {
     enabled: server.enabled,

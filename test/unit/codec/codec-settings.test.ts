@@ -24,6 +24,19 @@ describe('the codec: section of a stack file', () => {
     expect(s.devKeyFile).toBeUndefined();
   });
 
+  it("adds the cluster's Web UI when the stack file has a cluster (npm run stack:cluster)", () => {
+    const withCluster = { ...stack, cluster: { uiPort: 8333 } };
+    expect(codecServerSettings(undefined, withCluster).server.allowedOrigins).toEqual([
+      'http://127.0.0.1:8233',
+      'http://localhost:8233',
+      'http://127.0.0.1:8333',
+      'http://localhost:8333',
+    ]);
+    // Origins named in the file are the whole list.
+    const named = codecServerSettings({ server: { allowedOrigins: ['https://ui.example.com'] } }, withCluster);
+    expect(named.server.allowedOrigins).toEqual(['https://ui.example.com']);
+  });
+
   it("uses the API's configured keys, or its own when it has some", () => {
     const withApiKeys = { ...stack, api: { ...stack.api, keys: [{ name: 'order-service', sha256: HASH }] } };
     expect(codecServerSettings(undefined, withApiKeys).server.apiKeys).toEqual([
