@@ -7,8 +7,8 @@
  *   processes then require WXREFUND_PAYLOAD_KEYS. WXREFUND_PAYLOAD_KEYS, when set, always wins over the file.
  * - `server`: the codec server the Web UI and the `temporal` CLI decode through (`npm run codec`). Empty
  *   `allowedOrigins` means the stack's own Web UIs (temporal.ip and localhost at temporal.uiPort, and at cluster.uiPort
- *   when the file has a cluster); empty
- *   `namespaces` means temporal.namespace; empty `keys` means the API's keys (api.keys, else its dev key).
+ *   when the file has a cluster); empty `namespaces` means temporal.namespace; empty `keys` means the API's keys
+ *   (api.keys, else its dev key).
  *
  * The keys themselves are never written here: only SHA-256 hashes of API keys, and a path to the dev payload key.
  */
