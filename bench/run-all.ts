@@ -177,7 +177,8 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         `\n\nSimulator calls: \`${JSON.stringify(r.simulatorCalls)}\`, notifications delivered ${r.notificationsDelivered} ` +
         `(warm-up included).\n\n**Ratio refund / baseline = ${r.ratio}.** Reading: a refund costs about ` +
         `${(1 / r.ratio).toFixed(1)}× a minimal activity+signal workflow end to end: it is two workflows (ledger + ` +
-        'refund), an update-with-start, a signed v3 create call and a signed, encrypted notification hop through the webhook.\n',
+        'refund), an update-with-start, a signed v3 create call and a signed, encrypted notification hop through the webhook. ' +
+        'Section 9 counts what that costs Temporal (workflow tasks, history events, actions).\n',
     };
   },
   'notify-latency': (s) => {
@@ -187,7 +188,7 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
       .map(([m, v]) => `${m}: median ${v.median}, p99 ${v.p99}`)
       .join('; ');
     return {
-      summary: `| 2. notify → completed latency | bare signal → minimal workflow completed | ${rs} | the refund also reports to its ledger before completing |`,
+      summary: `| 2. notify → completed latency | bare signal → minimal workflow completed | ${rs} | the refund completes on the notification's own workflow task |`,
       body:
         header(s, '2. Notify → completed latency (median, p99)') +
         'Path: refunds requested through the starter (ledger → refund workflow, real activities, v3 gateway) and ' +
@@ -199,10 +200,10 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         'have closed.\n\n' +
         table(r.results) +
         `\n\n**Ratios refund / baseline: ${rs}.** Reading: in sequence the webhook answers in a few ms (column ` +
-        'webhookAnswer); the rest of the gap to a bare signal is the refund workflow’s own completion: it applies the ' +
-        'notification, upserts its search attributes and signals its ledger (`flushLedgerReports`, an external signal ' +
-        'the workflow waits for before completing), i.e. one more workflow-task round trip than the baseline. In a ' +
-        'burst everything queues behind the same server and worker, multiplied by that per-refund cost.\n',
+        'webhookAnswer); the refund applies the notification and completes in that same workflow task, as the ' +
+        'baseline does, and its ledger hears the end as its child’s completion (the lean path, issue 18), so nothing ' +
+        'is left between them but the webhook’s verify and decrypt. In a burst both queue behind the same server and ' +
+        'worker.\n',
     };
   },
   'api-calls': (s) => {
@@ -544,8 +545,8 @@ function render(saved: Saved[], ranNow: string[], extraNote: string): string {
     `**Machine:** ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ` +
       `${os.type()} ${os.release()}, Node ${process.version}, ${temporalVersion()}.`,
     '',
-    '**Read the ratios, not the absolute figures.** The machine is shared and noisy: 2 cores, with three other ' +
-      'sessions running heavy test suites (their own Temporal dev servers and workers) at the same time; the load ' +
+    '**Read the ratios, not the absolute figures.** The machine is shared and noisy: 2 cores, shared with other ' +
+      "sessions (their own test suites and Temporal servers) and with the VM's neighbours; the load " +
       'average at each run is given below. Every benchmark therefore measures its baseline in the same run, on the same ' +
       'server and worker settings, interleaved where possible, and prints the ratio.' +
       (extraNote ? ` ${extraNote}` : ''),
