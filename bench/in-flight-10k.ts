@@ -32,15 +32,21 @@ import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Client } from '@temporalio/client';
 import { freePort } from '../src/stack/free-port';
 import type { WebhookServer } from '../src/webhook/server';
-import { benchRefunds, requestBenchRefund, seedOrders } from './support/refunds';
+import {
+  benchRefunds,
+  countWorkflows as count,
+  PROCESSING_REFUNDS,
+  REFUNDS,
+  requestBenchRefund,
+  RUNNING_LEDGERS,
+  RUNNING_REFUNDS,
+  seedOrders,
+} from './support/refunds';
 import { MCHID, runTag, startBenchStack, tempDir } from './support/stack';
 import { BenchWorkerProcess } from './support/worker-process';
 import { emitResult, intFlag, mapLimit, round, rssMiB, runMain, sleep, waitUntil } from './support/util';
-
-const count = (client: Client, query: string) => client.workflow.count(query).then((c) => c.count);
 
 function countBy(keys: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -148,11 +154,10 @@ async function main(): Promise<void> {
     });
     clearInterval(ticker);
     const requestSeconds = (Date.now() - startT) / 1000;
-    // Every refund accepted by WeChat and PROCESSING in its workflow (search attribute RefundStatus).
-    const processingQuery = `WorkflowType = "refundWorkflow" AND ExecutionStatus = "Running" AND RefundStatus = "PROCESSING"`;
+    // Every refund accepted by WeChat and PROCESSING in its workflow.
     await waitUntil(
       'all refunds PROCESSING',
-      async () => (await count(client, processingQuery)) >= n,
+      async () => (await count(client, PROCESSING_REFUNDS)) >= n,
       30 * 60_000,
       2_000,
     );
@@ -166,7 +171,7 @@ async function main(): Promise<void> {
     ];
     const loadedWorker = Math.max(...loaded.map((r) => r.workerMiB ?? 0));
     const loadedServer = Math.max(...loaded.map((r) => r.serverMiB ?? 0));
-    const runningLedgers = await count(client, `WorkflowType = "orderLedgerWorkflow" AND ExecutionStatus = "Running"`);
+    const runningLedgers = await count(client, RUNNING_LEDGERS);
     const callsBefore = await stack.sim.admin.calls();
 
     // Drain: every refund settles at the same simulated instant, then time until nothing runs.
@@ -184,12 +189,7 @@ async function main(): Promise<void> {
     void stack.sim.clock.advance(1_000).catch(() => undefined);
     const stepper = setInterval(() => void stack.sim.clock.advance(60_000).catch(() => undefined), 5_000);
     const drainTicker = setInterval(() => sample('draining'), 10_000);
-    await waitUntil(
-      'all refunds closed',
-      async () => (await count(client, `WorkflowType = "refundWorkflow" AND ExecutionStatus = "Running"`)) === 0,
-      30 * 60_000,
-      1_000,
-    );
+    await waitUntil('all refunds closed', async () => (await count(client, RUNNING_REFUNDS)) === 0, 30 * 60_000, 1_000);
     const drainSeconds = (Date.now() - drainT) / 1000;
     clearInterval(drainTicker);
     loopDelay.disable();
@@ -216,11 +216,8 @@ async function main(): Promise<void> {
     const webhookAnswered = answeredAfter.total - answeredBefore.total;
     const webhookReasons = await webhookRefusals(stack.webhook);
     const signalTime = await histogramTotals(stack.webhook);
-    const ledgersAfterDrain = await count(
-      client,
-      `WorkflowType = "orderLedgerWorkflow" AND ExecutionStatus = "Running"`,
-    );
-    const succeeded = await count(client, `WorkflowType = "refundWorkflow" AND RefundStatus = "SUCCESS"`);
+    const ledgersAfterDrain = await count(client, RUNNING_LEDGERS);
+    const succeeded = await count(client, `${REFUNDS} AND RefundStatus = "SUCCESS"`);
     const invariants = await stack.sim.admin.invariants();
 
     const per1k = (loadedV: number, idleV: number) => round(((loadedV - idleV) / n) * 1000, 1);

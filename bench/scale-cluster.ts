@@ -53,7 +53,17 @@ import {
   tableFigures,
   type TableFigure,
 } from './support/cluster-probe';
-import { benchRefunds, requestBenchRefund, seedOrders, type BenchRefund } from './support/refunds';
+import {
+  benchRefunds,
+  countWorkflows as count,
+  PROCESSING_REFUNDS,
+  REFUNDS,
+  requestBenchRefund,
+  RUNNING_LEDGERS,
+  RUNNING_REFUNDS,
+  seedOrders,
+  type BenchRefund,
+} from './support/refunds';
 import { MCHID, runTag, startBenchStack, type BenchStack } from './support/stack';
 import { BenchWorkerProcess, writeWorkflowBundle } from './support/worker-process';
 import { emitResult, intFlag, mapLimit, round, rssMiB, runMain, sleep, waitUntil } from './support/util';
@@ -61,10 +71,6 @@ import { emitResult, intFlag, mapLimit, round, rssMiB, runMain, sleep, waitUntil
 const BANK_TYPE = 'ICBC_DEBIT';
 /** Production's default budget when the registry names none (docs/merchants.md). */
 const DEFAULT_BUDGET = { createsPerSecond: 100, queriesPerSecond: 200 };
-const REFUNDS = `WorkflowType = "refundWorkflow"`;
-const RUNNING_REFUNDS = `${REFUNDS} AND ExecutionStatus = "Running"`;
-const PROCESSING_REFUNDS = `${RUNNING_REFUNDS} AND RefundStatus = "PROCESSING"`;
-const RUNNING_LEDGERS = `WorkflowType = "orderLedgerWorkflow" AND ExecutionStatus = "Running"`;
 
 /** What an update-with-start refused for: its code and message, and each operation's own status packed inside. */
 function multiOperationReason(err: unknown): string | undefined {
@@ -104,7 +110,6 @@ async function requestWithRetry(
   }
 }
 
-const count = (client: Client, query: string) => client.workflow.count(query).then((c) => c.count);
 const load1 = () => round(os.loadavg()[0], 2);
 const log = (line: string) => console.log(`[scale] ${line}`);
 

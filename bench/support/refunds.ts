@@ -13,6 +13,16 @@ export interface BenchRefund {
   workflowId: string;
 }
 
+/** Visibility queries the in-flight benchmarks count by (never a query to each workflow). */
+export const REFUNDS = `WorkflowType = "refundWorkflow"`;
+export const RUNNING_REFUNDS = `${REFUNDS} AND ExecutionStatus = "Running"`;
+/** Accepted by WeChat and waiting (search attribute RefundStatus). */
+export const PROCESSING_REFUNDS = `${RUNNING_REFUNDS} AND RefundStatus = "PROCESSING"`;
+export const RUNNING_LEDGERS = `WorkflowType = "orderLedgerWorkflow" AND ExecutionStatus = "Running"`;
+
+/** How many workflows match a visibility query. */
+export const countWorkflows = (client: Client, query: string) => client.workflow.count(query).then((c) => c.count);
+
 export const PAID_TOTAL_FEN = 1_000;
 export const REFUND_FEN = 100;
 
