@@ -1,5 +1,5 @@
 /** Small helpers shared by the benchmarks: flags, percentiles, bounded concurrency, process memory, the JSON line. */
-import { readFileSync } from 'node:fs';
+import { residentBytes } from '../../src/stack/process-memory';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -31,13 +31,8 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 
 /** Resident set size of a process in MiB (Linux /proc), undefined when it is gone. */
 export function rssMiB(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? round(Number(m[1]) / 1024, 1) : undefined;
-  } catch {
-    return undefined;
-  }
+  const bytes = pid === undefined ? undefined : residentBytes(pid);
+  return bytes === undefined ? undefined : round(bytes / 2 ** 20, 1);
 }
 
 /** Polls `probe` until it returns true; throws after `timeoutMs`. */

@@ -16,7 +16,7 @@ import { CLUSTER_SERVICES, frontendAddress, type ClusterConfig } from './cluster
 import { clusterPaths, CLUSTER_ENV, type ClusterPaths } from './cluster-paths';
 import { temporalServerPath, temporalSqlToolPath } from './cluster-tools';
 import { CLUSTER_DATABASES, ensureSchemas, type SchemaReport } from './database-schema';
-import { residentBytes } from './detached-process';
+import { residentBytes } from '../process-memory';
 import { ensureNamespace, namespaceAnswers, serverVersion, waitForFrontend } from './namespace';
 import * as postgres from './postgres';
 import { dynamicConfigFile, renderYaml, serverConfig, uiServerConfig } from './render-config';

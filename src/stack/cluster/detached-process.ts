@@ -95,16 +95,6 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** Resident memory of a process in bytes (VmRSS of /proc/<pid>/status), or undefined once it is gone. */
-export function residentBytes(pid: number): number | undefined {
-  try {
-    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The last lines of a log, for an error that says why a process died during start-up. */
 export function logTail(file: string, lines = 20): string {
   try {
