@@ -58,25 +58,19 @@ export async function signalRefundWorkflow(
   deadlineAt: number,
 ): Promise<SignalOutcome> {
   // One deadline for the whole exchange (signal, and describe when NOT_FOUND): WeChat stops waiting whatever we do.
-  const deadline = deadlineAt;
+  const byTheDeadline = <T>(call: () => Promise<T>) => byDeadline(deadlineAt, client.withDeadline(deadlineAt, call));
   const handle = client.workflow.getHandle(workflowId);
   // Two rounds cover the race where the workflow is started between a NOT_FOUND signal and the describe.
   for (let round = 0; round < 2; round++) {
     try {
-      await byDeadline(
-        deadline,
-        client.withDeadline(deadline, () => handle.signal(refundNotifiedSignal, notification)),
-      );
+      await byTheDeadline(() => handle.signal(refundNotifiedSignal, notification));
       return { kind: 'signalled' };
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError) || isNamespaceNotFound(err)) throw unavailable(err);
     }
     // NOT_FOUND means "never existed" or "already closed"; describe tells them apart.
     try {
-      const description = await byDeadline(
-        deadline,
-        client.withDeadline(deadline, () => handle.describe()),
-      );
+      const description = await byTheDeadline(() => handle.describe());
       if (description.status.name !== 'RUNNING')
         return { kind: 'workflow_closed', workflowStatus: description.status.name };
     } catch (err) {
