@@ -31,14 +31,13 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { Pool } from 'undici';
 import { refundWorkflowId } from '../src/domain/ids';
-import type { SimRefund } from '../src/simulator/model';
-import { v3NotificationBody } from '../src/simulator/notification-payloads';
 import type { RefundNotification } from '../src/wechatpay/gateway';
 import { webhookConfigSchema } from '../src/webhook/config';
 import { createHttpApp } from '../src/webhook/http-app';
 import { verifiersFromSimulatorManifest } from '../src/webhook/merchants';
 import { V3_NOTIFY_PATH } from '../src/webhook/server';
 import { signalRefundWorkflow } from '../src/webhook/signal-refund';
+import { genuineV3Notification } from '../test/webhook/helpers';
 import { baselineStopSignal, signalCountQuery, signalSinkWorkflow } from './baseline/workflows';
 import { MCHID, runTag, runWorker, startBenchStack } from './support/stack';
 import { emitResult, intFlag, mapLimit, percentile, round, runMain } from './support/util';
@@ -155,7 +154,6 @@ async function main(): Promise<void> {
       : intFlag('signal-concurrency', values['signal-concurrency'], 1);
   const webhookConfig = { signalTimeoutMs: 3_000, ...(signalConcurrency ? { signalConcurrency } : {}) };
   const stack = await startBenchStack({ webhook: webhookConfig });
-  const merchant = stack.sim.merchants.find((m) => m.mchid === MCHID)!;
   const webhookUrl = `${stack.webhookUrl}${V3_NOTIFY_PATH}/${MCHID}`;
   // The floor's and the bare server's app is the webhook's own: same factory, same parsed settings.
   const appConfig = { ...stack.webhook.config, port: 0 };
@@ -169,23 +167,11 @@ async function main(): Promise<void> {
     Array.from({ length: n }, () => {
       serial += 1;
       const i = serial % targets;
-      const refund = {
-        mchid: MCHID,
-        outTradeNo: `T${tag}${i}`,
-        transactionId: `4200000${String(1_000_000_000_000_000n + BigInt(serial)).slice(0, 21)}`,
-        outRefundNo: outRefundNos[i],
-        refundId: `50000000382024${String(serial).padStart(15, '0')}`,
-        successAt: Date.now(),
-        userReceivedAccount: '支付用户零钱',
-        amount: { total: 1_000, refund: 100, payerTotal: 1_000, payerRefund: 100 },
-      } as unknown as SimRefund;
-      const body = v3NotificationBody(`EV-${tag}-${serial}`, Date.now(), refund, 'SUCCESS', merchant.apiV3Key);
+      const { body, headers } = genuineV3Notification(stack.sim, MCHID, outRefundNos[i]);
       return {
         body,
         headers: {
-          ...stack.sim.core.signer.signHeaders(body),
-          'Content-Type': 'application/json',
-          'User-Agent': 'Mozilla/4.0',
+          ...headers,
           'Request-ID': randomUUID(),
           // Read by the floor only; the webhook ignores headers it does not know.
           [OUT_REFUND_NO_HEADER]: outRefundNos[i],
