@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface DetachedSpec {
   /** Names the log file and the pid file. */
@@ -56,8 +57,6 @@ function runs(pid: number, command: string): boolean {
     return false;
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * SIGTERM, then SIGKILL after `graceMs` (Temporal's services drain for a few seconds on SIGTERM). Resolves to how it

@@ -3,6 +3,7 @@
  * engine's search attributes (the temporal: section's, the same as the dev server's). Asked through the SDK, changed
  * with the Temporal CLI (`temporal operator …`), as an operator would; each only when missing, so `up` is idempotent.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { TemporalDevServerConfig } from '../../config/stack-config';
@@ -10,8 +11,6 @@ import { temporalCliPath } from '../../config/tools';
 import { frontendAddress, type ClusterConfig } from './cluster-config';
 import { runCommand } from './run-command';
 import { waitForTemporal } from '../dev-server';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the cluster's frontend answers (the dev server's wait, named for the cluster). */
 export async function waitForFrontend(cluster: ClusterConfig, timeoutMs: number): Promise<void> {
