@@ -36,6 +36,11 @@ interface Step {
 }
 
 const SCALE_COUNT = Number(process.env.BENCH_SCALE_COUNT ?? 10_000);
+/**
+ * The worker settings bench 10 runs with: 3 workers, each bounded by 56 cached workflows and a 240 MB old space, the
+ * sizing docs/cluster.md gives for a worker held under 600 MiB of RSS.
+ */
+const SCALE_WORKERS = ['--workers', '3', '--cache', '56', '--heap', '240'];
 
 const PLAN: Step[] = [
   { name: 'crypto', file: 'bench/crypto.bench.ts', args: [] },
@@ -55,13 +60,13 @@ const PLAN: Step[] = [
   {
     name: 'scale-cluster',
     file: 'bench/scale-cluster.ts',
-    args: ['--count', String(SCALE_COUNT)],
+    args: ['--count', String(SCALE_COUNT), ...SCALE_WORKERS],
     optIn: process.env.BENCH_SCALE_COUNT === undefined,
   },
   {
     name: 'scale-cluster-failover',
     file: 'bench/scale-cluster.ts',
-    args: ['--failover', '--count', String(Math.max(1_000, Math.round(SCALE_COUNT / 10)))],
+    args: ['--failover', '--count', String(Math.max(1_000, Math.round(SCALE_COUNT / 10))), ...SCALE_WORKERS],
     optIn: process.env.BENCH_SCALE_COUNT === undefined,
   },
 ];

@@ -230,7 +230,10 @@ async function main(): Promise<void> {
       taskQueue,
       bundleFile,
       env: {
-        NODE_OPTIONS: `--max-old-space-size=${heapMB}`,
+        // BENCH_WORKER_NODE_OPTIONS adds to it (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where a worker's CPU goes).
+        NODE_OPTIONS: [`--max-old-space-size=${heapMB}`, process.env.BENCH_WORKER_NODE_OPTIONS]
+          .filter(Boolean)
+          .join(' '),
         WXREFUND_MAX_CACHED_WORKFLOWS: String(cache),
         // One worker keeps the reconciliation schedules; the others need not race to create them.
         ...(i > 0 ? { WXREFUND_RECONCILE_SCHEDULES: 'off' } : {}),

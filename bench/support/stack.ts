@@ -160,12 +160,15 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     rateLimits: { ...RAISED_RATE_LIMITS, ...simCfg.rateLimits },
     ...(opts.keysDir ? { keysDir: opts.keysDir, reuseKeys: false } : {}),
   });
+  const outboxDir = tempDir('outbox');
   const webhook = createWebhookServer({
     config: {
       host: '127.0.0.1',
       port: opts.webhookPort ?? 0,
       logLevel: 'error',
       orphanLogPath: '/dev/null',
+      // Each run its own outbox: a notification one run stored must not be relayed into the next run's stack.
+      outbox: { dir: outboxDir.dir },
       ...opts.webhook,
     },
     temporal: client,
@@ -185,6 +188,7 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     async close() {
       await gateway.close?.();
       await webhook.close().catch(noop);
+      outboxDir.remove();
       await sim.close().catch(noop);
       await temporal?.close();
     },

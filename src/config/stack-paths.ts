@@ -35,6 +35,7 @@ function resolveFileSource<T>(stackFile: string, source: T): T {
 
 interface WebhookPaths {
   orphanLogPath: string;
+  outbox: { dir: string };
   simulatorKeysDir?: string;
   merchants: Array<{
     v3?: { apiV3Key: unknown; platformCertificates: unknown[]; publicKeys: unknown[] };
@@ -42,12 +43,13 @@ interface WebhookPaths {
   }>;
 }
 
-/** The webhook section's paths: the orphan log, the simulator's keys, and the merchants' key and certificate files. */
+/** The webhook section's paths: the orphan log, the outbox, the simulator's keys, and the merchants' key and certificate files. */
 export function resolveWebhookPaths<T extends WebhookPaths>(stackFile: string, webhook: T): T {
   const file = <S>(source: S) => resolveFileSource(stackFile, source);
   return {
     ...webhook,
     orphanLogPath: resolveStackPath(stackFile, webhook.orphanLogPath),
+    outbox: { ...webhook.outbox, dir: resolveStackPath(stackFile, webhook.outbox.dir) },
     ...(webhook.simulatorKeysDir !== undefined
       ? { simulatorKeysDir: resolveStackPath(stackFile, webhook.simulatorKeysDir) }
       : {}),

@@ -110,6 +110,24 @@ export const webhookConfigSchema = z
       })
       .strict()
       .default({ maxEntries: 10_000, ttlMs: 10 * 60_000 }),
+    /**
+     * Verified notifications that could not be signalled within WeChat's answer budget (a burst, a Temporal outage)
+     * are stored here and acknowledged, then signalled by the relay (outbox.ts). Each webhook instance needs a
+     * directory of its own on a disk that survives restarts; disabled: such notifications are answered 503.
+     */
+    outbox: z
+      .object({
+        enabled: z.boolean().default(true),
+        dir: z.string().min(1).default('.data/webhook/outbox'),
+        /** Past this many stored entries, notifications that cannot be signalled in time are answered 503 again. */
+        maxEntries: z.number().int().positive().default(100_000),
+        /** Signals the relay has in flight at once (on top of webhook.signalConcurrency). */
+        concurrency: z.number().int().min(1).max(1_000).default(32),
+        /** The relay's longest pause while Temporal does not take signals (1 s, doubling up to this). */
+        maxBackoffMs: positiveMs.default(30_000),
+      })
+      .strict()
+      .prefault({}),
     /** Append-only JSONL of notifications whose refund workflow does not exist (for reconciliation). */
     orphanLogPath: z.string().min(1).default('.data/webhook/orphans.jsonl'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

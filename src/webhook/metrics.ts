@@ -13,7 +13,8 @@ export type NotificationResult =
   | 'orphaned' // no refund workflow with that id: recorded for reconciliation and acknowledged
   | 'rejected' // not genuine or not parseable: refused with 4xx
   | 'undecryptable' // signature verified but the resource did not decrypt (reference F11): 5xx so WeChat retries
-  | 'temporal_unavailable' // Temporal did not accept the signal in time: 503 so WeChat retries
+  | 'deferred' // not signalled in time: stored in the outbox and acknowledged; the relay signals it later
+  | 'temporal_unavailable' // Temporal did not accept the signal in time (and no outbox took it): 503, WeChat retries
   | 'error'; // anything unexpected: 500
 
 export type ApiVersionLabel = 'v3' | 'v2';
@@ -29,14 +30,23 @@ export interface WebhookMetrics {
   signalDuration: Histogram;
   signalsInFlight: Gauge;
   signalQueueDepth: Gauge;
+  /** Notifications acknowledged from the outbox and not yet signalled (outbox-relay.ts). */
+  outboxPending: Gauge;
+  /** Outbox entries relayed, by outcome (signalled, workflow_closed, orphaned). */
+  outboxRelayed: Counter<'outcome'>;
+  /** How long entries stayed in the outbox until their signal. */
+  outboxWait: Histogram;
   /** The gate whose in-flight and queue counts the gauges read at each scrape (no bookkeeping on the hot path). */
   watchSignalGate(gate: Pick<SignalGate, 'inFlight' | 'queued'>): void;
+  /** The relay whose pending count the outbox gauge reads at each scrape. */
+  watchOutbox(relay: { pending: number }): void;
 }
 
 export function createWebhookMetrics(opts: { registry?: Registry; defaultMetrics?: boolean } = {}): WebhookMetrics {
   const registry = opts.registry ?? new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
   let gate: Pick<SignalGate, 'inFlight' | 'queued'> | undefined;
+  let outbox: { pending: number } | undefined;
   return {
     registry,
     notifications: new Counter({
@@ -87,8 +97,31 @@ export function createWebhookMetrics(opts: { registry?: Registry; defaultMetrics
         this.set(gate?.queued ?? 0);
       },
     }),
+    outboxPending: new Gauge({
+      name: 'wechatpay_webhook_outbox_pending',
+      help: 'Notifications acknowledged from the outbox and not yet signalled',
+      registers: [registry],
+      collect() {
+        this.set(outbox?.pending ?? 0);
+      },
+    }),
+    outboxRelayed: new Counter({
+      name: 'wechatpay_webhook_outbox_relayed_total',
+      help: 'Outbox entries signalled by the relay, by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    outboxWait: new Histogram({
+      name: 'wechatpay_webhook_outbox_wait_seconds',
+      help: 'Time a notification spent in the outbox before its signal',
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
+      registers: [registry],
+    }),
     watchSignalGate(watched) {
       gate = watched;
+    },
+    watchOutbox(watched) {
+      outbox = watched;
     },
   };
 }

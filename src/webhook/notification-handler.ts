@@ -1,7 +1,10 @@
 /**
  * The webhook's decision for one notification, independent of HTTP framing:
  * verify/decode (protocol layer) → remembered duplicate? → wait for a signal slot (signal-gate.ts) → signal the refund
- * workflow → answer. Every path ends in an `Outcome` the route turns into the reply, a metric and one log line.
+ * workflow → answer. When no slot comes in time, or Temporal does not take the signal, the verified notification is
+ * stored in the outbox (outbox.ts) and acknowledged; outbox-relay.ts signals it later. Without an outbox (or when it
+ * cannot store), the answer is 503 and WeChat delivers again. Every path ends in an `Outcome` the route turns into the
+ * reply, a metric and one log line.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Client } from '@temporalio/client';
@@ -15,6 +18,7 @@ import type { MerchantVerifier } from './merchant-verifier';
 import type { NotificationResult } from './metrics';
 import { orphanRecordOf, type OrphanSink } from './orphans';
 import { RecentNotifications } from './recent-notifications';
+import type { OutboxEntry } from './outbox';
 import { ACCEPTED, fail, type Answer } from './replies';
 import { NoTimeToSignal, type SignalGate } from './signal-gate';
 import { signalRefundWorkflow, TemporalUnavailable, type SignalOutcome } from './signal-refund';
@@ -46,10 +50,20 @@ export interface NotificationRequest {
   deadline?: RouteDeadline;
 }
 
+/** What became of a notification handed on: the signal's outcome, or stored in the outbox for the relay. */
+export type DeliveryOutcome = SignalOutcome | { kind: 'deferred' };
+
+/** Where a notification goes when it cannot be signalled in time: resolves once it is durable and queued. */
+export interface DeferredSignals {
+  store(entry: OutboxEntry): Promise<void>;
+}
+
 export interface NotificationHandlerDeps {
   temporal: Client;
   orphans: OrphanSink;
-  recent: RecentNotifications<SignalOutcome>;
+  recent: RecentNotifications<DeliveryOutcome>;
+  /** The outbox; absent: a notification that cannot be signalled in time is answered 503. */
+  deferred?: DeferredSignals;
   /** Bounds the signals in flight; a notification waits its turn only as long as its deadline allows. */
   signals: SignalGate;
   /** The longest one signal exchange may take, even when the route's deadline is further away. */
@@ -136,6 +150,16 @@ function workflowIdOf(n: RefundNotification, defaultMchid: string | undefined): 
   }
 }
 
+/** Time kept back from a notification's answer budget to store it in the outbox if the signal does not make it. */
+const OUTBOX_STORE_RESERVE_MS = 250;
+
+const RESULTS: Record<DeliveryOutcome['kind'], NotificationResult> = {
+  signalled: 'accepted',
+  orphaned: 'orphaned',
+  workflow_closed: 'workflow_closed',
+  deferred: 'deferred',
+};
+
 export async function handleNotification(deps: NotificationHandlerDeps, req: NotificationRequest): Promise<Outcome> {
   let notification: RefundNotification;
   try {
@@ -166,12 +190,12 @@ export async function handleNotification(deps: NotificationHandlerDeps, req: Not
   const key = `${notification.mchid}:${notification.notificationId}`;
   if (deps.recent.seen(key)) return { result: 'duplicate', answer: ACCEPTED, notification };
 
-  let signal: { result: SignalOutcome; shared: boolean };
+  let signal: { result: DeliveryOutcome; shared: boolean };
   try {
     signal = await deps.recent.once(
       key,
-      () => deliver(deps, req, notification),
-      () => true, // deliver() only resolves once the outcome is durable (signalled, closed, or orphan recorded)
+      () => deliver(deps, req, notification, key),
+      () => true, // deliver() only resolves once the outcome is durable (signalled, closed, stored, orphan recorded)
     );
   } catch (err) {
     if (err instanceof NoTimeToSignal) {
@@ -199,23 +223,24 @@ export async function handleNotification(deps: NotificationHandlerDeps, req: Not
     throw err;
   }
   if (signal.shared) return { result: 'duplicate', answer: ACCEPTED, notification };
-  const result: NotificationResult =
-    signal.result.kind === 'signalled'
-      ? 'accepted'
-      : signal.result.kind === 'orphaned'
-        ? 'orphaned'
-        : 'workflow_closed';
-  return { result, answer: ACCEPTED, notification };
+  return { result: RESULTS[signal.result.kind], answer: ACCEPTED, notification };
 }
 
 async function deliver(
   deps: NotificationHandlerDeps,
   req: NotificationRequest,
   n: RefundNotification,
-): Promise<SignalOutcome> {
+  key: string,
+): Promise<DeliveryOutcome> {
   const workflowId = workflowIdOf(n, req.directory.defaultMchid);
-  const outcome: SignalOutcome =
-    workflowId === undefined ? { kind: 'orphaned' } : await signalInTurn(deps, req, workflowId, n);
+  let outcome: SignalOutcome;
+  try {
+    outcome = workflowId === undefined ? { kind: 'orphaned' } : await signalInTurn(deps, req, workflowId, n);
+  } catch (err) {
+    const late = err instanceof NoTimeToSignal || err instanceof TemporalUnavailable;
+    if (!late || !deps.deferred || workflowId === undefined) throw err;
+    return defer(deps.deferred, req, { key, workflowId, notification: n, requestId: req.requestId }, err);
+  }
   if (outcome.kind === 'orphaned') {
     const record = orphanRecordOf(n, {
       requestId: req.requestId,
@@ -239,6 +264,26 @@ async function deliver(
 }
 
 /**
+ * Stores the notification for the relay. A signal cut off by its deadline may still have been applied: the relay's
+ * repeat is then one the workflow ignores. If the outbox cannot store it, the original failure stands (503).
+ */
+async function defer(
+  deferred: DeferredSignals,
+  req: NotificationRequest,
+  entry: Omit<OutboxEntry, 'storedAt'>,
+  why: Error,
+): Promise<DeliveryOutcome> {
+  try {
+    await deferred.store({ ...entry, storedAt: new Date().toISOString() });
+  } catch (err) {
+    req.log.error({ err: { message: (err as Error).message } }, 'outbox could not store the notification');
+    throw why;
+  }
+  req.log.info({ detail: why.message }, 'not signalled in time; stored in the outbox and acknowledged');
+  return { kind: 'deferred' };
+}
+
+/**
  * The signal, once the gate gives it a slot in time. It must finish by the route's deadline (the answer follows at
  * once) and within `signalTimeoutMs` of its start.
  */
@@ -249,7 +294,9 @@ function signalInTurn(
   n: RefundNotification,
 ): Promise<SignalOutcome> {
   const deadline = req.deadline;
-  const mustFinishBy = deadline?.at ?? Date.now() + deps.signalTimeoutMs;
+  // With an outbox, the signal gives up early enough for the store to still be answered in time.
+  const reserve = deps.deferred ? OUTBOX_STORE_RESERVE_MS : 0;
+  const mustFinishBy = (deadline?.at ?? Date.now() + deps.signalTimeoutMs) - reserve;
   return deps.signals.run({ deadlineAt: mustFinishBy, abortSignal: deadline?.signal, commit: deadline?.commit }, () =>
     signalRefundWorkflow(deps.temporal, workflowId, n, Math.min(mustFinishBy, Date.now() + deps.signalTimeoutMs)),
   );

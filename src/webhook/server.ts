@@ -14,7 +14,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { webhookConfigSchema, type WebhookConfig, type WebhookConfigInput } from './config';
 import { registerFallbackHandlers } from './fallback-handlers';
 import { createHttpApp } from './http-app';
@@ -24,9 +24,12 @@ import { createWebhookMetrics, type WebhookMetrics } from './metrics';
 import { registerNotificationRoutes, type NotificationRoutesContext } from './notification-routes';
 import { registerHealthRoute, registerMetricsRoute } from './ops-routes';
 import { JsonlOrphanLog, type OrphanSink } from './orphans';
+import type { DeferredSignals, DeliveryOutcome } from './notification-handler';
+import { NotificationOutbox } from './outbox';
+import { OutboxRelay } from './outbox-relay';
 import { RecentNotifications } from './recent-notifications';
 import { SignalGate } from './signal-gate';
-import type { SignalOutcome } from './signal-refund';
+import { signalRefundWorkflow } from './signal-refund';
 
 export interface WebhookDeps {
   /** Parsed or raw config (defaults are filled in here). */
@@ -51,6 +54,8 @@ export interface WebhookServer {
   metrics: WebhookMetrics;
   orphans: OrphanSink;
   directory: MerchantDirectory;
+  /** The outbox's relay (undefined when webhook.outbox.enabled is false). */
+  outbox?: OutboxRelay;
   /** Starts listening on config.host:config.port; resolves with the base URL, e.g. http://127.0.0.1:18090. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -81,11 +86,20 @@ export function createWebhookServer(deps: WebhookDeps): WebhookServer {
     onFinish: (signalMs) => metrics.signalDuration.observe(signalMs / 1000),
   });
   metrics.watchSignalGate(signals);
+  const app = createHttpApp(config, deps.logStream);
+  const relay = config.outbox.enabled ? outboxRelay(deps, config, orphans, metrics, app.log) : undefined;
+  const deferred: DeferredSignals | undefined = relay && {
+    async store(entry) {
+      await relay.outbox.put(entry);
+      relay.enqueue(entry);
+    },
+  };
   const routes: NotificationRoutesContext = {
     handlerDeps: {
       temporal: deps.temporal,
       orphans,
-      recent: new RecentNotifications<SignalOutcome>(config.dedupe),
+      recent: new RecentNotifications<DeliveryOutcome>(config.dedupe),
+      ...(deferred ? { deferred } : {}),
       signals,
       signalTimeoutMs: config.signalTimeoutMs,
       clock,
@@ -95,7 +109,6 @@ export function createWebhookServer(deps: WebhookDeps): WebhookServer {
     handlerTimeoutMs: config.handlerTimeoutMs,
   };
 
-  const app = createHttpApp(config, deps.logStream);
   registerNotificationRoutes(app, 'v3', routes);
   registerNotificationRoutes(app, 'v2', routes);
   registerHealthRoute(app, deps.temporal, config.healthTimeoutMs);
@@ -108,12 +121,47 @@ export function createWebhookServer(deps: WebhookDeps): WebhookServer {
     metrics,
     orphans,
     directory,
-    listen: () => listenOn(app, config),
+    ...(relay ? { outbox: relay } : {}),
+    async listen() {
+      // Before the first notification: what an earlier run acknowledged and did not signal goes first.
+      await relay?.start();
+      return listenOn(app, config);
+    },
     async close() {
       await app.close();
+      await relay?.stop();
       directory.close();
     },
   };
+}
+
+function outboxRelay(
+  deps: WebhookDeps,
+  config: WebhookConfig,
+  orphans: OrphanSink,
+  metrics: WebhookMetrics,
+  log: FastifyBaseLogger,
+): OutboxRelay {
+  const outbox = new NotificationOutbox({
+    dir: config.outbox.dir,
+    dataConverter: deps.temporal.options.loadedDataConverter,
+    maxEntries: config.outbox.maxEntries,
+  });
+  const relay = new OutboxRelay({
+    outbox,
+    signal: (entry) =>
+      signalRefundWorkflow(deps.temporal, entry.workflowId, entry.notification, Date.now() + config.signalTimeoutMs),
+    orphans,
+    concurrency: config.outbox.concurrency,
+    maxBackoffMs: config.outbox.maxBackoffMs,
+    log,
+    onRelayed(outcome, waitedMs) {
+      metrics.outboxRelayed.inc({ outcome });
+      metrics.outboxWait.observe(waitedMs / 1000);
+    },
+  });
+  metrics.watchOutbox(relay);
+  return relay;
 }
 
 async function listenOn(app: FastifyInstance, config: WebhookConfig): Promise<string> {

@@ -29,6 +29,13 @@ describe('webhookConfigSchema', () => {
       handlerTimeoutMs: 4_500,
       signalConcurrency: 1_000,
       orphanLogPath: '.data/webhook/orphans.jsonl',
+      outbox: {
+        enabled: true,
+        dir: '.data/webhook/outbox',
+        maxEntries: 100_000,
+        concurrency: 32,
+        maxBackoffMs: 30_000,
+      },
       dedupe: { maxEntries: 10_000, ttlMs: 600_000 },
       temporal: { address: '127.0.0.1:7233', namespace: 'default' },
       merchants: [],

@@ -301,7 +301,7 @@ describe('operational endpoints', () => {
 
     const nowhere = new Client({ connection: Connection.lazy({ address: `127.0.0.1:${await freePort()}` }) });
     const down = createWebhookServer({
-      config: { port: 0, logLevel: 'silent', healthTimeoutMs: 500 },
+      config: { port: 0, logLevel: 'silent', healthTimeoutMs: 500, outbox: { enabled: false } },
       temporal: nowhere,
       merchants: verifiersFromSimulatorManifest(sim.manifest),
     });

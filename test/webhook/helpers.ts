@@ -78,7 +78,15 @@ export async function startWebhook(
   const logs = new LogCapture();
   const server = createWebhookServer({
     // Generous signal deadline: a loaded 2-core CI machine must not turn a slow signal into a (legitimate) 503.
-    config: { port: 0, logLevel: 'debug', orphanLogPath, signalTimeoutMs: 4_000, handlerTimeoutMs: 4_500, ...config },
+    config: {
+      port: 0,
+      logLevel: 'debug',
+      orphanLogPath,
+      signalTimeoutMs: 4_000,
+      handlerTimeoutMs: 4_500,
+      ...config,
+      outbox: { dir: path.join(dir, 'outbox'), ...config.outbox },
+    },
     temporal,
     merchants,
     logStream: logs,

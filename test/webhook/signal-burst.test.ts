@@ -1,10 +1,12 @@
 /**
  * A burst of genuine notifications (WeChat settling many refunds at once) through the real webhook over HTTP, with the
  * signals bounded by webhook.signalConcurrency: never more signals in flight than the bound, every notification of a
- * burst bigger than the bound answered 200 when Temporal keeps up, and a notification that could not be signalled
- * before its deadline answered 503 without its signal ever being sent (so WeChat's retry is the only delivery).
+ * burst bigger than the bound answered 200 when Temporal keeps up. A notification that could not be signalled before
+ * its deadline is stored in the outbox, answered 200 and signalled by the relay once there is room; without the outbox
+ * it is answered 503 without its signal ever being sent (so WeChat's retry is the only delivery).
  */
 import type { Client } from '@temporalio/client';
+import { DefaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { request } from 'undici';
 import { refundWorkflowId } from '../../src/domain/ids';
@@ -60,6 +62,14 @@ async function resultsByReason(webhook: WebhookUnderTest): Promise<Record<string
 function countingTemporal(signalMs: (workflowId: string) => number, opts: { cutAtDeadline?: boolean } = {}) {
   const seen = { inFlight: 0, peak: 0, signalled: [] as string[] };
   const client = {
+    // What the outbox encodes its entries with (no codec: the stand-in stores nothing of Temporal's).
+    options: {
+      loadedDataConverter: {
+        payloadConverter: defaultPayloadConverter,
+        failureConverter: new DefaultFailureConverter(),
+        payloadCodecs: [],
+      },
+    },
     withDeadline<R>(deadline: number | Date, fn: () => Promise<R>): Promise<R> {
       // The real client's retry interceptor can sleep past the deadline: `cutAtDeadline: false` plays that.
       if (opts.cutAtDeadline === false) return fn();
@@ -111,12 +121,56 @@ describe('with a stand-in Temporal that counts the signals in flight', () => {
     expect([...seen.signalled].sort()).toEqual(nos.map((no) => refundWorkflowId(no)).sort());
   });
 
-  it('a notification that could not start its signal before its deadline gets 503 and is never signalled', async () => {
+  /** Delivers `no`'s notification; pass the same `notification` again for a redelivery (same notification id). */
+  const sendOne = async (
+    w: WebhookUnderTest,
+    no: string,
+    notification: ReturnType<typeof genuineV3Notification> = genuineV3Notification(sim, DEMO_DIRECT_MCHID, no),
+  ) => {
+    const { headers, body } = notification;
+    const res = await request(`${w.baseUrl}${V3_NOTIFY_PATH}/${DEMO_DIRECT_MCHID}`, { method: 'POST', headers, body });
+    return { status: res.statusCode, body: await res.body.json() };
+  };
+
+  async function resultsOf(w: WebhookUnderTest): Promise<Record<string, number>> {
+    const values = (await w.server.metrics.notifications.get()).values;
+    return Object.fromEntries(values.map((v) => [v.labels.result, v.value]));
+  }
+
+  it('notifications not signalled in time are stored, answered 200, and signalled by the relay', async () => {
+    const nos = refundNos('outbox', 2);
+    const [slow, next] = nos.map((no) => refundWorkflowId(no));
+    // The first signal to `slow` hangs past every deadline (cut off at its own); every later signal is quick.
+    let slowCalls = 0;
+    const { client, seen } = countingTemporal((id) => (id === slow && slowCalls++ === 0 ? 1_500 : 10));
+    await withWebhook(client, { signalConcurrency: 1, handlerTimeoutMs: 1_000, signalTimeoutMs: 900 }, async (w) => {
+      const started = Date.now();
+      const slowNotification = genuineV3Notification(sim, DEMO_DIRECT_MCHID, nos[0]);
+      const first = sendOne(w, nos[0], slowNotification);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the slow one has the only slot
+      // Waits for the slot; the slow signal's 750 ms taught the gate that no signal would end in time: stored too.
+      const second = sendOne(w, nos[1]);
+      expect(await first).toEqual({ status: 200, body: { code: 'SUCCESS', message: 'OK' } });
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect((await second).status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(1_100);
+      // WeChat's repeat of the stored one is a duplicate: 200 again, still one entry.
+      expect((await sendOne(w, nos[0], slowNotification)).status).toBe(200);
+      await w.server.outbox!.idle();
+      expect([...seen.signalled].sort()).toEqual([slow, slow, next].sort());
+      expect(seen.signalled[0]).toBe(slow); // the one cut off; the other two are the relay's
+      expect(w.server.outbox!.outbox.size).toBe(0);
+      expect(await resultsOf(w)).toEqual({ deferred: 2, duplicate: 1 });
+    });
+  });
+
+  it('without the outbox, a notification that could not start its signal in time gets 503, never signalled', async () => {
     const nos = refundNos('late', 2);
     const [slow, late] = nos.map((no) => refundWorkflowId(no));
     // The first signal holds the only slot past the second notification's whole budget.
     const { client, seen } = countingTemporal((id) => (id === slow ? 1_500 : 10));
-    await withWebhook(client, { signalConcurrency: 1, handlerTimeoutMs: 1_000, signalTimeoutMs: 900 }, async (w) => {
+    const config = { signalConcurrency: 1, handlerTimeoutMs: 1_000, signalTimeoutMs: 900, outbox: { enabled: false } };
+    await withWebhook(client, config, async (w) => {
       const url = `${w.baseUrl}${V3_NOTIFY_PATH}/${DEMO_DIRECT_MCHID}`;
       const send = async (no: string) => {
         const { headers, body } = genuineV3Notification(sim, DEMO_DIRECT_MCHID, no);
@@ -139,7 +193,8 @@ describe('with a stand-in Temporal that counts the signals in flight', () => {
   it('answers by its deadline even when the client’s backoff overruns it (the signal is left to finish)', async () => {
     const [no] = refundNos('overrun', 1);
     const { client, seen } = countingTemporal(() => 3_000, { cutAtDeadline: false });
-    await withWebhook(client, { handlerTimeoutMs: 1_000, signalTimeoutMs: 900 }, async (w) => {
+    const config = { handlerTimeoutMs: 1_000, signalTimeoutMs: 900, outbox: { enabled: false } };
+    await withWebhook(client, config, async (w) => {
       const { headers, body } = genuineV3Notification(sim, DEMO_DIRECT_MCHID, no);
       const started = Date.now();
       const res = await request(`${w.baseUrl}${V3_NOTIFY_PATH}/${DEMO_DIRECT_MCHID}`, {

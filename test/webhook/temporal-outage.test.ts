@@ -1,13 +1,15 @@
 /**
- * Temporal down → the webhook answers 5xx so WeChat keeps the notification and retries; once Temporal is back, the
- * retry is signalled and the refund completes. Nothing is lost, nothing is recorded as an orphan.
+ * Temporal down, with the outbox (the default) → the webhook stores the verified notification, answers 200, and
+ * signals it once Temporal is back, even from a webhook restarted meanwhile: one delivery, the refund completes.
+ * Without the outbox → it answers 5xx so WeChat keeps the notification and retries; once Temporal is back, the retry
+ * is signalled and the refund completes. Either way nothing is lost, nothing is recorded as an orphan.
  *
  * Uses a dev server of its own (SQLite file, so the workflow survives the restart) rather than the shared one.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { request } from 'undici';
 import { loadStackConfig } from '../../src/config/stack-config';
@@ -31,6 +33,8 @@ import {
 } from './helpers';
 
 jest.setTimeout(180_000);
+
+const OUTAGE_TIMEOUTS = { signalTimeoutMs: 1_000, handlerTimeoutMs: 2_000, healthTimeoutMs: 500 };
 
 let dir: string;
 let temporal: DevServerHandle | undefined;
@@ -59,7 +63,7 @@ beforeAll(async () => {
   connection = Connection.lazy({ address: temporal.address });
   client = new Client({ connection, namespace: temporal.namespace, dataConverter: testDataConverter() });
   sim = await startFrozenSimulator({ seed: 23 });
-  webhook = await startWebhook(sim, client, { signalTimeoutMs: 1_000, handlerTimeoutMs: 2_000, healthTimeoutMs: 500 });
+  webhook = await startWebhook(sim, client, { ...OUTAGE_TIMEOUTS, outbox: { enabled: false } });
 });
 
 afterAll(async () => {
@@ -76,7 +80,24 @@ async function health(): Promise<number> {
   return res.statusCode;
 }
 
-it('answers 503 while Temporal is down; WeChat’s retry after it is back is signalled and the refund completes', async () => {
+/** Serves `taskQueue` until the waiter has its notification; returns it. */
+async function runWaiterToEnd(taskQueue: string, handle: WorkflowHandle<typeof notificationWaiter>) {
+  const workerConnection = await NativeConnection.connect({ address: temporal!.address });
+  try {
+    const worker = await Worker.create({
+      connection: workerConnection,
+      namespace: temporal!.namespace,
+      taskQueue,
+      workflowBundle: await bundleQuietly(require.resolve('./fixtures/notification-waiter')),
+      dataConverter: testDataConverter(),
+    });
+    return await worker.runUntil(handle.result());
+  } finally {
+    await workerConnection.close();
+  }
+}
+
+it('without the outbox: answers 503 while Temporal is down; WeChat’s retry after it is back is signalled and the refund completes', async () => {
   const address = temporal!.address;
   const port = Number(address.split(':').pop());
   const taskQueue = uniqueTaskQueue('outage');
@@ -113,20 +134,48 @@ it('answers 503 while Temporal is down; WeChat’s retry after it is back is sig
   const attempts = await deliveryAttempts(sim, nos.outRefundNo);
   expect(attempts.map((a) => a.statusCode)).toEqual([503, 200]);
 
-  const workerConnection = await NativeConnection.connect({ address });
-  try {
-    const worker = await Worker.create({
-      connection: workerConnection,
-      namespace: temporal.namespace,
-      taskQueue,
-      workflowBundle: await bundleQuietly(require.resolve('./fixtures/notification-waiter')),
-      dataConverter: testDataConverter(),
-    });
-    const notification = await worker.runUntil(handle.result());
-    expect(notification).toMatchObject({ outRefundNo: nos.outRefundNo, status: 'SUCCESS', apiVersion: 'v3' });
-  } finally {
-    await workerConnection.close();
-  }
+  const notification = await runWaiterToEnd(taskQueue, handle);
+  expect(notification).toMatchObject({ outRefundNo: nos.outRefundNo, status: 'SUCCESS', apiVersion: 'v3' });
   expect(await signalsReceived(handle)).toBe(1);
   expect(webhook.server.orphans.recent()).toEqual([]);
+});
+
+it('with the outbox: answers 200 while Temporal is down, and a restarted webhook signals it once Temporal is back', async () => {
+  const port = Number(temporal!.address.split(':').pop());
+  const outboxDir = path.join(dir, 'outbox');
+  const withOutbox = { ...OUTAGE_TIMEOUTS, outbox: { dir: outboxDir, maxBackoffMs: 500 } };
+  const taskQueue = uniqueTaskQueue('outbox');
+  const nos = uniqueNos('stored');
+  const handle = await client.workflow.start(notificationWaiter, {
+    taskQueue,
+    workflowId: refundWorkflowId(nos.outRefundNo),
+  });
+  const first = await startWebhook(sim, client, withOutbox);
+  await createRefund(sim, v3Gateway(sim, DEMO_DIRECT_MCHID, first.baseUrl), { mchid: DEMO_DIRECT_MCHID, ...nos });
+
+  await temporal!.stop();
+  temporal = undefined;
+  await sim.admin.advance({ seconds: 30 });
+  const [delivery] = await deliveryAttempts(sim, nos.outRefundNo);
+  expect(delivery).toMatchObject({ statusCode: 200, ok: true });
+  expect(delivery.latencyMs).toBeLessThan(2_000);
+  expect(first.logs.lines.find((l) => l.outRefundNo === nos.outRefundNo)?.result).toBe('deferred');
+  expect(readdirSync(outboxDir)).toHaveLength(1);
+  await first.close(); // the relay stops; the entry stays on disk
+
+  temporal = await startOwnTemporal(port);
+  const second = await startWebhook(sim, client, withOutbox); // its relay picks the entry up
+  try {
+    const notification = await runWaiterToEnd(taskQueue, handle);
+    expect(notification).toMatchObject({ outRefundNo: nos.outRefundNo, status: 'SUCCESS', apiVersion: 'v3' });
+    await second.server.outbox!.idle();
+    expect(readdirSync(outboxDir)).toEqual([]);
+    expect(await signalsReceived(handle)).toBe(1);
+    // WeChat delivered once: no retry was needed.
+    await sim.admin.advance({ seconds: 15 });
+    expect((await deliveryAttempts(sim, nos.outRefundNo)).map((a) => a.statusCode)).toEqual([200]);
+    expect(second.server.orphans.recent()).toEqual([]);
+  } finally {
+    await second.close();
+  }
 });

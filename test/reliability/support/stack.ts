@@ -158,6 +158,7 @@ export async function startReliabilityStack(
       port: 0,
       logLevel: 'error',
       orphanLogPath: path.join(dir, 'orphans.jsonl'),
+      outbox: { dir: path.join(dir, 'outbox') },
       ...opts.webhook,
     },
     temporal: client,
@@ -178,6 +179,7 @@ export async function startReliabilityStack(
     'webhook.port': Number(new URL(webhookUrl).port),
     'webhook.publicBaseUrl': webhookUrl,
     'webhook.orphanLogPath': path.join(dir, 'orphans.jsonl'),
+    'webhook.outbox.dir': path.join(dir, 'outbox'),
   });
 
   const taskQueue = `reliability-${name}`;

@@ -46,6 +46,7 @@ it('every path of the loaded stack file is under its folder', () => {
   expect(cfg.simulator.keysDir).toBe(path.join(dir, '.data', 'simulator', 'keys'));
   expect(cfg.simulator.stateFile).toBe(path.join(dir, '.data', 'simulator', 'state.sqlite'));
   expect(cfg.webhook.orphanLogPath).toBe(path.join(dir, '.data', 'webhook', 'orphans.jsonl'));
+  expect(cfg.webhook.outbox.dir).toBe(path.join(dir, '.data', 'webhook', 'outbox'));
   expect(devServerArgs(cfg.temporal).join(' ')).toContain(
     `--db-filename ${path.join(dir, '.data', 'temporal.sqlite')}`,
   );
@@ -74,6 +75,7 @@ it('the simulator, the worker and the webhook meet in the same keys directory', 
   const { config } = webhookSettingsFromStackFile(env);
   expect(config.simulatorKeysDir).toBe(path.join(dir, '.data', 'simulator', 'keys'));
   expect(config.orphanLogPath).toBe(path.join(dir, '.data', 'webhook', 'orphans.jsonl'));
+  expect(config.outbox.dir).toBe(path.join(dir, '.data', 'webhook', 'outbox'));
   const merchants = await loadWebhookMerchants(config, { manifestTimeoutMs: 1_000 });
   expect(merchants.map((m) => m.mchid)).toEqual(sim.merchants.map((m) => m.mchid));
 });
