@@ -293,7 +293,15 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         `${r.ledgersRunningAfterDrain} (by design: a ledger accepts refunds until the order's one-year window ends).\n\n` +
         `Deliveries per notification ${r.deliveriesPerNotification} (target ≤ 1.2; ${r.webhookAnswered} answered); ` +
         `answers by status \`${JSON.stringify(r.answersByStatus)}\`; reasons \`${JSON.stringify(r.webhookReasons)}\`; ` +
-        `lost ${r.lost}; mean signal ${r.signalMeanMs} ms; signal concurrency ${r.signalConcurrency}.\n\n` +
+        `lost ${r.lost}; mean signal ${r.signalMeanMs} ms; signal concurrency ${r.signalConcurrency}.` +
+        (r.outboxRelayed
+          ? ` Answered 200 from the webhook's outbox and signalled afterwards by its relay: ` +
+            `\`${JSON.stringify(r.outboxRelayed)}\` (webhook result \`deferred\`).`
+          : '') +
+        (r.retriedRequests && Object.keys(r.retriedRequests).length > 0
+          ? ` Requests repeated by the order service (same out_refund_no): \`${JSON.stringify(r.retriedRequests)}\`.`
+          : '') +
+        '\n\n' +
         `**Ratios in flight / idle: worker ×${w.ratio} (${w.miBPer1kRefunds} MiB per 1,000 refunds), dev server ` +
         `×${sv.ratio} (${sv.miBPer1kRefunds} MiB per 1,000).** Drain: ${r.drain.refundsPerSecond} refunds/s.\n`,
     };

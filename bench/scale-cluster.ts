@@ -42,8 +42,6 @@ import { loadStackConfig } from '../src/config/stack-config';
 import { stackConfigFile } from '../src/config/stack-paths';
 import { clusterSection, down, reset, restart, up } from '../src/stack/cluster/cluster';
 import { freePort } from '../src/stack/free-port';
-import { RefundUndecided } from '../src/starter';
-import { multiOperationStatuses } from '../src/ledger-busy';
 import { CallRateMeter } from './support/call-rate';
 import {
   clusterMemory,
@@ -59,6 +57,7 @@ import {
   PROCESSING_REFUNDS,
   REFUNDS,
   requestBenchRefund,
+  requestWithRetry,
   RUNNING_LEDGERS,
   RUNNING_REFUNDS,
   seedOrders,
@@ -71,44 +70,6 @@ import { emitResult, intFlag, mapLimit, round, rssMiB, runMain, sleep, waitUntil
 const BANK_TYPE = 'ICBC_DEBIT';
 /** Production's default budget when the registry names none (docs/merchants.md). */
 const DEFAULT_BUDGET = { createsPerSecond: 100, queriesPerSecond: 200 };
-
-/** What an update-with-start refused for: its code and message, and each operation's own status packed inside. */
-function multiOperationReason(err: unknown): string | undefined {
-  const e = err as { code?: number; message?: string };
-  if (typeof e?.code !== 'number') return undefined;
-  const statuses = multiOperationStatuses(err) ?? [];
-  return [
-    `code ${e.code}: ${e.message ?? ''}`,
-    ...statuses.map((s) => `[${s.code} ${s.message}${s.detail ? ` ${s.detail}` : ''}]`),
-  ].join(' ');
-}
-
-/**
- * The order service's request, retried as an order service would when the server refused without deciding (a gRPC
- * error, not the ledger's answer): the same out_refund_no, so a retry can never make a second refund. Each retry's
- * reason is counted: it is a finding, not noise.
- */
-async function requestWithRetry(
-  request: () => Promise<unknown>,
-  retries: Map<string, number>,
-  attempts = 6,
-): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await request();
-      return;
-    } catch (err) {
-      // Undecided: the ledger did not answer in time (its message says the same request is safe to repeat).
-      const reason =
-        err instanceof RefundUndecided ? 'undecided: no answer from the ledger in time' : multiOperationReason(err);
-      if (reason === undefined || attempt >= attempts) throw err;
-      const key = reason.slice(0, 300);
-      if (!retries.has(key)) log(`request refused, retrying: ${key}`);
-      retries.set(key, (retries.get(key) ?? 0) + 1);
-      await sleep(1_000 * attempt);
-    }
-  }
-}
 
 const load1 = () => round(os.loadavg()[0], 2);
 const log = (line: string) => console.log(`[scale] ${line}`);
@@ -288,7 +249,7 @@ async function main(): Promise<void> {
     const startT = Date.now();
     const retries = new Map<string, number>();
     await mapLimit(refunds, concurrency, async (r) => {
-      await requestWithRetry(() => requestBenchRefund(client, taskQueue, r, paidAt, BANK_TYPE), retries);
+      await requestWithRetry(() => requestBenchRefund(client, taskQueue, r, paidAt, BANK_TYPE), retries, log);
       started += 1;
     });
     const requestSeconds = (Date.now() - startT) / 1000;
@@ -351,7 +312,7 @@ async function main(): Promise<void> {
       const extraPaidAt = await seedOrders(stack.sim, extra, BANK_TYPE, 10);
       const extraT = Date.now();
       await mapLimit(extra, 10, (r) =>
-        requestWithRetry(() => requestBenchRefund(client, taskQueue, r, extraPaidAt, BANK_TYPE), retries),
+        requestWithRetry(() => requestBenchRefund(client, taskQueue, r, extraPaidAt, BANK_TYPE), retries, log),
       );
       await waitUntil(
         'new refunds PROCESSING',

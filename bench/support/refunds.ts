@@ -3,7 +3,14 @@ import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@tempor
 import type { QueryDefinition } from '@temporalio/common';
 import { refundWorkflowId } from '../../src/domain/ids';
 import type { SimulatorHandle } from '../../src/simulator/server';
-import { awaitRefundOutcome, requestRefund, type RefundOutcome, type RefundReceipt } from '../../src/starter';
+import { multiOperationStatuses } from '../../src/ledger-busy';
+import {
+  awaitRefundOutcome,
+  RefundUndecided,
+  requestRefund,
+  type RefundOutcome,
+  type RefundReceipt,
+} from '../../src/starter';
 import { MCHID } from './stack';
 import { mapLimit, sleep } from './util';
 
@@ -65,6 +72,46 @@ export function requestBenchRefund(
       refund: { outRefundNo: r.outRefundNo, amountFen: REFUND_FEN, reason: 'bench', requestedBy: 'bench' },
     },
   );
+}
+
+/** What an update-with-start refused for: its code and message, and each operation's own status packed inside. */
+function multiOperationReason(err: unknown): string | undefined {
+  const e = err as { code?: number; message?: string };
+  if (typeof e?.code !== 'number') return undefined;
+  const statuses = multiOperationStatuses(err) ?? [];
+  return [
+    `code ${e.code}: ${e.message ?? ''}`,
+    ...statuses.map((s) => `[${s.code} ${s.message}${s.detail ? ` ${s.detail}` : ''}]`),
+  ].join(' ');
+}
+
+/**
+ * The order service's request, retried as an order service would when the server refused without deciding (a gRPC
+ * error, not the ledger's answer) or the ledger did not answer in time: the same out_refund_no, so a retry can never
+ * make a second refund. Each retry's reason is counted in `retries` (and logged the first time): it is a finding, not
+ * noise.
+ */
+export async function requestWithRetry(
+  request: () => Promise<unknown>,
+  retries: Map<string, number>,
+  log: (line: string) => void,
+  attempts = 6,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await request();
+      return;
+    } catch (err) {
+      // Undecided: the ledger did not answer in time (its message says the same request is safe to repeat).
+      const reason =
+        err instanceof RefundUndecided ? 'undecided: no answer from the ledger in time' : multiOperationReason(err);
+      if (reason === undefined || attempt >= attempts) throw err;
+      const key = reason.slice(0, 300);
+      if (!retries.has(key)) log(`request refused, retrying: ${key}`);
+      retries.set(key, (retries.get(key) ?? 0) + 1);
+      await sleep(1_000 * attempt);
+    }
+  }
 }
 
 export async function awaitOutcome(client: Client, receipt: RefundReceipt): Promise<RefundOutcome> {

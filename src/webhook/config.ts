@@ -121,6 +121,12 @@ export const webhookConfigSchema = z
         dir: z.string().min(1).default('.data/webhook/outbox'),
         /** Past this many stored entries, notifications that cannot be signalled in time are answered 503 again. */
         maxEntries: z.number().int().positive().default(100_000),
+        /**
+         * A notification that cannot start its signal (no free slot of webhook.signalConcurrency) within this long is
+         * stored and answered 200 instead of waiting for the rest of WeChat's 5 s: in a burst the deliveries beyond
+         * the slots are answered in about this long, and the relay signals them at Temporal's pace.
+         */
+        deferAfterMs: positiveMs.max(4_000, 'must leave time to store within WeChat’s 5 s').default(1_000),
         /** Signals the relay has in flight at once (on top of webhook.signalConcurrency). */
         concurrency: z.number().int().min(1).max(1_000).default(32),
         /** The relay's longest pause while Temporal does not take signals (1 s, doubling up to this). */

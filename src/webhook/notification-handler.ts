@@ -53,9 +53,12 @@ export interface NotificationRequest {
 /** What became of a notification handed on: the signal's outcome, or stored in the outbox for the relay. */
 export type DeliveryOutcome = SignalOutcome | { kind: 'deferred' };
 
-/** Where a notification goes when it cannot be signalled in time: resolves once it is durable and queued. */
+/** Where a notification goes when it cannot be signalled in time. */
 export interface DeferredSignals {
+  /** Resolves once the entry is durable and queued for the relay. */
   store(entry: OutboxEntry): Promise<void>;
+  /** How long a notification may take to be signalled before it is stored and answered instead (ms). */
+  deferAfterMs: number;
 }
 
 export interface NotificationHandlerDeps {
@@ -294,10 +297,16 @@ function signalInTurn(
   n: RefundNotification,
 ): Promise<SignalOutcome> {
   const deadline = req.deadline;
-  // With an outbox, the signal gives up early enough for the store to still be answered in time.
-  const reserve = deps.deferred ? OUTBOX_STORE_RESERVE_MS : 0;
-  const mustFinishBy = (deadline?.at ?? Date.now() + deps.signalTimeoutMs) - reserve;
-  return deps.signals.run({ deadlineAt: mustFinishBy, abortSignal: deadline?.signal, commit: deadline?.commit }, () =>
+  // With an outbox, a signal gives up early enough for the store to still be answered in time...
+  const mustFinishBy =
+    (deadline?.at ?? Date.now() + deps.signalTimeoutMs) - (deps.deferred ? OUTBOX_STORE_RESERVE_MS : 0);
+  // ...and a notification that cannot start its signal within deferAfterMs does not wait for a slot any longer: it
+  // is stored and answered (a burst is acknowledged at once and relayed at Temporal's pace). A signal once started
+  // is never cut short for this: cut off, it might still be applied, and the relay's repeat would double the load.
+  const admitBy = deps.deferred
+    ? Math.min(mustFinishBy, Date.now() + deps.deferred.deferAfterMs + deps.signals.expectedSignalMs)
+    : mustFinishBy;
+  return deps.signals.run({ deadlineAt: admitBy, abortSignal: deadline?.signal, commit: deadline?.commit }, () =>
     signalRefundWorkflow(deps.temporal, workflowId, n, Math.min(mustFinishBy, Date.now() + deps.signalTimeoutMs)),
   );
 }

@@ -93,6 +93,7 @@ export function createWebhookServer(deps: WebhookDeps): WebhookServer {
       await relay.outbox.put(entry);
       relay.enqueue(entry);
     },
+    deferAfterMs: config.outbox.deferAfterMs,
   };
   const routes: NotificationRoutesContext = {
     handlerDeps: {

@@ -33,6 +33,7 @@ describe('webhookConfigSchema', () => {
         enabled: true,
         dir: '.data/webhook/outbox',
         maxEntries: 100_000,
+        deferAfterMs: 1_000,
         concurrency: 32,
         maxBackoffMs: 30_000,
       },
