@@ -279,7 +279,8 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         'INFO logging as by default), simulator + webhook in the bench process. Refunds requested through the starter ' +
         `(${r.concurrency} at a time, one order per refund, paid by bank card ICBC_DEBIT) until every refund workflow ` +
         'is PROCESSING (visibility `RefundStatus = "PROCESSING"`), waiting on bank-card poll timers. Then all settle ' +
-        'at the same simulated instant (forced one simulated second ahead, clock moved once) → notifications → webhook → signals; drain timed until visibility counts ' +
+        'at the same simulated instant (forced one simulated second ahead, clock moved once) → notifications → webhook → signals; ' +
+        "the simulator's clock then follows real time, so a delivery answered 5xx or late is retried on WeChat's schedule; drain timed until visibility counts " +
         'no running refund workflow. Baseline memory: both processes idle after start-up with zero workflows.\n\n' +
         `Requested in ${r.requestSeconds} s (${r.requestsPerSecond}/s); all PROCESSING after ${r.allProcessingSeconds} s; ` +
         `simulator PROCESSING ${r.simulatorProcessing}; ledgers running ${r.ledgersRunning}.\n\n` +

@@ -50,7 +50,9 @@ export class OutboxRelay {
 
   /** Picks up what an earlier process left in the outbox. */
   async start(): Promise<void> {
-    const left = await this.opts.outbox.load();
+    const left = await this.opts.outbox.load((file, err) =>
+      this.opts.log.error({ file, err: { message: err.message } }, 'outbox: entry unreadable; set aside, not relayed'),
+    );
     if (left.length > 0)
       this.opts.log.info({ entries: left.length }, 'outbox: relaying entries left by an earlier run');
     for (const entry of left) this.enqueue(entry);

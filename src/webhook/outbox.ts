@@ -22,6 +22,8 @@ import type { RefundNotification } from '../wechatpay/gateway';
 
 const ENTRY_SUFFIX = '.entry';
 const TEMP_SUFFIX = '.tmp';
+/** An entry that could not be read back (e.g. its payload key was retired): kept for an operator, never retried. */
+const UNREADABLE_SUFFIX = '.unreadable';
 
 export interface OutboxEntry {
   /** `<mchid>:<notification id>`: the webhook's duplicate key, also the entry's identity on disk. */
@@ -109,9 +111,11 @@ export class NotificationOutbox {
 
   /**
    * Every entry on disk, oldest first (after a restart: what the last process acknowledged and had not signalled).
-   * Leftover temporary files of an interrupted write are deleted: their notification was never acknowledged.
+   * Leftover temporary files of an interrupted write are deleted: their notification was never acknowledged. An entry
+   * that cannot be read is renamed `*.unreadable` and reported through `onUnreadable`, so one bad file neither stops
+   * the webhook from starting nor is retried for ever; its refund still settles by its polls.
    */
-  async load(): Promise<OutboxEntry[]> {
+  async load(onUnreadable: (file: string, err: Error) => void = () => undefined): Promise<OutboxEntry[]> {
     let names: string[];
     try {
       names = await readdir(this.opts.dir);
@@ -127,8 +131,14 @@ export class NotificationOutbox {
         continue;
       }
       if (!name.endsWith(ENTRY_SUFFIX)) continue;
-      const payload = temporal.api.common.v1.Payload.decode(await readFile(file));
-      const entry = await decodeEntry(this.opts.dataConverter, payload);
+      let entry: OutboxEntry;
+      try {
+        entry = await decodeEntry(this.opts.dataConverter, temporal.api.common.v1.Payload.decode(await readFile(file)));
+      } catch (err) {
+        await rename(file, `${file}${UNREADABLE_SUFFIX}`);
+        onUnreadable(`${file}${UNREADABLE_SUFFIX}`, err as Error);
+        continue;
+      }
       entries.push(entry);
       this.keys.add(entry.key);
     }

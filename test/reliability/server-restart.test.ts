@@ -66,7 +66,8 @@ beforeAll(async () => {
   stack = await startReliabilityStack('server-restart', {
     simulator: { seed: SEED, timeScale: 1, lifecycle: { balanceDelaySeconds: SETTLE_SECONDS } },
     // Answer a notification quickly while Temporal is away (WeChat's deadline is 5 s either way).
-    webhook: { signalTimeoutMs: 1_500, handlerTimeoutMs: 3_000, healthTimeoutMs: 500 },
+    // Outbox disabled: the notifications of the outage go back to WeChat's retries, the path this scenario proves.
+    webhook: { signalTimeoutMs: 1_500, handlerTimeoutMs: 3_000, healthTimeoutMs: 500, outbox: { enabled: false } },
   });
 });
 

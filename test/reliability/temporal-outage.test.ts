@@ -4,7 +4,7 @@
  * Refunds are accepted by WeChat and stay PROCESSING; their poll schedule is stretched (first query 30 minutes after
  * acceptance) so that within the scenario only a notification can settle them. The Temporal dev server is SIGKILLed,
  * the simulator then settles the refunds (SUCCESS) one after the other over most of the outage, and their
- * notifications hit the webhook, which cannot signal and must answer 503 so WeChat keeps them. Temporal stays down for a while, is restarted on the same SQLite file, and
+ * notifications hit the webhook, which (outbox disabled) cannot signal and must answer 503 so WeChat keeps them. Temporal stays down for a while, is restarted on the same SQLite file, and
  * WeChat's own retry schedule (§4.6: 15 s, 15 s, 30 s, 3 min, 10 min… here run 15× faster by the simulator's clock)
  * delivers each notification again: every refund completes with its notification, none is lost or orphaned, no query
  * was made, and the money and progress invariants hold.
@@ -58,7 +58,9 @@ beforeAll(async () => {
       notifications: { retryScheduleSeconds: WECHAT_RETRY_SCHEDULE_SECONDS },
     },
     // Fail fast while Temporal is away: the 503 goes back well inside WeChat's 5 s.
-    webhook: { signalTimeoutMs: 1_000, handlerTimeoutMs: 2_000 },
+    // WeChat's own retries carry the notifications here, as with `webhook.outbox.enabled: false`; the outbox's path
+    // through an outage (200 at once, relayed after) is test/webhook/temporal-outage.test.ts.
+    webhook: { signalTimeoutMs: 1_000, handlerTimeoutMs: 2_000, outbox: { enabled: false } },
   });
 }, 180_000);
 

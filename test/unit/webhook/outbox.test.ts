@@ -101,6 +101,19 @@ describe('NotificationOutbox', () => {
     expect(readdirSync(dir)).toHaveLength(1);
   });
 
+  it('an entry that cannot be read back is set aside and reported; the others still load', async () => {
+    await outbox().put(entry(1));
+    await outbox().put(entry(2));
+    const [victim] = readdirSync(dir).sort();
+    writeFileSync(path.join(dir, victim!), Buffer.from('not a payload'));
+    const reported: string[] = [];
+    const loaded = await outbox().load((file) => reported.push(path.basename(file)));
+    expect(loaded).toHaveLength(1);
+    expect(reported).toEqual([`${victim}.unreadable`]);
+    expect(readdirSync(dir)).toHaveLength(2);
+    expect(readdirSync(dir)).toContain(`${victim}.unreadable`);
+  });
+
   it('a missing directory is an empty outbox', async () => {
     expect(
       await new NotificationOutbox({ dir: path.join(dir, 'none'), dataConverter: converter(), maxEntries: 1 }).load(),
