@@ -25,7 +25,9 @@
  * Deliveries per notification = notification requests the webhook answered during the drain / refunds (target
  * ≤ 1.2: each extra one is a 503 WeChat had to retry); the answers are reported by HTTP status as WeChat saw them (the
  * simulator's attempt log, "none" = no reply within 5 s) and by the webhook's result. After the drain the bench waits
- * (bounded) until no notification is still due for a retry, so the count is complete; one never delivered is "lost".
+ * (up to 2 minutes) until no notification is still due for a retry; one WeChat still holds then (no 200 seen in time,
+ * a retry scheduled) is counted as "unacknowledged": not lost (every refund's outcome is checked apart), but one
+ * more delivery to come. (Until 2026-12-03 this count was called "lost".)
  *
  * Usage: npx ts-node --transpile-only bench/in-flight-10k.ts [--count 10000] [--concurrency 50]
  *                                                             [--signal-concurrency <webhook.signalConcurrency>]
@@ -256,7 +258,7 @@ async function main(): Promise<void> {
       webhookAnswered,
       deliveriesPerNotification: round(webhookAnswered / n, 2),
       answersByStatus: JSON.stringify(answersByStatus),
-      lost: notes.filter((x) => x.state !== 'DELIVERED').length,
+      unacknowledged: notes.filter((x) => x.state !== 'DELIVERED').length,
       signalMeanMs: round((signalTime.sum / Math.max(1, signalTime.count)) * 1000, 1),
       signalsStarted: signalTime.count,
       benchLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6, 1),
@@ -304,7 +306,7 @@ async function main(): Promise<void> {
       answersByStatus,
       webhookAnswered,
       deliveriesPerNotification: drain.deliveriesPerNotification,
-      lost: drain.lost,
+      unacknowledged: drain.unacknowledged,
       webhookResults,
       webhookReasons,
       signalMeanMs: drain.signalMeanMs,

@@ -286,7 +286,15 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         `simulator PROCESSING ${r.simulatorProcessing}; ledgers running ${r.ledgersRunning}.\n\n` +
         table(mem) +
         '\n\n' +
-        table([r.drain]) +
+        // The drain's "lost" column of earlier runs counted notifications WeChat still held, not lost ones.
+        table([
+          Object.fromEntries(
+            Object.entries(r.drain as Record<string, unknown>).map(([k, v]) => [
+              k === 'lost' ? 'unacknowledged' : k,
+              v,
+            ]),
+          ),
+        ]) +
         `\n\nWeChat calls while in flight: \`${JSON.stringify(r.callsWhileInFlight)}\`; during the drain: ` +
         `\`${JSON.stringify(r.callsDuringDrain)}\`. Notifications ${r.notifications}, delivery attempts ` +
         `${r.notificationAttempts}, webhook results \`${JSON.stringify(r.webhookResults)}\`; refunds SUCCESS ` +
@@ -294,7 +302,9 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         `${r.ledgersRunningAfterDrain} (by design: a ledger accepts refunds until the order's one-year window ends).\n\n` +
         `Deliveries per notification ${r.deliveriesPerNotification} (target ≤ 1.2; ${r.webhookAnswered} answered); ` +
         `answers by status \`${JSON.stringify(r.answersByStatus)}\`; reasons \`${JSON.stringify(r.webhookReasons)}\`; ` +
-        `lost ${r.lost}; mean signal ${r.signalMeanMs} ms; signal concurrency ${r.signalConcurrency}.` +
+        `unacknowledged when the bench ended (WeChat still holding them for a retry; "lost" in runs before ` +
+        `2026-12-03 17:00) ${r.unacknowledged ?? r.lost}; mean signal ${r.signalMeanMs} ms; signal concurrency ` +
+        `${r.signalConcurrency}.` +
         (r.outboxRelayed
           ? ` Answered 200 from the webhook's outbox and signalled afterwards by its relay: ` +
             `\`${JSON.stringify(r.outboxRelayed)}\` (webhook result \`deferred\`).`
