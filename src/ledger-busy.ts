@@ -7,6 +7,15 @@ import { google, temporal } from '@temporalio/proto';
 /** gRPC codes of "this ledger is busy, try again": RESOURCE_EXHAUSTED (updates in flight), ABORTED, UNAVAILABLE. */
 const BUSY_CODES = new Set([8, 10, 14]);
 const FAILED_PRECONDITION = 9;
+/**
+ * FAILED_PRECONDITION while the ledger's last workflow task failed or timed out: the server schedules it again and
+ * refuses updates until it completes (found by concurrent-caps on a loaded machine, and by bench:scale).
+ */
+const TASK_IN_FAILED_STATE = /Workflow Task in failed state/i;
+
+function busyStatus(code: number, message: string): boolean {
+  return BUSY_CODES.has(code) || (code === FAILED_PRECONDITION && TASK_IN_FAILED_STATE.test(message));
+}
 
 /**
  * Whether the server refused to take the update for now (found by the reliability soak: 150 requests at once on one
@@ -15,16 +24,17 @@ const FAILED_PRECONDITION = 9;
  * An update-with-start refused as a whole comes as FAILED_PRECONDITION "Update-with-Start could not be executed",
  * with each operation's own status packed in its details (MultiOperationExecutionFailure). It is busy when every
  * operation's status is: found by bench:scale on the PostgreSQL cluster under load, where both operations answered
- * only "aborted". A packed status of another kind (an invalid request, say) is not repeated.
+ * only "aborted". A packed status of another kind (an invalid request, say) is not repeated. FAILED_PRECONDITION
+ * "Workflow Task in failed state", alone or packed, is busy too: the ledger's worker fell behind, not the request.
  */
 export function ledgerWasBusy(err: unknown): boolean {
   for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code !== 'number') continue;
-    if (BUSY_CODES.has(code)) return true;
+    if (busyStatus(code, String((e as { message?: unknown }).message ?? ''))) return true;
     if (code === FAILED_PRECONDITION) {
       const statuses = multiOperationStatuses(e);
-      if (statuses && statuses.length > 0 && statuses.every((s) => BUSY_CODES.has(s.code))) return true;
+      if (statuses && statuses.length > 0 && statuses.every((s) => busyStatus(s.code, s.message))) return true;
     }
   }
   return false;

@@ -50,6 +50,22 @@ describe('whether a refused refund request may be sent again', () => {
     ).toBe(true);
   });
 
+  it('is busy while the ledger’s last workflow task failed or timed out (the server retries it), alone or packed', () => {
+    const message = 'Unable to perform workflow execution update due to Workflow Task in failed state.';
+    expect(ledgerWasBusy(Object.assign(new Error(`9 FAILED_PRECONDITION: ${message}`), { code: 9 }))).toBe(true);
+    expect(
+      ledgerWasBusy(
+        refusedUpdateWithStart([
+          { code: 10, message: 'Operation was aborted.' },
+          { code: 9, message },
+        ]),
+      ),
+    ).toBe(true);
+    expect(
+      ledgerWasBusy(refusedUpdateWithStart([{ code: 9, message: 'Workflow execution is already completed.' }])),
+    ).toBe(false);
+  });
+
   it('is not busy when one operation was refused for another reason, or nothing says why', () => {
     const invalid = refusedUpdateWithStart([
       { code: 3, message: 'WorkflowId is not set on request.' },
