@@ -2,9 +2,11 @@
  * Bench 5: 10,000 refunds in flight at once, waiting on bank-card timers: worker and dev-server memory, then the time
  * to drain them when they all settle.
  *
- * Path: the real product path. The Temporal dev server (SQLite file, as temporal-dev.yml runs it) and the real worker
- * (`src/cli/worker.ts`, a child process with WXREFUND_* env: its RSS is its own) are separate processes; the simulator
- * (frozen clock, create/query budgets raised) and the webhook run in this process. Refunds are requested through the
+ * Path: the real product path. The Temporal dev server (SQLite file, as temporal-dev.yml runs it), the real worker
+ * (`src/cli/worker.ts`, a child process with WXREFUND_* env: its RSS is its own) and the real webhook
+ * (`src/cli/webhook.ts`, read through its /metrics) are separate processes; the simulator (frozen clock, create/query
+ * budgets raised), which plays WeChat, runs in this process. (Until 2026-12-03 the webhook ran in this process too,
+ * and a burst of notifications starved the loop both shared: deliveries timed out before the webhook saw them.) Refunds are requested through the
  * starter (update-with-start on one ledger per order), `--concurrency` at a time, paid by bank card (ICBC_DEBIT), so
  * each refund workflow sits in PROCESSING on the bank-card poll schedule (+1 min, +5 min, +30 min, +2 h …; the polls
  * that fall due during the run are made, and answer PROCESSING).
@@ -38,7 +40,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../src/stack/free-port';
-import type { WebhookServer } from '../src/webhook/server';
+import { webhookConfigSchema } from '../src/webhook/config';
 import {
   benchRefunds,
   countWorkflows as count,
@@ -51,6 +53,7 @@ import {
   seedOrders,
 } from './support/refunds';
 import { MCHID, runTag, startBenchStack, tempDir } from './support/stack';
+import { BenchWebhookProcess, type MetricSample } from './support/webhook-process';
 import { BenchWorkerProcess } from './support/worker-process';
 import { emitResult, intFlag, mapLimit, round, rssMiB, runMain, sleep, waitUntil } from './support/util';
 
@@ -60,30 +63,29 @@ function countBy(keys: readonly string[]): Record<string, number> {
   return out;
 }
 
-/** Every notification request the webhook answered so far, in all and by result (its own metrics). */
-async function webhookAnswers(webhook: WebhookServer): Promise<{ total: number; byResult: Record<string, number> }> {
-  const byResult: Record<string, number> = {};
-  for (const v of (await webhook.metrics.notifications.get()).values) {
-    byResult[String(v.labels.result)] = (byResult[String(v.labels.result)] ?? 0) + v.value;
-  }
-  return { total: Object.values(byResult).reduce((a, b) => a + b, 0), byResult };
-}
-
-/** How many signals the webhook started and their summed duration (s). */
-async function histogramTotals(webhook: WebhookServer): Promise<{ count: number; sum: number }> {
-  const values = (await webhook.metrics.signalDuration.get()).values;
-  const pick = (name: string) => values.find((v) => v.metricName === name)?.value ?? 0;
-  return {
-    count: pick('wechatpay_webhook_signal_duration_seconds_count'),
-    sum: pick('wechatpay_webhook_signal_duration_seconds_sum'),
-  };
-}
-
-/** Why the webhook refused what it refused (HANDLER_TIMEOUT, NO_TIME_TO_SIGNAL, …). */
-async function webhookRefusals(webhook: WebhookServer): Promise<Record<string, number>> {
+/** Sums a counter's samples by one label (e.g. the webhook's answers by `result`). */
+function sumBy(samples: readonly MetricSample[], name: string, label: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const v of (await webhook.metrics.rejections.get()).values) out[String(v.labels.reason)] = v.value;
+  for (const s of samples.filter((x) => x.name === name)) out[s.labels[label]] = (out[s.labels[label]] ?? 0) + s.value;
   return out;
+}
+
+/** What the webhook process's /metrics says so far: its answers by result, refusals, signals, outbox relays. */
+async function webhookCounters(webhook: BenchWebhookProcess) {
+  const samples = await webhook.metrics();
+  const byResult = sumBy(samples, 'wechatpay_webhook_notifications_total', 'result');
+  const pick = (name: string) => samples.find((x) => x.name === name)?.value ?? 0;
+  return {
+    answered: { total: Object.values(byResult).reduce((a, b) => a + b, 0), byResult },
+    // Why the webhook refused what it refused (HANDLER_TIMEOUT, NO_TIME_TO_SIGNAL, …).
+    refusals: sumBy(samples, 'wechatpay_webhook_rejections_total', 'reason'),
+    signals: {
+      count: pick('wechatpay_webhook_signal_duration_seconds_count'),
+      sum: pick('wechatpay_webhook_signal_duration_seconds_sum'),
+    },
+    // Notifications answered 200 from the outbox and signalled afterwards by its relay, by the signal's outcome.
+    outboxRelayed: sumBy(samples, 'wechatpay_webhook_outbox_relayed_total', 'outcome'),
+  };
 }
 
 async function main(): Promise<void> {
@@ -110,11 +112,21 @@ async function main(): Promise<void> {
   const stack = await startBenchStack({
     keysDir,
     webhookPort,
+    webhookElsewhere: true,
     dbFile: path.join(tmp.dir, 'temporal.sqlite'),
-    webhook: { signalTimeoutMs, ...(signalConcurrency ? { signalConcurrency } : {}) },
   });
   const t = stack.temporal!;
   const serverPid = t.devServer?.process.pid;
+  const webhookSettings = { signalTimeoutMs, ...(signalConcurrency ? { signalConcurrency } : {}) };
+  const webhook = new BenchWebhookProcess({
+    dir: tmp.dir,
+    keysDir,
+    port: webhookPort,
+    temporalAddress: t.address,
+    namespace: t.namespace,
+    webhook: webhookSettings,
+  });
+  const effectiveSignalConcurrency = webhookConfigSchema.parse(webhookSettings).signalConcurrency;
   const taskQueue = `bench-inflight-${Date.now()}`;
   const worker = new BenchWorkerProcess({
     dir: tmp.dir,
@@ -132,6 +144,7 @@ async function main(): Promise<void> {
       atSeconds: round((Date.now() - t0) / 1000, 1),
       workerMiB: rssMiB(worker.pid),
       serverMiB: rssMiB(serverPid),
+      webhookMiB: rssMiB(webhook.pid),
       benchMiB: round(process.memoryUsage().rss / 2 ** 20, 1),
       load1: round(os.loadavg()[0], 2),
       ...extra,
@@ -142,7 +155,7 @@ async function main(): Promise<void> {
   };
   const t0 = Date.now();
   try {
-    await worker.start();
+    await Promise.all([worker.start(), webhook.start()]);
     const refunds = benchRefunds(runTag('F'), n);
     const paidAt = await seedOrders(stack.sim, refunds, bankType, 50);
     await sleep(5_000);
@@ -187,9 +200,9 @@ async function main(): Promise<void> {
       stack.sim.admin.forceOutcome(r.outRefundNo, { status: 'SUCCESS', afterSeconds: 1 }),
     );
     const settleCallsSeconds = (Date.now() - forceT) / 1000;
-    const answeredBefore = await webhookAnswers(stack.webhook);
+    const answeredBefore = (await webhookCounters(webhook)).answered;
     const drainT = Date.now();
-    // The simulator (signing) and the webhook (verifying) share this process: a starved loop answers late.
+    // The simulator (WeChat: signing, sending) runs in this process; a starved loop here would send late.
     const loopDelay = monitorEventLoopDelay({ resolution: 20 });
     loopDelay.enable();
     // Not awaited: advance() resolves once every delivery it started has been answered.
@@ -216,17 +229,15 @@ async function main(): Promise<void> {
     const deliveryAttempts = notes.reduce((s, x) => s + x.attempts.length, 0);
     const notificationStates = countBy(notes.map((x) => x.state));
     const answersByStatus = countBy(notes.flatMap((x) => x.attempts.map((a) => String(a.statusCode ?? 'none'))));
-    const answeredAfter = await webhookAnswers(stack.webhook);
+    const counters = await webhookCounters(webhook);
+    const answeredAfter = counters.answered;
     const webhookResults = Object.fromEntries(
       Object.entries(answeredAfter.byResult).map(([k, v]) => [k, v - (answeredBefore.byResult[k] ?? 0)]),
     );
     const webhookAnswered = answeredAfter.total - answeredBefore.total;
-    const webhookReasons = await webhookRefusals(stack.webhook);
-    const signalTime = await histogramTotals(stack.webhook);
-    // Notifications answered 200 from the outbox and signalled afterwards by its relay, by the signal's outcome.
-    const outboxRelayed = Object.fromEntries(
-      (await stack.webhook.metrics.outboxRelayed.get()).values.map((v) => [v.labels.outcome, v.value]),
-    );
+    const webhookReasons = counters.refusals;
+    const signalTime = counters.signals;
+    const outboxRelayed = counters.outboxRelayed;
     const ledgersAfterDrain = await count(client, RUNNING_LEDGERS);
     const succeeded = await count(client, `${REFUNDS} AND RefundStatus = "SUCCESS"`);
     const invariants = await stack.sim.admin.invariants();
@@ -277,7 +288,7 @@ async function main(): Promise<void> {
         `(target ≤ 1.2); answers by status ${JSON.stringify(answersByStatus)}; webhook results ` +
         `${JSON.stringify(webhookResults)}, reasons ${JSON.stringify(webhookReasons)}; relayed from the outbox ` +
         `${JSON.stringify(outboxRelayed)}; notification states ` +
-        `${JSON.stringify(notificationStates)}; signal concurrency ${stack.webhook.config.signalConcurrency}; ` +
+        `${JSON.stringify(notificationStates)}; signal concurrency ${effectiveSignalConcurrency}; ` +
         `load average (1/5/15 min) ${os
           .loadavg()
           .map((x) => round(x, 2))
@@ -314,14 +325,14 @@ async function main(): Promise<void> {
       outboxRelayed,
       retriedRequests: Object.fromEntries(retries),
       benchLoopDelayP99Ms: drain.benchLoopDelayP99Ms,
-      signalConcurrency: stack.webhook.config.signalConcurrency,
+      signalConcurrency: effectiveSignalConcurrency,
       signalTimeoutMs,
       loadAvgEnd: os.loadavg().map((x) => round(x, 2)),
       invariantsOk: (invariants as { ok?: boolean }).ok,
       timeline,
     });
   } finally {
-    await worker.stop();
+    await Promise.all([worker.stop(), webhook.stop()]);
     await stack.close();
     tmp.remove();
   }

@@ -134,6 +134,11 @@ export interface BenchStackOptions {
   keysDir?: string;
   /** Fixed webhook port (bench 5 writes it into the worker's config before the webhook starts). */
   webhookPort?: number;
+  /**
+   * No webhook in this process: the caller runs one on `webhookPort` (bench 5 runs `src/cli/webhook.ts` as a child
+   * process, support/webhook-process.ts); the gateway's notify_url still points there.
+   */
+  webhookElsewhere?: true;
   dbFile?: string;
   /** An existing Temporal target (e.g. a time-skipping environment's client) instead of the dev server. */
   temporal?: { client: Client };
@@ -149,7 +154,14 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
-export async function startBenchStack(opts: BenchStackOptions = {}): Promise<BenchStack> {
+/** The stack without its webhook: one runs elsewhere on `webhookPort`. */
+export type BenchStackWithoutWebhook = Omit<BenchStack, 'webhook'>;
+
+export async function startBenchStack(
+  opts: BenchStackOptions & { webhookElsewhere: true; webhookPort: number },
+): Promise<BenchStackWithoutWebhook>;
+export async function startBenchStack(opts?: BenchStackOptions): Promise<BenchStack>;
+export async function startBenchStack(opts: BenchStackOptions = {}): Promise<BenchStackWithoutWebhook> {
   const temporal = opts.temporal ? undefined : await startTemporal({ dbFile: opts.dbFile });
   const client = opts.temporal?.client ?? temporal!.client;
   const simCfg = opts.simulator ?? {};
@@ -161,7 +173,9 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     ...(opts.keysDir ? { keysDir: opts.keysDir, reuseKeys: false } : {}),
   });
   const outboxDir = tempDir('outbox');
-  const webhook = createWebhookServer({
+  const webhook = opts.webhookElsewhere
+    ? undefined
+    : createWebhookServer({
     config: {
       host: '127.0.0.1',
       port: opts.webhookPort ?? 0,
@@ -174,7 +188,7 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     temporal: client,
     merchants: verifiersFromSimulatorManifest(sim.manifest),
   });
-  const webhookUrl = await webhook.listen();
+  const webhookUrl = webhook ? await webhook.listen() : `http://127.0.0.1:${opts.webhookPort}`;
   const gateway = createV3Gateway(
     v3GatewayConfigFor(sim.manifest, MCHID, { notifyUrl: notifyUrl(webhookUrl, 'v3', MCHID) }),
   );
@@ -182,12 +196,12 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     temporal,
     client,
     sim,
-    webhook,
+    ...(webhook ? { webhook } : {}),
     webhookUrl,
     gateway,
     async close() {
       await gateway.close?.();
-      await webhook.close().catch(noop);
+      await webhook?.close().catch(noop);
       outboxDir.remove();
       await sim.close().catch(noop);
       await temporal?.close();
