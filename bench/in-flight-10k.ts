@@ -55,7 +55,12 @@ import {
 import { MCHID, runTag, startBenchStack, tempDir } from './support/stack';
 import { BenchWebhookProcess, type MetricSample } from './support/webhook-process';
 import { BenchWorkerProcess } from './support/worker-process';
-import { emitResult, intFlag, mapLimit, round, rssMiB, runMain, sleep, waitUntil } from './support/util';
+import { emitResult, intFlag, mapLimit, percentile, round, rssMiB, runMain, sleep, waitUntil } from './support/util';
+
+/** `after` − `before`, key by key. */
+function bucketDelta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+}
 
 function countBy(keys: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -68,6 +73,15 @@ function sumBy(samples: readonly MetricSample[], name: string, label: string): R
   const out: Record<string, number> = {};
   for (const s of samples.filter((x) => x.name === name)) out[s.labels[label]] = (out[s.labels[label]] ?? 0) + s.value;
   return out;
+}
+
+/** Answers the webhook gave within each bucket bound (seconds, cumulative), all API versions and results summed. */
+function answerBuckets(samples: readonly MetricSample[]): Record<string, number> {
+  return sumBy(
+    samples.filter((x) => x.labels.le !== undefined),
+    'wechatpay_webhook_notification_duration_seconds_bucket',
+    'le',
+  );
 }
 
 /** What the webhook process's /metrics says so far: its answers by result, refusals, signals, outbox relays. */
@@ -85,6 +99,8 @@ async function webhookCounters(webhook: BenchWebhookProcess) {
     },
     // Notifications answered 200 from the outbox and signalled afterwards by its relay, by the signal's outcome.
     outboxRelayed: sumBy(samples, 'wechatpay_webhook_outbox_relayed_total', 'outcome'),
+    // The webhook's own time from request received to answer (every result): cumulative count per bucket bound.
+    answeredWithin: answerBuckets(samples),
   };
 }
 
@@ -200,7 +216,8 @@ async function main(): Promise<void> {
       stack.sim.admin.forceOutcome(r.outRefundNo, { status: 'SUCCESS', afterSeconds: 1 }),
     );
     const settleCallsSeconds = (Date.now() - forceT) / 1000;
-    const answeredBefore = (await webhookCounters(webhook)).answered;
+    const before = await webhookCounters(webhook);
+    const answeredBefore = before.answered;
     const drainT = Date.now();
     // The simulator (WeChat: signing, sending) runs in this process; a starved loop here would send late.
     const loopDelay = monitorEventLoopDelay({ resolution: 20 });
@@ -229,6 +246,15 @@ async function main(): Promise<void> {
     const deliveryAttempts = notes.reduce((s, x) => s + x.attempts.length, 0);
     const notificationStates = countBy(notes.map((x) => x.state));
     const answersByStatus = countBy(notes.flatMap((x) => x.attempts.map((a) => String(a.statusCode ?? 'none'))));
+    // How long WeChat (the simulator) waited for each answer it got, from sending the request.
+    const answerLatencies = notes
+      .flatMap((x) => x.attempts.filter((a) => a.statusCode !== undefined).map((a) => a.latencyMs))
+      .sort((a, b) => a - b);
+    const answerLatencyMs = {
+      p50: percentile(answerLatencies, 50),
+      p99: percentile(answerLatencies, 99),
+      max: answerLatencies[answerLatencies.length - 1],
+    };
     const counters = await webhookCounters(webhook);
     const answeredAfter = counters.answered;
     const webhookResults = Object.fromEntries(
@@ -273,6 +299,7 @@ async function main(): Promise<void> {
       signalMeanMs: round((signalTime.sum / Math.max(1, signalTime.count)) * 1000, 1),
       signalsStarted: signalTime.count,
       benchLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6, 1),
+      benchLoopDelayMaxMs: round(loopDelay.max / 1e6, 1),
       load1: round(os.loadavg()[0], 2),
     };
     console.log(`${n} bank-card refunds in flight (${concurrency} requests at a time)`);
@@ -285,7 +312,9 @@ async function main(): Promise<void> {
     console.log(
       `drain: ${n} refunds settled at once, all closed in ${round(drainSeconds, 1)} s (${drain.refundsPerSecond}/s); ` +
         `${webhookAnswered} notification requests answered = ${drain.deliveriesPerNotification} per notification ` +
-        `(target ≤ 1.2); answers by status ${JSON.stringify(answersByStatus)}; webhook results ` +
+        `(target ≤ 1.2); answers by status ${JSON.stringify(answersByStatus)}, as WeChat waited for them (ms) ` +
+        `${JSON.stringify(answerLatencyMs)}; webhook answered within (s, cumulative) ` +
+        `${JSON.stringify(bucketDelta(counters.answeredWithin, before.answeredWithin))}; webhook results ` +
         `${JSON.stringify(webhookResults)}, reasons ${JSON.stringify(webhookReasons)}; relayed from the outbox ` +
         `${JSON.stringify(outboxRelayed)}; notification states ` +
         `${JSON.stringify(notificationStates)}; signal concurrency ${effectiveSignalConcurrency}; ` +
@@ -325,6 +354,9 @@ async function main(): Promise<void> {
       outboxRelayed,
       retriedRequests: Object.fromEntries(retries),
       benchLoopDelayP99Ms: drain.benchLoopDelayP99Ms,
+      benchLoopDelayMaxMs: drain.benchLoopDelayMaxMs,
+      answerLatencyMs,
+      webhookAnsweredWithin: bucketDelta(counters.answeredWithin, before.answeredWithin),
       signalConcurrency: effectiveSignalConcurrency,
       signalTimeoutMs,
       loadAvgEnd: os.loadavg().map((x) => round(x, 2)),

@@ -451,7 +451,8 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         'Reading: counts, not rates, so the machine’s load barely moves them (it can merge two messages into one ' +
         'workflow task: see the range column). A refund is at least two workflows (ledger + refund); what the ledger ' +
         'does once per order (its start, the order lookup, its window timer, its search attributes) is divided among ' +
-        'the order’s refunds, what it does for each refund is not (compare the ledger lines of the first two rows).\n',
+        'the order’s refunds, what it does for each refund is not (compare the ledger lines of the first two rows).\n' +
+        renderReplayCpu(r.replay, r.loadAvgBeforeReplay),
     };
   },
   'scale-cluster': (s) => {
@@ -464,6 +465,43 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
   },
   'scale-cluster-failover': (s) => renderScale(s),
 };
+
+interface ReplayCpuSide {
+  refunds: number;
+  replays: number;
+  cpuMsPerRefund: number;
+  cpuMsPerWorkflowRun: number;
+}
+
+/** Section 9's replay measurement (bench/temporal-cost.ts replayCpu), when the run made one. */
+function renderReplayCpu(
+  replay:
+    | {
+        rounds: number;
+        floor: ReplayCpuSide;
+        refund: ReplayCpuSide;
+        ratioPerRefund: number;
+        ratioPerWorkflowRun: number;
+      }
+    | undefined,
+  loadAvg: number[] | undefined,
+): string {
+  if (!replay) return '';
+  return (
+    '\n**Worker CPU to replay a refund from its first event.** The one-refund orders’ histories (ledger + refund) and ' +
+    `the floor’s were replayed ${replay.rounds} times each after the stack was closed (nothing else ran in the ` +
+    'process; floor and refund alternate; a warm-up round not counted), one history at a time, CPU time of the ' +
+    'process (SDK core and workflow threads) per replay. This is what a worker pays for every workflow task of a ' +
+    'workflow its cache no longer holds, which with thousands in flight and a bounded cache is nearly every task ' +
+    `(section 10), and once per workflow it creates. Load average before ${la(loadAvg ?? [])}.\n\n` +
+    table([
+      { side: 'refund (ledger + refund)', ...replay.refund },
+      { side: 'floor (minimal workflow)', ...replay.floor },
+    ] as unknown as Row[]) +
+    `\n\n**Ratio refund / floor: ×${replay.ratioPerRefund} per refund, ×${replay.ratioPerWorkflowRun} per workflow ` +
+    'run.**\n'
+  );
+}
 
 /** Section 10 (both variants of bench/scale-cluster.ts): the figures of one run, a table each. */
 function renderScale(s: Saved): { summary: string; body: string } {

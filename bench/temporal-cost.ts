@@ -36,13 +36,18 @@
  *                    search attributes · markers other than patches and local activities (side effects).
  *   Queries and heartbeats are not in history, so not counted.
  *
+ * Replay CPU (replayCpu): the one-refund orders' histories and the floor's are then replayed `--replay-rounds` times
+ * in this process, once the stack is closed: the worker's CPU per refund replayed from scratch, next to the floor's.
+ *
  * Usage: npx ts-node --transpile-only bench/temporal-cost.ts [--count 20] [--shared 5] [--shared-gap-seconds 61]
- *        [--events on|off] [--concurrency 4]
+ *        [--events on|off] [--concurrency 4] [--replay-rounds 5]
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
 import type { EventsTarget } from '../src/activities';
 import { DEFAULT_EVENTS_RETRY } from '../src/config/merchant-events';
 import { orderWorkflowId, refundWorkflowId } from '../src/domain/ids';
@@ -69,7 +74,14 @@ import {
   waitForState,
   type BenchRefund,
 } from './support/refunds';
-import { benchDataConverter, runTag, runWorker, startBenchStack, type BenchStack } from './support/stack';
+import {
+  benchDataConverter,
+  benchWorkflowBundle,
+  runTag,
+  runWorker,
+  startBenchStack,
+  type BenchStack,
+} from './support/stack';
 import { emitResult, intFlag, mapLimit, round, runMain, sleep } from './support/util';
 
 /** How often a workflow is asked whether it is PROCESSING / waiting (queries: not in history). */
@@ -83,6 +95,13 @@ type Role = 'ledger' | 'refund' | 'event delivery' | 'floor';
 interface Family {
   refunds: number;
   byRole: Partial<Record<Role, HistoryCost>>;
+  /** Every run of every workflow of the family, as fetched at rest: replayed for the worker's CPU (replayCpu). */
+  histories: ReplayItem[];
+}
+
+interface ReplayItem {
+  workflowId: string;
+  history: temporal.api.history.v1.IHistory;
 }
 
 /** Every workflow reachable from `rootIds` through started children, each with all its runs, once at rest. */
@@ -109,7 +128,8 @@ async function familyAtRest(client: Client, rootIds: string[], roleOf: (id: stri
         const role = roleOf(h.id);
         byRole[role] = addCosts(byRole[role] ?? addCosts(), ...h.runs.map(costOf));
       }
-      return byRole;
+      const runs = histories.flatMap((h) => h.runs.map((history) => ({ workflowId: h.id, history })));
+      return { byRole, histories: runs };
     }
     if (Date.now() > deadline) throw new Error(`${rootIds.join(', ')}: not at rest after ${timeoutMs} ms`);
     previous = rest ? fingerprint : '';
@@ -156,12 +176,12 @@ async function oneRefundOrders(
     await refundOnce(stack, taskQueue, r, paidAt);
     await deliveriesEnded(stack.client, [r.workflowId]);
     const ledgerId = orderWorkflowId(r.outTradeNo);
-    const byRole = await familyAtRest(
+    const family = await familyAtRest(
       stack.client,
       [ledgerId, r.workflowId],
       roleByIds(new Set([ledgerId]), new Set([r.workflowId])),
     );
-    return { refunds: 1, byRole };
+    return { refunds: 1, ...family };
   });
 }
 
@@ -190,12 +210,12 @@ async function sharedOrder(
   const ledgerId = orderWorkflowId(outTradeNo);
   const refundIds = refunds.map((r) => r.workflowId);
   await deliveriesEnded(stack.client, refundIds);
-  const byRole = await familyAtRest(
+  const family = await familyAtRest(
     stack.client,
     [ledgerId, ...refundIds],
     roleByIds(new Set([ledgerId]), new Set(refundIds)),
   );
-  return { family: { refunds: n, byRole }, requestedSecondsApart: gapSeconds };
+  return { family: { refunds: n, ...family }, requestedSecondsApart: gapSeconds };
 }
 
 /** The floor: the minimal workflow, signalled once its activity is done (as in bench 1). */
@@ -209,14 +229,70 @@ async function floor(stack: BenchStack, taskQueue: string, count: number, concur
       await waitForState(handle, baselineStageQuery, 'waiting', 120_000, STATE_CHECK_MS);
       await handle.signal(baselineNotifiedSignal, { id });
       await handle.result();
-      const byRole = await familyAtRest(stack.client, [id], () => 'floor');
+      const family = await familyAtRest(stack.client, [id], () => 'floor');
       // The floor's history is known exactly: if these counts are not its 3 actions, the counting is wrong.
-      const actions = totalActions(byRole.floor!);
+      const actions = totalActions(family.byRole.floor!);
       if (actions !== 3)
         throw new Error(`floor ${id}: counted ${actions} actions, expected 3 (start, activity, signal)`);
-      return { refunds: 1, byRole };
+      return { refunds: 1, ...family };
     },
   );
+}
+
+/**
+ * Worker CPU to replay a refund's workflows from their first event, next to the floor's: what a worker pays for each
+ * workflow task of a workflow its cache no longer holds (with thousands in flight and a bounded cache, nearly every
+ * task: bench 10), and, once per workflow, what it pays to create one. Run after the stack is closed, so nothing else
+ * in this process works meanwhile; a replay worker replays one history at a time, so the process's CPU time (every
+ * thread: the SDK core's and the workflow thread's) between two results is that replay's. Floor and refund families
+ * alternate within each round; round 0 warms up (bundle load, JIT) and is not counted.
+ */
+async function replayCpu(floorFamilies: Family[], refundFamilies: Family[], rounds: number) {
+  type Side = 'floor' | 'refund';
+  const items: Array<ReplayItem & { side: Side; round: number }> = [];
+  const refunds = { floor: 0, refund: 0 };
+  for (let round = 0; round <= rounds; round++) {
+    for (let i = 0; i < Math.max(floorFamilies.length, refundFamilies.length); i++) {
+      for (const [side, family] of [
+        ['floor', floorFamilies[i]],
+        ['refund', refundFamilies[i]],
+      ] as Array<[Side, Family | undefined]>) {
+        if (!family) continue;
+        if (round > 0) refunds[side] += family.refunds;
+        for (const h of family.histories) items.push({ ...h, side, round });
+      }
+    }
+  }
+  const cpuMs = { floor: 0, refund: 0 };
+  const replays = { floor: 0, refund: 0 };
+  const source = items[Symbol.iterator]();
+  let last = process.cpuUsage();
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle: await benchWorkflowBundle(), dataConverter: benchDataConverter() },
+    items,
+  )) {
+    const now = process.cpuUsage();
+    const item = source.next().value!;
+    if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${result.error.message}`);
+    if (item.round > 0) {
+      cpuMs[item.side] += (now.user - last.user + now.system - last.system) / 1000;
+      replays[item.side] += 1;
+    }
+    last = now;
+  }
+  const side = (s: Side) => ({
+    refunds: refunds[s],
+    replays: replays[s],
+    cpuMsPerRefund: round(cpuMs[s] / refunds[s], 2),
+    cpuMsPerWorkflowRun: round(cpuMs[s] / replays[s], 2),
+  });
+  return {
+    rounds,
+    floor: side('floor'),
+    refund: side('refund'),
+    ratioPerRefund: round(cpuMs.refund / refunds.refund / (cpuMs.floor / refunds.floor), 2),
+    ratioPerWorkflowRun: round(cpuMs.refund / replays.refund / (cpuMs.floor / replays.floor), 2),
+  };
 }
 
 /** Per refund: every family's cost summed, divided by the refunds they served. */
@@ -268,9 +344,11 @@ async function main(): Promise<void> {
       'shared-gap-seconds': { type: 'string' },
       events: { type: 'string', default: 'on' },
       concurrency: { type: 'string' },
+      'replay-rounds': { type: 'string' },
     },
   });
   const count = intFlag('count', values.count, 20);
+  const replayRounds = intFlag('replay-rounds', values['replay-rounds'], 5);
   const shared = intFlag('shared', values.shared, 5);
   const gapText = values['shared-gap-seconds'] ?? '61';
   const gapSeconds = Number(gapText);
@@ -315,6 +393,8 @@ async function main(): Promise<void> {
   const eventsReceived = receiver.events().length;
   await receiver.close();
   await stack.close();
+  const loadAvgBeforeReplay = os.loadavg();
+  const replay = await replayCpu(measured.floorFamilies, measured.single, replayRounds);
 
   const sharedLabel = `${shared} refunds on one order (${gapSeconds ? `requested ${gapSeconds} s apart` : 'requested at once, held'}), events off`;
   const floorRow = perRefund('floor: minimal workflow (1 activity + 1 signal)', measured.floorFamilies);
@@ -340,6 +420,17 @@ async function main(): Promise<void> {
   console.table(table);
   console.table(breakdown);
   console.table(ratios);
+  console.log(
+    `worker CPU to replay (one-refund orders, events off: ledger + refund; floor: the minimal workflow), ` +
+      `${replay.rounds} rounds, load average before ${loadAvgBeforeReplay.map((x) => x.toFixed(2)).join(' / ')}`,
+  );
+  console.table([
+    { side: 'refund', ...replay.refund },
+    { side: 'floor', ...replay.floor },
+  ]);
+  console.log(
+    `ratio refund / floor: per refund ×${replay.ratioPerRefund}, per workflow run ×${replay.ratioPerWorkflowRun}`,
+  );
   const loadAvgEnd = os.loadavg();
   console.log(
     `load average (1/5/15 min) start ${loadAvgStart.map((x) => x.toFixed(2)).join(' / ')}, end ` +
@@ -357,6 +448,8 @@ async function main(): Promise<void> {
     ratios,
     // The issue's goal: workflow tasks per refund ≤ 2× the floor's (one-refund orders: the worst case).
     goalTasksRatio: 2,
+    replay,
+    loadAvgBeforeReplay,
     eventsReceived,
     loadAvgStart,
     loadAvgEnd,

@@ -176,18 +176,18 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
   const webhook = opts.webhookElsewhere
     ? undefined
     : createWebhookServer({
-    config: {
-      host: '127.0.0.1',
-      port: opts.webhookPort ?? 0,
-      logLevel: 'error',
-      orphanLogPath: '/dev/null',
-      // Each run its own outbox: a notification one run stored must not be relayed into the next run's stack.
-      outbox: { dir: outboxDir.dir },
-      ...opts.webhook,
-    },
-    temporal: client,
-    merchants: verifiersFromSimulatorManifest(sim.manifest),
-  });
+        config: {
+          host: '127.0.0.1',
+          port: opts.webhookPort ?? 0,
+          logLevel: 'error',
+          orphanLogPath: '/dev/null',
+          // Each run its own outbox: a notification one run stored must not be relayed into the next run's stack.
+          outbox: { dir: outboxDir.dir },
+          ...opts.webhook,
+        },
+        temporal: client,
+        merchants: verifiersFromSimulatorManifest(sim.manifest),
+      });
   const webhookUrl = webhook ? await webhook.listen() : `http://127.0.0.1:${opts.webhookPort}`;
   const gateway = createV3Gateway(
     v3GatewayConfigFor(sim.manifest, MCHID, { notifyUrl: notifyUrl(webhookUrl, 'v3', MCHID) }),

@@ -102,7 +102,8 @@ export class BenchWebhookProcess {
 
     const deadline = Date.now() + 90_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`the webhook exited with code ${child.exitCode}; see ${this.logFile}`);
+      if (child.exitCode !== null)
+        throw new Error(`the webhook exited with code ${child.exitCode}; see ${this.logFile}`);
       const up = await fetch(`${this.url}/healthz`).then(
         (r) => r.status === 200,
         () => false,

@@ -209,6 +209,12 @@ export class Notifier {
     } else {
       headers['Content-Type'] = 'text/xml';
     }
+    // The receiver's 5 s start when the request is sent. Timers due at one instant fire together (clock.fireDue), so
+    // a burst signs every notification above before any is sent: yield once, so that each attempt's deadline starts
+    // after that signing, not before it. WeChat's many senders have no such queue; without this, a burst of 2,000
+    // recorded most first deliveries as "no reply within 5 s" that the receiver had answered in about a second.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.closed) return; // still IN_FLIGHT: a restart attempts it again (restore)
     const startedAt = this.clock.now();
     const realStart = Date.now();
     let statusCode: number | undefined;
