@@ -23,7 +23,12 @@
  * The client's own event-loop delay (p99) and CPU share are measured during each side and printed, with the CPU
  * seconds the API, worker and dev server spent, so a reader can see whether the client kept up.
  *
+ * Idle stack (issue 18's goal, decisions p99 ≤ 250 ms): before the timed rounds, `--idle-count` decisions per side one
+ * at a time (idleDecisions), next to the floor of a decision: update-with-start on a fresh workflow that answers at
+ * once (bench/baseline/workflows.ts decisionFloorWorkflow).
+ *
  * Usage: npx ts-node --transpile-only bench/api-vs-library.ts [--count 200] [--concurrency 20] [--rounds 4]
+ *                                                              [--idle-count 40]
  *   --count is per side (split over the rounds); warm-up: 10 per side, not counted.
  */
 import os from 'node:os';
@@ -32,10 +37,12 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { freePort } from '../src/stack/free-port';
+import { WithStartWorkflowOperation } from '@temporalio/client';
 import { requestRefund } from '../src/starter';
+import { decideUpdate, decisionFloorWorkflow } from './baseline/workflows';
 import { BenchApiProcess, cpuSeconds } from './support/api-process';
 import { benchRefunds, REFUND_FEN, seedOrders, type BenchRefund } from './support/refunds';
-import { runTag, startBenchStack, tempDir, type BenchStack } from './support/stack';
+import { runTag, runWorker, startBenchStack, tempDir, type BenchStack } from './support/stack';
 import { emitResult, intFlag, mapLimit, percentile, round, runMain, waitUntil } from './support/util';
 import { BenchWorkerProcess } from './support/worker-process';
 
@@ -151,6 +158,69 @@ async function batch(
   };
 }
 
+type IdleSide = Side | 'floor';
+
+/** The floor of a decision: update-with-start on a fresh workflow that answers at once (bench/baseline). */
+function floorDecision(stack: BenchStack, taskQueue: string) {
+  return async (r: BenchRefund) => {
+    const answer = await stack.client.workflow.executeUpdateWithStart(decideUpdate, {
+      args: [r.outRefundNo],
+      startWorkflowOperation: new WithStartWorkflowOperation(decisionFloorWorkflow, {
+        workflowId: `decision-floor-${r.outRefundNo}`,
+        taskQueue,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      }),
+    });
+    if (answer !== r.outRefundNo) throw new Error(`floor: answered ${answer}`);
+  };
+}
+
+/**
+ * Decisions on an idle stack (issue 18's goal: p99 ≤ 250 ms): one request at a time, the sides taking turns, and
+ * before each the previous refund has reached WeChat (untimed), so no submission of an earlier decision runs beside
+ * it. The floor: update-with-start on a fresh workflow that answers at once, on an in-process worker of its own task
+ * queue, through the same client.
+ */
+async function idleDecisions(
+  stack: BenchStack,
+  decide: Record<IdleSide, (r: BenchRefund) => Promise<void>>,
+  n: number,
+): Promise<Record<IdleSide, number[]>> {
+  const sides: IdleSide[] = ['library', 'api', 'floor'];
+  const refunds = Object.fromEntries(sides.map((s) => [s, benchRefunds(runTag(`I${s[0].toUpperCase()}`), n)]));
+  await seedOrders(stack.sim, [...refunds.library, ...refunds.api], 'OTHERS');
+  const latencies: Record<IdleSide, number[]> = { library: [], api: [], floor: [] };
+  for (let i = 0; i < n; i++) {
+    for (const side of i % 2 === 0 ? sides : [...sides].reverse()) {
+      const atWechat = (await stack.sim.admin.refunds()).length;
+      const t0 = performance.now();
+      await decide[side](refunds[side][i]);
+      latencies[side].push(performance.now() - t0);
+      if (side === 'floor') continue;
+      await waitUntil(
+        `idle ${side} refund at WeChat`,
+        async () => (await stack.sim.admin.refunds()).length > atWechat,
+        60_000,
+        20,
+      );
+    }
+  }
+  return latencies;
+}
+
+function latencySummary(latencies: number[]) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    decisions: sorted.length,
+    p50Ms: Math.round(percentile(sorted, 50)),
+    p99Ms: Math.round(percentile(sorted, 99)),
+    maxMs: Math.round(sorted[sorted.length - 1]),
+  };
+}
+
+/** Issue 18's goal for a decision on an idle stack. */
+const IDLE_P99_GOAL_MS = 250;
+
 const p50Of = (latencies: number[]) =>
   Math.round(
     percentile(
@@ -196,8 +266,14 @@ const la = () =>
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { count: { type: 'string' }, concurrency: { type: 'string' }, rounds: { type: 'string' } },
+    options: {
+      count: { type: 'string' },
+      concurrency: { type: 'string' },
+      rounds: { type: 'string' },
+      'idle-count': { type: 'string' },
+    },
   });
+  const idleCount = intFlag('idle-count', values['idle-count'], 40);
   const count = intFlag('count', values.count, 200);
   const concurrency = intFlag('concurrency', values.concurrency, 20);
   const rounds = intFlag('rounds', values.rounds, 4);
@@ -239,6 +315,34 @@ async function main(): Promise<void> {
     // Warm-up (not counted): ts-node caches, connections, the worker's and the API's JIT, on both paths.
     await batch(0, 'library', stack, procs, 10, concurrency, sides.library);
     await batch(0, 'api', stack, procs, 10, concurrency, sides.api);
+
+    // The idle stack first: nothing else in flight, no open workflows from the timed rounds yet.
+    const floorQueue = `${taskQueue}-floor`;
+    const idleRaw = await runWorker(t, stack.gateway, floorQueue, async () => {
+      await idleDecisions(stack, { ...sides, floor: floorDecision(stack, floorQueue) }, 3); // warm-up
+      return idleDecisions(stack, { ...sides, floor: floorDecision(stack, floorQueue) }, idleCount);
+    });
+    const idle = {
+      library: latencySummary(idleRaw.library),
+      api: latencySummary(idleRaw.api),
+      floor: latencySummary(idleRaw.floor),
+      loadAvg: os.loadavg().map((x) => round(x, 2)),
+    };
+    const idleRatios = {
+      libraryP99: round(idle.library.p99Ms / idle.floor.p99Ms, 2),
+      apiP99: round(idle.api.p99Ms / idle.floor.p99Ms, 2),
+      libraryP50: round(idle.library.p50Ms / idle.floor.p50Ms, 2),
+    };
+    console.log(`\ndecisions on an idle stack, one at a time (goal p99 ≤ ${IDLE_P99_GOAL_MS} ms)`);
+    console.table([
+      { side: 'library (requestRefund)', ...idle.library },
+      { side: 'api (POST /v1/refunds)', ...idle.api },
+      { side: 'floor (update-with-start, answered at once)', ...idle.floor },
+    ]);
+    console.log(
+      `ratio to the floor: library p50 ${idleRatios.libraryP50}, p99 ${idleRatios.libraryP99}; api p99 ` +
+        `${idleRatios.apiP99} (load average ${la()})`,
+    );
 
     const batches: Batch[] = [];
     for (let i = 0; i < rounds; i++) {
@@ -284,6 +388,9 @@ async function main(): Promise<void> {
       library,
       api: viaApi,
       ratios,
+      idle,
+      idleRatios,
+      idleGoalP99Ms: IDLE_P99_GOAL_MS,
       batches: batches.map(({ latencies, ...b }) => ({ ...b, perSecond: rateOf(b), latencyP50Ms: p50Of(latencies) })),
       loadAvgBefore: loadAvgBefore.map((x) => round(x, 2)),
       loadAvgAfter: os.loadavg().map((x) => round(x, 2)),

@@ -320,8 +320,30 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
   'api-vs-library': (s) => {
     const r = s.result as any;
     const x = r.ratios as { throughput: number; p50: number; p99: number; cpuPerDecision: number; perRound: number[] };
+    const idle = r.idle as
+      { library: Row & { p99Ms: number }; api: Row & { p99Ms: number }; floor: Row; loadAvg: number[] } | undefined;
+    const idleMet = idle && idle.library.p99Ms <= r.idleGoalP99Ms && idle.api.p99Ms <= r.idleGoalP99Ms;
+    const idleSummary = idle
+      ? `; idle stack: library p99 ${idle.library.p99Ms} ms (×${r.idleRatios.libraryP99} the floor), API p99 ${idle.api.p99Ms} ms, goal ≤ ${r.idleGoalP99Ms} ms ${idleMet ? 'met' : 'NOT met'}`
+      : '';
+    const idleBody = idle
+      ? `\n\n**On an idle stack** (issue 18’s goal: a decision’s p99 ≤ ${r.idleGoalP99Ms} ms), before the timed ` +
+        'rounds: one request at a time, the three sides taking turns, each after the previous refund reached WeChat ' +
+        '(untimed), so nothing else runs beside it. Floor: update-with-start on a fresh workflow that answers its ' +
+        'update at once (bench/baseline `decisionFloorWorkflow`, an in-process worker of its own task queue), through ' +
+        `the same client. Load average at the end ${la(idle.loadAvg)}.\n\n` +
+        table([
+          { side: 'library (requestRefund)', ...idle.library },
+          { side: 'api (POST /v1/refunds)', ...idle.api },
+          { side: 'floor (update-with-start, answered at once)', ...idle.floor },
+        ]) +
+        `\n\n**Idle p99: library ${idle.library.p99Ms} ms, API ${idle.api.p99Ms} ms: goal ≤ ${r.idleGoalP99Ms} ms ` +
+        `${idleMet ? 'met' : 'not met'}.** Ratios to the floor: library p50 ×${r.idleRatios.libraryP50}, p99 ` +
+        `×${r.idleRatios.libraryP99}; API p99 ×${r.idleRatios.apiP99}. A decision is more than the floor by design: ` +
+        'the ledger reads the order at WeChat (one activity) and starts the refund workflow before it answers.'
+      : '';
     return {
-      summary: `| 6. API decisions/s and latency | the TypeScript library (requestRefund), same run, server, worker | decisions/s ${x.throughput}, p50 ${x.p50}, p99 ${x.p99}; CPU per decision ${x.cpuPerDecision} | what HTTP and the API process add to a decision |`,
+      summary: `| 6. API decisions/s and latency | the TypeScript library (requestRefund), same run, server, worker | decisions/s ${x.throughput}, p50 ${x.p50}, p99 ${x.p99}; CPU per decision ${x.cpuPerDecision}${idleSummary} | what HTTP and the API process add to a decision |`,
       body:
         header(s, '6. Refund decisions through the HTTP API vs the TypeScript library') +
         'Path: `POST /v1/refunds` to the real API program (`src/cli/api.ts`, its own process; access logs at info as ' +
@@ -341,7 +363,9 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         `p99 ${x.p99}; CPU of all four processes per decision ${x.cpuPerDecision}.** Reading: the rates move with the ` +
         'other sessions on the machine (see the per-round ratios and load averages); the CPU ratio is the steadier ' +
         'figure. The decision itself (ledger update-with-start, the order lookup at WeChat, the refund workflow start) dominates ' +
-        'both sides; the API adds an HTTP hop and its own process’s work (column cpuMsPerDecision: api).\n',
+        'both sides; the API adds an HTTP hop and its own process’s work (column cpuMsPerDecision: api).' +
+        idleBody +
+        '\n',
     };
   },
   'codec-cost': (s) => {

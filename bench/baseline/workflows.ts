@@ -5,8 +5,10 @@
  *  - minimalWorkflow: one activity, then waits for one signal, then completes (the smallest "submit, then wait to be
  *    told" workflow; bench 1 and bench 2 compare the refund workflow with it).
  *  - signalSinkWorkflow: counts `refundNotified` signals until told to stop (bench 4's signal target).
+ *  - decisionFloorWorkflow: started by update-with-start, answers its `decide` update at once and completes (the
+ *    floor of a refund decision: bench 6 compares requestRefund's latency on an idle stack with it).
  */
-import { condition, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, defineQuery, defineSignal, defineUpdate, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { BaselineActivities } from './activities';
 
 export * from '../../src/workflows';
@@ -45,4 +47,16 @@ export async function signalSinkWorkflow(): Promise<number> {
   setHandler(signalCountQuery, () => count);
   await condition(() => stop);
   return count;
+}
+
+/** The floor's update: answers with what it was given, as a ledger answers with a receipt. */
+export const decideUpdate = defineUpdate<string, [string]>('decide');
+
+export async function decisionFloorWorkflow(): Promise<void> {
+  let answered = false;
+  setHandler(decideUpdate, (request) => {
+    answered = true;
+    return request;
+  });
+  await condition(() => answered);
 }

@@ -65,6 +65,17 @@ export const merchantConfigSchema = z
   });
 export type MerchantConfig = z.infer<typeof merchantConfigSchema>;
 
+/**
+ * webhook.signalConcurrency when not set, measured on the dev server with bench 5 (bench/in-flight-10k.ts, 2,000
+ * notifications at once, 2026-12-03). With the outbox, few signals at once is best: those finish quickly and the rest
+ * are stored and answered within about a second; 64 gave 1.00 deliveries per notification (every first delivery
+ * answered 200 in under 3 s), 1,000 gave 1.98 (a thousand signals at once each took over 3 s, ran out of their
+ * signalTimeoutMs, and were stored only then). Without the outbox a notification held back is answered 503, so as
+ * many at once as the server can take is best: a burst of 300 got 1.0 deliveries per notification with all 300 at
+ * once and 3.1 with 32; 1,000 got 6.6 with 256. The bound keeps a burst of 10,000 from starting 10,000 calls.
+ */
+export const SIGNAL_CONCURRENCY_DEFAULTS = { withOutbox: 64, withoutOutbox: 1_000 } as const;
+
 export const webhookConfigSchema = z
   .object({
     enabled: z.boolean().default(true),
@@ -90,14 +101,13 @@ export const webhookConfigSchema = z
      */
     handlerTimeoutMs: positiveMs.max(4_900, 'must stay under WeChat’s 5 s reply deadline').default(4_500),
     /**
-     * Temporal signals in flight at once. In a burst the other notifications wait their turn in arrival order, each
-     * only while its handlerTimeoutMs budget still leaves time for a signal; past that it is answered 503 without being
-     * signalled. Measured on the dev server (bench/in-flight-10k.ts, 2026-12-03): a burst of 300 got 3.1 deliveries per
-     * notification with 32 in flight and 1.0 with all 300 at once; 1,000 got 6.6 with 256. A signal competes with the
-     * workflow tasks the signals before it caused, so holding signals back let that follow-up work in first. The bound
-     * is there so that a burst of 10,000 does not start 10,000 calls that cannot all end in time.
+     * Temporal signals in flight at once. In a burst the other notifications wait their turn in arrival order: with
+     * the outbox, for at most `outbox.deferAfterMs`, then they are stored and answered 200; without it, while their
+     * handlerTimeoutMs budget still leaves time for a signal, then 503. A signal competes with the workflow tasks the
+     * signals before it caused, so more signals at once make each one slower. Default: 64 with the outbox, 1,000
+     * without (SIGNAL_CONCURRENCY_DEFAULTS below, measured by bench 5).
      */
-    signalConcurrency: z.number().int().min(1).max(5_000).default(1_000),
+    signalConcurrency: z.number().int().min(1).max(5_000).optional(),
     healthTimeoutMs: positiveMs.default(1_000),
     /** ±window for Wechatpay-Timestamp (reference §3.3). */
     timestampToleranceSeconds: z.number().int().positive().max(3600).default(300),
@@ -169,7 +179,13 @@ export const webhookConfigSchema = z
     if (cfg.merchants.length > 0 && cfg.defaultMchid !== undefined && !seen.has(cfg.defaultMchid)) {
       ctx.addIssue({ code: 'custom', message: 'must be the mchid of a configured merchant', path: ['defaultMchid'] });
     }
-  });
+  })
+  .transform((cfg) => ({
+    ...cfg,
+    signalConcurrency:
+      cfg.signalConcurrency ??
+      (cfg.outbox.enabled ? SIGNAL_CONCURRENCY_DEFAULTS.withOutbox : SIGNAL_CONCURRENCY_DEFAULTS.withoutOutbox),
+  }));
 
 export type WebhookConfig = z.infer<typeof webhookConfigSchema>;
 export type WebhookConfigInput = z.input<typeof webhookConfigSchema>;

@@ -27,7 +27,7 @@ describe('webhookConfigSchema', () => {
       timestampToleranceSeconds: 300,
       signalTimeoutMs: 3_000,
       handlerTimeoutMs: 4_500,
-      signalConcurrency: 1_000,
+      signalConcurrency: 64,
       orphanLogPath: '.data/webhook/orphans.jsonl',
       outbox: {
         enabled: true,
@@ -41,6 +41,15 @@ describe('webhookConfigSchema', () => {
       temporal: { address: '127.0.0.1:7233', namespace: 'default' },
       merchants: [],
     });
+  });
+
+  it('holds few signals at once by default when the outbox takes the rest, many when a held one would get a 503', () => {
+    expect(webhookConfigSchema.parse({}).signalConcurrency).toBe(64);
+    expect(webhookConfigSchema.parse({ outbox: { enabled: false } }).signalConcurrency).toBe(1_000);
+    expect(webhookConfigSchema.parse({ signalConcurrency: 200 }).signalConcurrency).toBe(200);
+    expect(webhookConfigSchema.parse({ signalConcurrency: 200, outbox: { enabled: false } }).signalConcurrency).toBe(
+      200,
+    );
   });
 
   it('accepts the webhook section of temporal-dev.yml as the lead wrote it', () => {

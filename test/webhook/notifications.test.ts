@@ -24,6 +24,7 @@ import {
   startWebhook,
   uniqueNos,
   v2Gateway,
+  waitFor,
   v3Gateway,
   type WebhookUnderTest,
 } from './helpers';
@@ -72,7 +73,8 @@ const stateOf = async (handle: WorkflowHandle) => (await handle.query(statusQuer
 describe('genuine notifications complete refunds', () => {
   it('v3 (direct merchant): verified, decrypted, signalled to refund-<out_refund_no>, acknowledged with 200', async () => {
     const { outRefundNo, handle } = await directV3.start('v3ok');
-    expect(await stateOf(handle)).toBe('PROCESSING');
+    // The simulator has the create; the workflow records WeChat's answer in its next workflow task.
+    await waitFor('the refund PROCESSING', async () => ((await stateOf(handle)) === 'PROCESSING' ? true : undefined));
     await sim.admin.advance(SETTLE);
     await expect(handle.result()).resolves.toMatchObject({ outRefundNo, state: 'SUCCESS', notifications: 1 });
 
