@@ -276,7 +276,12 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         header(s, `5. Refunds in flight (${r.count} run; the bench's default is 10,000)`) +
         'Path: the real product path with production-like processes: dev server on a SQLite file (as ' +
         'temporal-dev.yml), the real worker `src/cli/worker.ts` as a child process (WXREFUND_* env, prebuilt bundle, ' +
-        'INFO logging as by default), simulator + webhook in the bench process. Refunds requested through the starter ' +
+        'INFO logging as by default), ' +
+        (r.answerLatencyMs
+          ? 'the real webhook `src/cli/webhook.ts` as a child process (read through its /metrics), the simulator ' +
+            '(WeChat) in the bench process. '
+          : 'simulator + webhook in the bench process. ') +
+        'Refunds requested through the starter ' +
         `(${r.concurrency} at a time, one order per refund, paid by bank card ICBC_DEBIT) until every refund workflow ` +
         'is PROCESSING (visibility `RefundStatus = "PROCESSING"`), waiting on bank-card poll timers. Then all settle ' +
         'at the same simulated instant (forced one simulated second ahead, clock moved once) → notifications → webhook → signals; ' +
@@ -308,6 +313,11 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
         (r.outboxRelayed
           ? ` Answered 200 from the webhook's outbox and signalled afterwards by its relay: ` +
             `\`${JSON.stringify(r.outboxRelayed)}\` (webhook result \`deferred\`).`
+          : '') +
+        (r.answerLatencyMs
+          ? ` How long WeChat (the simulator) waited for the answers it got, from sending (ms): ` +
+            `\`${JSON.stringify(r.answerLatencyMs)}\`; the webhook's own time from request to answer, cumulative by ` +
+            `bucket (s): \`${JSON.stringify(r.webhookAnsweredWithin)}\`.`
           : '') +
         (r.retriedRequests && Object.keys(r.retriedRequests).length > 0
           ? ` Requests repeated by the order service (same out_refund_no): \`${JSON.stringify(r.retriedRequests)}\`.`
@@ -434,7 +444,7 @@ const RENDER: Record<string, (s: Saved) => { summary: string; body: string }> = 
       .map((x) => `${x.row}: tasks ×${x.workflowTasks}, events ×${x.historyEvents}, actions ×${x.actions}`)
       .join('; ');
     return {
-      summary: `| 9. Temporal cost per refund (workflow tasks, history events, billable actions; ledger share included) | the floor workflow (1 activity + 1 signal), same run | one-refund orders: tasks ×${worst?.workflowTasks}, events ×${worst?.historyEvents}, actions ×${worst?.actions} | goal tasks ≤ ${r.goalTasksRatio}× the floor: ${goalMet ? 'met' : 'NOT met'} |`,
+      summary: `| 9. Temporal cost per refund (workflow tasks, history events, billable actions; ledger share included) | the floor workflow (1 activity + 1 signal), same run | one-refund orders: tasks ×${worst?.workflowTasks}, events ×${worst?.historyEvents}, actions ×${worst?.actions}${r.replay ? `; worker CPU to replay ×${r.replay.ratioPerRefund}` : ''} | goal tasks ≤ ${r.goalTasksRatio}× the floor: ${goalMet ? 'met' : 'NOT met'} |`,
       body:
         header(s, '9. Temporal cost per refund, counted from histories') +
         'Path: the real product path on the in-memory dev server, in-process worker (same settings as section 1): ' +
@@ -514,10 +524,13 @@ function renderReplayCpu(
   return (
     '\n**Worker CPU to replay a refund from its first event.** The one-refund orders’ histories (ledger + refund) and ' +
     `the floor’s were replayed ${replay.rounds} times each after the stack was closed (nothing else ran in the ` +
-    'process; floor and refund alternate; a warm-up round not counted), one history at a time, CPU time of the ' +
-    'process (SDK core and workflow threads) per replay. This is what a worker pays for every workflow task of a ' +
-    'workflow its cache no longer holds, which with thousands in flight and a bounded cache is nearly every task ' +
-    `(section 10), and once per workflow it creates. Load average before ${la(loadAvg ?? [])}.\n\n` +
+    'process; the side that goes first alternates; a warm-up round and each replay worker’s first replay not ' +
+    'counted), one history at a time, CPU time of the process (SDK core and workflow threads) per replay. Each side ' +
+    'from its own bundle, as its worker would load it: the refund’s from the product bundle (src/workflows), the ' +
+    'floor’s from the baseline workflows alone (bench/baseline/floor-workflows.ts), so the floor pays for none of our ' +
+    'modules. This is what a worker pays for every workflow task of a workflow its cache no longer holds, which with ' +
+    'thousands in flight and a bounded cache is nearly every task (section 10), and once per workflow it creates. ' +
+    `Load average before ${la(loadAvg ?? [])}.\n\n` +
     table([
       { side: 'refund (ledger + refund)', ...replay.refund },
       { side: 'floor (minimal workflow)', ...replay.floor },
@@ -525,6 +538,51 @@ function renderReplayCpu(
     `\n\n**Ratio refund / floor: ×${replay.ratioPerRefund} per refund, ×${replay.ratioPerWorkflowRun} per workflow ` +
     'run.**\n'
   );
+}
+
+interface RenderedSection {
+  summary: string;
+  body: string;
+}
+
+/** A section's number as its heading gives it ("0", "5", "10b"). */
+function sectionKey(body: string): string {
+  return /^## ([0-9]+[a-z]?)\./.exec(body)?.[1] ?? body.split('\n')[0];
+}
+
+function compareKeys(a: string, b: string): number {
+  const n = (k: string) => Number.parseInt(k, 10);
+  return n(a) - n(b) || a.localeCompare(b);
+}
+
+/**
+ * The numbered sections of an earlier BENCHMARKS.md with their summary rows (the i-th row belongs to the i-th
+ * section: render writes them in the same order). Nothing when the two counts differ: better to drop a section than
+ * to pair it with another's row.
+ */
+function earlierSections(text: string): Map<string, RenderedSection> {
+  const out = new Map<string, RenderedSection>();
+  const lines = text.split('\n');
+  const summaryAt = lines.indexOf('## Summary');
+  if (summaryAt < 0) return out;
+  const rows: string[] = [];
+  for (let i = summaryAt + 4; i < lines.length && lines[i].startsWith('| '); i++) rows.push(lines[i]);
+  const bodies: string[] = [];
+  let current: string[] | undefined;
+  for (const line of lines.slice(summaryAt + 1)) {
+    if (line.startsWith('## ')) {
+      if (!/^## [0-9]+[a-z]?\./.test(line)) break; // bench/NOTES.md starts here
+      current = [];
+      bodies.push('');
+    }
+    if (current) {
+      current.push(line);
+      bodies[bodies.length - 1] = current.join('\n');
+    }
+  }
+  if (rows.length !== bodies.length) return out;
+  bodies.forEach((body, i) => out.set(sectionKey(body), { summary: rows[i], body }));
+  return out;
 }
 
 /** Section 10 (both variants of bench/scale-cluster.ts): the figures of one run, a table each. */
@@ -612,16 +670,19 @@ function temporalVersion(): string {
   }
 }
 
-function render(saved: Saved[], ranNow: string[], extraNote: string): string {
+function render(saved: Saved[], ranNow: string[], extraNote: string, previous: string): string {
   const cpus = os.cpus();
-  const summaries: string[] = [];
-  const bodies: string[] = [];
+  const sections = new Map<string, RenderedSection>();
   for (const s of saved) {
     const out = RENDER[s.name]?.(s);
-    if (!out) continue;
-    summaries.push(out.summary);
-    bodies.push(out.body);
+    if (out) sections.set(sectionKey(out.body), out);
   }
+  // A section this machine has no saved result for (a fresh clone, a run of some benchmarks only) keeps the text the
+  // existing BENCHMARKS.md has for it, instead of disappearing from the file.
+  for (const [key, earlier] of earlierSections(previous)) if (!sections.has(key)) sections.set(key, earlier);
+  const ordered = [...sections.entries()].sort(([a], [b]) => compareKeys(a, b)).map(([, v]) => v);
+  const summaries = ordered.map((x) => x.summary);
+  const bodies = ordered.map((x) => x.body.trimEnd() + '\n');
   return [
     '# Benchmarks',
     '',
@@ -681,7 +742,7 @@ async function main(): Promise<void> {
     .filter((f) => existsSync(f))
     .map((f) => JSON.parse(readFileSync(f, 'utf8')) as Saved);
   const out = values.out ? path.resolve(values.out) : OUT;
-  writeFileSync(out, render(saved, ranNow, values.note ?? ''));
+  writeFileSync(out, render(saved, ranNow, values.note ?? '', existsSync(out) ? readFileSync(out, 'utf8') : ''));
   console.log(
     `\n${out === OUT ? 'BENCHMARKS.md' : out} written (${saved.length} results; ran ${ranNow.length} in ${Math.round((Date.now() - t0) / 1000)} s)` +
       (failed.length ? `; FAILED: ${failed.join(', ')}` : ''),

@@ -76,7 +76,8 @@ import {
 } from './support/refunds';
 import {
   benchDataConverter,
-  benchWorkflowBundle,
+  floorWorkflowBundle,
+  productWorkflowBundle,
   runTag,
   runWorker,
   startBenchStack,
@@ -242,54 +243,57 @@ async function floor(stack: BenchStack, taskQueue: string, count: number, concur
 /**
  * Worker CPU to replay a refund's workflows from their first event, next to the floor's: what a worker pays for each
  * workflow task of a workflow its cache no longer holds (with thousands in flight and a bounded cache, nearly every
- * task: bench 10), and, once per workflow, what it pays to create one. Run after the stack is closed, so nothing else
- * in this process works meanwhile; a replay worker replays one history at a time, so the process's CPU time (every
- * thread: the SDK core's and the workflow thread's) between two results is that replay's. Floor and refund families
- * alternate within each round; round 0 warms up (bundle load, JIT) and is not counted.
+ * task: bench 10), and, once per workflow, what it pays to create one. Each side is replayed from its own bundle, as
+ * its worker would load it: the refund's ledger and refund from the product bundle (src/workflows), the floor from
+ * the baseline workflows alone (bench/baseline/floor-workflows.ts), so the floor pays for no module of ours. Run after
+ * the stack is closed, so nothing else in this process works meanwhile; a replay worker replays one history at a
+ * time, so the process's CPU time (every thread: the SDK core's and the workflow thread's) between two results is that
+ * replay's. Each round replays every family of both sides, the side that goes first alternating; the first result of
+ * each replay worker (its start-up, the bundle's first load) and round 0 (warm-up) are not counted.
  */
 async function replayCpu(floorFamilies: Family[], refundFamilies: Family[], rounds: number) {
   type Side = 'floor' | 'refund';
-  const items: Array<ReplayItem & { side: Side; round: number }> = [];
+  const families: Record<Side, Family[]> = { floor: floorFamilies, refund: refundFamilies };
+  const bundles: Record<Side, Awaited<ReturnType<typeof productWorkflowBundle>>> = {
+    floor: await floorWorkflowBundle(),
+    refund: await productWorkflowBundle(),
+  };
+  const dataConverter = benchDataConverter();
+  const cpuMs = { floor: 0, refund: 0 };
+  const replays = { floor: 0, refund: 0 };
   const refunds = { floor: 0, refund: 0 };
-  for (let round = 0; round <= rounds; round++) {
-    for (let i = 0; i < Math.max(floorFamilies.length, refundFamilies.length); i++) {
-      for (const [side, family] of [
-        ['floor', floorFamilies[i]],
-        ['refund', refundFamilies[i]],
-      ] as Array<[Side, Family | undefined]>) {
-        if (!family) continue;
-        if (round > 0) refunds[side] += family.refunds;
-        for (const h of family.histories) items.push({ ...h, side, round });
+  for (let pass = 0; pass <= rounds; pass++) {
+    for (const side of (pass % 2 === 0 ? ['floor', 'refund'] : ['refund', 'floor']) as Side[]) {
+      const items = families[side].flatMap((f) => f.histories);
+      // Counted per workflow run; per refund below, from the share of the runs counted.
+      let seen = 0;
+      let last = process.cpuUsage();
+      for await (const result of Worker.runReplayHistories({ workflowBundle: bundles[side], dataConverter }, items)) {
+        const now = process.cpuUsage();
+        if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${result.error.message}`);
+        if (pass > 0 && seen > 0) {
+          cpuMs[side] += (now.user - last.user + now.system - last.system) / 1000;
+          replays[side] += 1;
+        }
+        seen += 1;
+        last = now;
+      }
+      if (pass > 0) {
+        const runsPerRefund = items.length / families[side].reduce((s, f) => s + f.refunds, 0);
+        refunds[side] += (seen - 1) / runsPerRefund;
       }
     }
   }
-  const cpuMs = { floor: 0, refund: 0 };
-  const replays = { floor: 0, refund: 0 };
-  const source = items[Symbol.iterator]();
-  let last = process.cpuUsage();
-  for await (const result of Worker.runReplayHistories(
-    { workflowBundle: await benchWorkflowBundle(), dataConverter: benchDataConverter() },
-    items,
-  )) {
-    const now = process.cpuUsage();
-    const item = source.next().value!;
-    if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${result.error.message}`);
-    if (item.round > 0) {
-      cpuMs[item.side] += (now.user - last.user + now.system - last.system) / 1000;
-      replays[item.side] += 1;
-    }
-    last = now;
-  }
-  const side = (s: Side) => ({
-    refunds: refunds[s],
+  const summary = (s: Side) => ({
+    refunds: round(refunds[s], 1),
     replays: replays[s],
     cpuMsPerRefund: round(cpuMs[s] / refunds[s], 2),
     cpuMsPerWorkflowRun: round(cpuMs[s] / replays[s], 2),
   });
   return {
     rounds,
-    floor: side('floor'),
-    refund: side('refund'),
+    floor: summary('floor'),
+    refund: summary('refund'),
     ratioPerRefund: round(cpuMs.refund / refunds.refund / (cpuMs.floor / refunds.floor), 2),
     ratioPerWorkflowRun: round(cpuMs.refund / replays.refund / (cpuMs.floor / replays.floor), 2),
   };

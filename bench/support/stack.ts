@@ -79,6 +79,28 @@ export function benchWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundle;
 }
 
+let floorBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The baseline workflows alone (bench/baseline/floor-workflows.ts): the true floor of what a worker evaluates. */
+export function floorWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  floorBundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../baseline/floor-workflows'),
+    logger: quietBundlerLogger,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+  });
+  return floorBundle;
+}
+
+let productBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The real workflows alone (src/workflows), bundled as the worker bundles them. */
+export function productWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  productBundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: quietBundlerLogger,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+  });
+  return productBundle;
+}
+
 export interface TemporalTarget {
   address: string;
   namespace: string;
