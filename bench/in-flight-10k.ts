@@ -6,10 +6,10 @@
  * (`src/cli/worker.ts`, a child process with WXREFUND_* env: its RSS is its own) and the real webhook
  * (`src/cli/webhook.ts`, read through its /metrics) are separate processes; the simulator (frozen clock, create/query
  * budgets raised), which plays WeChat, runs in this process. (Until 2026-12-03 the webhook ran in this process too,
- * and a burst of notifications starved the loop both shared: deliveries timed out before the webhook saw them.) Refunds are requested through the
- * starter (update-with-start on one ledger per order), `--concurrency` at a time, paid by bank card (ICBC_DEBIT), so
- * each refund workflow sits in PROCESSING on the bank-card poll schedule (+1 min, +5 min, +30 min, +2 h …; the polls
- * that fall due during the run are made, and answer PROCESSING).
+ * and a burst of notifications starved the loop both shared: deliveries timed out before the webhook saw them.)
+ * Refunds are requested through the starter (update-with-start on one ledger per order), `--concurrency` at a time,
+ * paid by bank card (ICBC_DEBIT), so each refund workflow sits in PROCESSING on the bank-card poll schedule (+1 min,
+ * +5 min, +30 min, +2 h …; the polls that fall due during the run are made, and answer PROCESSING).
  *
  * Memory: VmRSS of the worker and the dev server, idle after start-up with zero workflows (baseline), and with every
  * refund PROCESSING; reported as ratio in-flight/idle and MiB per 1,000 refunds.
