@@ -68,8 +68,8 @@ export type MerchantConfig = z.infer<typeof merchantConfigSchema>;
 /**
  * webhook.signalConcurrency when not set, measured on the dev server with bench 5 (bench/in-flight-10k.ts, 2,000
  * notifications at once, 2026-12-03). With the outbox, few signals at once is best: those finish quickly and the rest
- * are stored and answered within a few seconds; 64 gave 1.00 and 1.90 deliveries per notification in two runs (the
- * second one's deferred answers took 2–5 s on the loaded machine), 1,000 gave 1.98 (a thousand signals at once each
+ * are stored and answered within a few seconds; 64 gave 1.00, 1.90 and 1.00 deliveries per notification in three
+ * runs (the second one's deferred answers took 2–5 s on the loaded machine), 1,000 gave 1.98 (a thousand signals at once each
  * took over 3 s, ran out of their signalTimeoutMs, and were stored only then). Without the outbox a notification held back is answered 503, so as
  * many at once as the server can take is best: a burst of 300 got 1.0 deliveries per notification with all 300 at
  * once and 3.1 with 32; 1,000 got 6.6 with 256. The bound keeps a burst of 10,000 from starting 10,000 calls.
