@@ -5,14 +5,12 @@
  * come from the environment, as for the worker. Output (pino JSON access logs at the default level, info) goes to a
  * log file, not to the bench's console.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sha256Hex } from '../../src/api/auth';
 import { writeStackConfigVariant } from '../../src/config/stack-file';
-import { REPO_ROOT } from '../../src/config/tools';
 import { freePort } from '../../src/stack/free-port';
-import { killOnExit, sleep } from './util';
+import { BenchProgramProcess } from './program-process';
 
 export interface ApiProcessOptions {
   dir: string;
@@ -25,19 +23,21 @@ export interface ApiProcessOptions {
 }
 
 export class BenchApiProcess {
-  private child?: ChildProcess;
+  private readonly program: BenchProgramProcess;
   private url?: string;
-  constructor(private readonly opts: ApiProcessOptions) {}
+  constructor(private readonly opts: ApiProcessOptions) {
+    this.program = new BenchProgramProcess('api', path.join(opts.dir, 'api.log'));
+  }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.program.pid;
   }
   get baseUrl(): string {
     if (!this.url) throw new Error('API not started');
     return this.url;
   }
   get logFile(): string {
-    return path.join(this.opts.dir, 'api.log');
+    return this.program.logFile;
   }
 
   /** Starts it and resolves once /healthz answers 200 (it reaches Temporal). */
@@ -51,47 +51,21 @@ export class BenchApiProcess {
       'api.decisionTimeoutMs': this.opts.decisionTimeoutMs,
       'api.requestTimeoutMs': this.opts.decisionTimeoutMs + 30_000,
     });
-    const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/cli/api.ts'], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        FORCE_COLOR: '0',
+    this.url = `http://127.0.0.1:${port}`;
+    await this.program.start(
+      {
         WXREFUND_STACK_CONFIG: stackFile,
         WXREFUND_TASK_QUEUE: this.opts.taskQueue,
         TEMPORAL_ADDRESS: this.opts.temporalAddress,
         TEMPORAL_NAMESPACE: this.opts.namespace,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    for (const stream of [child.stdout, child.stderr]) stream?.pipe(log, { end: false });
-    child.once('exit', (code, signal) => log.end(`--- api exited (${signal ?? `code ${code}`})\n`));
-    killOnExit(child);
-    this.child = child;
-    this.url = `http://127.0.0.1:${port}`;
-
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`the API exited with code ${child.exitCode}; see ${this.logFile}`);
-      const up = await fetch(`${this.url}/healthz`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (up) return;
-      if (Date.now() > deadline) throw new Error(`the API was not ready after 90 s; see ${this.logFile}`);
-      await sleep(250);
-    }
+      `${this.url}/healthz`,
+    );
   }
 
   /** SIGTERM (requests in flight finish), SIGKILL after 10 s. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.kill('SIGTERM');
-    await gone;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return this.program.stop();
   }
 }
 

@@ -10,12 +10,9 @@
  * bench passes. Temporal comes from the environment, the payload key ring too (bench/support/stack.ts sets it at
  * load). Its counters are read from its own /metrics, as an operator's Prometheus would.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { writeStackConfigVariant } from '../../src/config/stack-file';
-import { REPO_ROOT } from '../../src/config/tools';
-import { killOnExit, sleep } from './util';
+import { BenchProgramProcess } from './program-process';
 
 export interface WebhookProcessOptions {
   dir: string;
@@ -56,17 +53,19 @@ export function parsePrometheusText(text: string): MetricSample[] {
 }
 
 export class BenchWebhookProcess {
-  private child?: ChildProcess;
-  constructor(private readonly opts: WebhookProcessOptions) {}
+  private readonly program: BenchProgramProcess;
+  constructor(private readonly opts: WebhookProcessOptions) {
+    this.program = new BenchProgramProcess('webhook', path.join(opts.dir, 'webhook.log'));
+  }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.program.pid;
   }
   get url(): string {
     return `http://127.0.0.1:${this.opts.port}`;
   }
   get logFile(): string {
-    return path.join(this.opts.dir, 'webhook.log');
+    return this.program.logFile;
   }
 
   /** Starts it and resolves once /healthz answers 200. */
@@ -83,35 +82,14 @@ export class BenchWebhookProcess {
     };
     for (const [k, v] of Object.entries(this.opts.webhook ?? {})) settings[`webhook.${k}`] = v;
     writeStackConfigVariant(stackFile, settings);
-    const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/cli/webhook.ts'], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        FORCE_COLOR: '0',
+    await this.program.start(
+      {
         WXREFUND_STACK_CONFIG: stackFile,
         TEMPORAL_ADDRESS: this.opts.temporalAddress,
         TEMPORAL_NAMESPACE: this.opts.namespace,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    for (const stream of [child.stdout, child.stderr]) stream?.pipe(log, { end: false });
-    child.once('exit', (code, signal) => log.end(`--- webhook exited (${signal ?? `code ${code}`})\n`));
-    killOnExit(child);
-    this.child = child;
-
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      if (child.exitCode !== null)
-        throw new Error(`the webhook exited with code ${child.exitCode}; see ${this.logFile}`);
-      const up = await fetch(`${this.url}/healthz`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (up) return;
-      if (Date.now() > deadline) throw new Error(`the webhook was not ready after 90 s; see ${this.logFile}`);
-      await sleep(250);
-    }
+      `${this.url}/healthz`,
+    );
   }
 
   /** Its /metrics, parsed. */
@@ -122,13 +100,7 @@ export class BenchWebhookProcess {
   }
 
   /** SIGTERM (notifications in flight finish, the relay stops), SIGKILL after 10 s. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.kill('SIGTERM');
-    await gone;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return this.program.stop();
   }
 }
