@@ -68,38 +68,27 @@ export function quietRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('WARN') });
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** The real workflows plus the baselines, bundled once per process. */
-export function benchWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../baseline/workflows'),
-    logger: quietBundlerLogger,
-    failureConverterPath: FAILURE_CONVERTER_PATH,
-  });
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
+/** The workflows of `workflowsPath` with the failure converter, as a worker bundles them; once per process and path. */
+function workflowBundleOf(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
+  let bundle = bundles.get(workflowsPath);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath,
+      logger: quietBundlerLogger,
+      failureConverterPath: FAILURE_CONVERTER_PATH,
+    });
+    bundles.set(workflowsPath, bundle);
+  }
   return bundle;
 }
 
-let floorBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The real workflows plus the baselines (the benchmarks' shared worker). */
+export const benchWorkflowBundle = () => workflowBundleOf(require.resolve('../baseline/workflows'));
 /** The baseline workflows alone (bench/baseline/floor-workflows.ts): the true floor of what a worker evaluates. */
-export function floorWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  floorBundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../baseline/floor-workflows'),
-    logger: quietBundlerLogger,
-    failureConverterPath: FAILURE_CONVERTER_PATH,
-  });
-  return floorBundle;
-}
-
-let productBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** The real workflows alone (src/workflows), bundled as the worker bundles them. */
-export function productWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  productBundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../../src/workflows'),
-    logger: quietBundlerLogger,
-    failureConverterPath: FAILURE_CONVERTER_PATH,
-  });
-  return productBundle;
-}
+export const floorWorkflowBundle = () => workflowBundleOf(require.resolve('../baseline/floor-workflows'));
+/** The real workflows alone (src/workflows), as the product's worker bundles them. */
+export const productWorkflowBundle = () => workflowBundleOf(require.resolve('../../src/workflows'));
 
 export interface TemporalTarget {
   address: string;

@@ -5,11 +5,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
 import { writeStackConfigVariant } from '../../src/config/stack-file';
 import { WorkerProcess } from '../../src/stack/worker-process';
-import { quietBundlerLogger } from './stack';
+import { productWorkflowBundle } from './stack';
 import { killOnExit } from './util';
 
 export interface WorkerProcessOptions {
@@ -27,12 +25,7 @@ export interface WorkerProcessOptions {
 
 /** Bundles the real workflows with the failure converter into `file`, as the worker loads them (WXREFUND_WORKFLOW_BUNDLE). */
 export async function writeWorkflowBundle(file: string): Promise<string> {
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../src/workflows'),
-    logger: quietBundlerLogger,
-    failureConverterPath: FAILURE_CONVERTER_PATH,
-  });
-  writeFileSync(file, bundle.code);
+  writeFileSync(file, (await productWorkflowBundle()).code);
   return file;
 }
 
