@@ -221,13 +221,7 @@ function latencySummary(latencies: number[]) {
 /** Issue 18's goal for a decision on an idle stack. */
 const IDLE_P99_GOAL_MS = 250;
 
-const p50Of = (latencies: number[]) =>
-  Math.round(
-    percentile(
-      [...latencies].sort((a, b) => a - b),
-      50,
-    ),
-  );
+const p50Of = (latencies: number[]) => latencySummary(latencies).p50Ms;
 const rateOf = (b: Pick<Batch, 'n' | 'wallMs'>) => round((b.n / b.wallMs) * 1000, 2);
 const PROCESSES = ['api', 'worker', 'devServer', 'bench'] as const;
 

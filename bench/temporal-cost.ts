@@ -254,6 +254,8 @@ async function floor(stack: BenchStack, taskQueue: string, count: number, concur
 async function replayCpu(floorFamilies: Family[], refundFamilies: Family[], rounds: number) {
   type Side = 'floor' | 'refund';
   const families: Record<Side, Family[]> = { floor: floorFamilies, refund: refundFamilies };
+  const items = (s: Side) => families[s].flatMap((f) => f.histories);
+  const runsPerRefund = (s: Side) => items(s).length / families[s].reduce((sum, f) => sum + f.refunds, 0);
   const bundles: Record<Side, Awaited<ReturnType<typeof productWorkflowBundle>>> = {
     floor: await floorWorkflowBundle(),
     refund: await productWorkflowBundle(),
@@ -261,41 +263,39 @@ async function replayCpu(floorFamilies: Family[], refundFamilies: Family[], roun
   const dataConverter = benchDataConverter();
   const cpuMs = { floor: 0, refund: 0 };
   const replays = { floor: 0, refund: 0 };
-  const refunds = { floor: 0, refund: 0 };
   for (let pass = 0; pass <= rounds; pass++) {
     for (const side of (pass % 2 === 0 ? ['floor', 'refund'] : ['refund', 'floor']) as Side[]) {
-      const items = families[side].flatMap((f) => f.histories);
-      // Counted per workflow run; per refund below, from the share of the runs counted.
-      let seen = 0;
+      let first = true;
       let last = process.cpuUsage();
-      for await (const result of Worker.runReplayHistories({ workflowBundle: bundles[side], dataConverter }, items)) {
+      for await (const result of Worker.runReplayHistories(
+        { workflowBundle: bundles[side], dataConverter },
+        items(side),
+      )) {
         const now = process.cpuUsage();
         if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${result.error.message}`);
-        if (pass > 0 && seen > 0) {
+        if (pass > 0 && !first) {
           cpuMs[side] += (now.user - last.user + now.system - last.system) / 1000;
           replays[side] += 1;
         }
-        seen += 1;
+        first = false;
         last = now;
-      }
-      if (pass > 0) {
-        const runsPerRefund = items.length / families[side].reduce((s, f) => s + f.refunds, 0);
-        refunds[side] += (seen - 1) / runsPerRefund;
       }
     }
   }
+  // Per refund from per workflow run: a refund of this side is runsPerRefund runs (ledger + refund: 2; floor: 1).
+  const perRun = (s: Side) => cpuMs[s] / replays[s];
   const summary = (s: Side) => ({
-    refunds: round(refunds[s], 1),
+    refunds: round(replays[s] / runsPerRefund(s), 1),
     replays: replays[s],
-    cpuMsPerRefund: round(cpuMs[s] / refunds[s], 2),
-    cpuMsPerWorkflowRun: round(cpuMs[s] / replays[s], 2),
+    cpuMsPerRefund: round(perRun(s) * runsPerRefund(s), 2),
+    cpuMsPerWorkflowRun: round(perRun(s), 2),
   });
   return {
     rounds,
     floor: summary('floor'),
     refund: summary('refund'),
-    ratioPerRefund: round(cpuMs.refund / refunds.refund / (cpuMs.floor / refunds.floor), 2),
-    ratioPerWorkflowRun: round(cpuMs.refund / replays.refund / (cpuMs.floor / replays.floor), 2),
+    ratioPerRefund: round((perRun('refund') * runsPerRefund('refund')) / (perRun('floor') * runsPerRefund('floor')), 2),
+    ratioPerWorkflowRun: round(perRun('refund') / perRun('floor'), 2),
   };
 }
 
