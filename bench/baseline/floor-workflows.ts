@@ -8,8 +8,20 @@
  *  - signalSinkWorkflow: counts `refundNotified` signals until told to stop (bench 4's signal target).
  *  - decisionFloorWorkflow: started by update-with-start, answers its `decide` update at once and completes (the
  *    floor of a refund decision: bench 6 compares requestRefund's latency on an idle stack with it).
+ *  - childStarterWorkflow + heldChildWorkflow: a parent that starts n children at once and completes when all have
+ *    started; each child waits for a signal, as a held refund waits for its slot (the floor of binding n refund
+ *    numbers from one ledger: bench 11 compares hot orders' decisions with it).
  */
-import { condition, defineQuery, defineSignal, defineUpdate, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+} from '@temporalio/workflow';
 import type { BaselineActivities } from './activities';
 
 /** The same signal name as the refund workflow's (the webhook signals `refundNotified`). */
@@ -58,4 +70,25 @@ export async function decisionFloorWorkflow(): Promise<void> {
     return request;
   });
   await condition(() => answered);
+}
+
+export const heldChildGoSignal = defineSignal('heldChildGo');
+
+/** Waits to be told to go, as a held refund waits for its ledger's slot. */
+export async function heldChildWorkflow(): Promise<void> {
+  let go = false;
+  setHandler(heldChildGoSignal, () => {
+    go = true;
+  });
+  await condition(() => go);
+}
+
+/** Starts `count` held children at once (IDs `<prefix>-<i>`), as a ledger binds the numbers of one burst. */
+export async function childStarterWorkflow(prefix: string, count: number): Promise<number> {
+  await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      startChild(heldChildWorkflow, { workflowId: `${prefix}-${i}`, parentClosePolicy: ParentClosePolicy.ABANDON }),
+    ),
+  );
+  return count;
 }
