@@ -68,6 +68,9 @@ export interface NotificationOutboxOptions {
 export class NotificationOutbox {
   private readonly keys = new Set<string>();
   private dirReady: Promise<unknown> | undefined;
+  /** The directory flush under way, and the one queued behind it (flushDir). */
+  private runningDirFlush: Promise<void> | undefined;
+  private queuedDirFlush: Promise<void> | undefined;
 
   constructor(private readonly opts: NotificationOutboxOptions) {}
 
@@ -99,7 +102,7 @@ export class NotificationOutbox {
       await file.close();
     }
     await rename(temp, final);
-    await this.syncDir();
+    await this.flushDir();
     this.keys.add(entry.key);
   }
 
@@ -145,8 +148,30 @@ export class NotificationOutbox {
     return entries.sort((a, b) => a.storedAt.localeCompare(b.storedAt));
   }
 
-  /** A rename is durable only once its directory is flushed too. */
-  private async syncDir(): Promise<void> {
+  /**
+   * A rename is durable only once its directory is flushed too. Puts at the same time share the flush (a group
+   * commit): a flush that starts after a rename covers it, so a put joins the flush queued behind the running one, or
+   * queues one. A burst of deferred notifications then costs a few directory flushes instead of one each, on the
+   * same 4 libuv threads that write the entries (bench 5: 2,000 settled at once).
+   */
+  private flushDir(): Promise<void> {
+    if (this.queuedDirFlush) return this.queuedDirFlush;
+    const queued = (this.runningDirFlush ?? Promise.resolve())
+      .catch(() => undefined) // that flush's failure is its own puts'
+      .then(() => {
+        this.queuedDirFlush = undefined;
+        const running = this.syncDir();
+        this.runningDirFlush = running;
+        return running.finally(() => {
+          if (this.runningDirFlush === running) this.runningDirFlush = undefined;
+        });
+      });
+    this.queuedDirFlush = queued;
+    return queued;
+  }
+
+  /** One flush of the directory (fsync of its file descriptor). */
+  protected async syncDir(): Promise<void> {
     const dir = await open(this.opts.dir, 'r');
     try {
       await dir.sync();

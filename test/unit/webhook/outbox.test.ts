@@ -4,6 +4,7 @@
  * refuses, an interrupted write is dropped; the relay signals oldest first within its concurrency, pauses and retries
  * what Temporal did not take, records orphans, and removes an entry only once its outcome is final.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -112,6 +113,40 @@ describe('NotificationOutbox', () => {
     expect(reported).toEqual([`${victim}.unreadable`]);
     expect(readdirSync(dir)).toHaveLength(2);
     expect(readdirSync(dir)).toContain(`${victim}.unreadable`);
+  });
+
+  it('puts at the same time share directory flushes, and none resolves before a flush that saw its entry', async () => {
+    /** Records, for each directory flush, the entries on disk when it started and whether it has finished. */
+    class FlushRecordingOutbox extends NotificationOutbox {
+      readonly flushes: Array<{ saw: Set<string>; finished: boolean }> = [];
+      protected override async syncDir(): Promise<void> {
+        const flush = { saw: new Set(readdirSync(dir).filter((f) => f.endsWith('.entry'))), finished: false };
+        this.flushes.push(flush);
+        await super.syncDir();
+        flush.finished = true;
+      }
+    }
+    const box = new FlushRecordingOutbox({ dir, dataConverter: converter(), maxEntries: 100 });
+    // The on-disk name of an entry: a hash of its key (src/webhook/outbox.ts).
+    const fileOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 40) + '.entry';
+    const unflushed: string[] = [];
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const e = entry(i);
+        await box.put(e);
+        // Durable when it resolves: a finished flush started after its rename.
+        if (!box.flushes.some((f) => f.finished && f.saw.has(fileOf(e.key)))) unflushed.push(e.key);
+      }),
+    );
+    expect(unflushed).toEqual([]);
+    expect(box.flushes.length).toBeGreaterThanOrEqual(1);
+    expect(box.flushes.length).toBeLessThan(40);
+    expect(await outbox().load()).toHaveLength(40);
+
+    // One at a time, each put has a flush of its own.
+    const before = box.flushes.length;
+    for (const i of [40, 41, 42]) await box.put(entry(i));
+    expect(box.flushes.length - before).toBe(3);
   });
 
   it('a missing directory is an empty outbox', async () => {
