@@ -201,9 +201,10 @@ function renderHotOrders(s: Saved): { summary: string; body: string } {
       `${f.children.workflows} children of ${r.orders} parents took ×${(f.children.allStartedMs / f.direct.allStartedMs).toFixed(1)} as ` +
       'long as the same workflows started on their own: binding the numbers as children of one ledger per order is ' +
       'what bounds a hot order’s decisions' +
-      (sqlite
-        ? '; on a SQLite file every write is slower and children started all at once contend for their parent, so the ' +
-          'children floor (all at once) is slower than the product, whose starter sends at most 8 requests per ledger at a time.\n'
+      (sqlite && r.ratios.toChildrenFloor <= 1.1
+        ? '. On a SQLite file every write is slower, and children started all at once contend for their parent: the ' +
+          'children floor (every child of a parent at once) took as long as the product or longer, whose starter ' +
+          'sends at most 8 requests per ledger at a time.\n'
         : '.\n'),
   };
 }
