@@ -11,6 +11,8 @@
  *                   each child waiting for a signal as a held refund waits for its slot (bench/baseline
  *                   childStarterWorkflow); done when every parent has seen all its children started. The same shape
  *                   as the product's binding: children of one workflow per order.
+ *   activity floor: 20 parents again, each starting its workflows with one local activity through the client
+ *                   (bench/baseline activityBinderWorkflow): the floor of binding the numbers without children.
  *   direct floor:   the same number of workflows started from this process's client, all at once (no parent).
  *
  * The two floors say what bounds the goal (issue 18: 1,000 requests on 20 orders all decided within 5 s): the server
@@ -28,8 +30,19 @@ import { parseArgs } from 'node:util';
 import { freePort } from '../src/stack/free-port';
 import { MAX_REFUNDS_PER_ORDER } from '../src/domain/refund-caps';
 import { RefundRejected, requestRefund } from '../src/starter';
-import { childStarterWorkflow, heldChildWorkflow } from './baseline/workflows';
-import { MCHID, runTag, runWorker, startBenchStack, tempDir, type BenchStack } from './support/stack';
+import { Worker } from '@temporalio/worker';
+import { createBindingActivities } from './baseline/activities';
+import { activityBinderWorkflow, childStarterWorkflow, heldChildWorkflow } from './baseline/floor-workflows';
+import {
+  benchDataConverter,
+  floorWorkflowBundle,
+  MCHID,
+  runTag,
+  startBenchStack,
+  tempDir,
+  WORKER_SETTINGS,
+  type BenchStack,
+} from './support/stack';
 import { emitResult, intFlag, percentile, round, runMain } from './support/util';
 import { BenchWorkerProcess } from './support/worker-process';
 
@@ -153,6 +166,24 @@ async function childrenFloor(stack: BenchStack, taskQueue: string, plans: OrderP
   };
 }
 
+async function activityFloor(stack: BenchStack, taskQueue: string, plans: OrderPlan[], tag: string) {
+  const started = performance.now();
+  await Promise.all(
+    plans.map((p, i) =>
+      stack.client.workflow.execute(activityBinderWorkflow, {
+        taskQueue,
+        workflowId: `hot-binder-${tag}-${i}`,
+        args: [`hot-binder-${tag}-${i}-bound`, p.expectedAccepted],
+      }),
+    ),
+  );
+  return {
+    workflows: sum(plans),
+    allStartedMs: Math.round(performance.now() - started),
+    loadAvg1: round(os.loadavg()[0], 2),
+  };
+}
+
 async function directFloor(stack: BenchStack, taskQueue: string, plans: OrderPlan[], tag: string) {
   const ids = plans.flatMap((p, i) =>
     Array.from({ length: p.expectedAccepted }, (_, k) => `hot-direct-${tag}-${i}-${k}`),
@@ -203,16 +234,33 @@ async function main(): Promise<void> {
     const tag = runTag('H');
     const plans = planOrders(tag, total);
     const floorQueue = `${taskQueue}-floor`;
-    const floors = await runWorker(t, stack.gateway, floorQueue, async () => {
+    // The floors' own worker: the baseline workflows alone, and the binding activity (it starts workflows through
+    // this process's client, on the same task queue).
+    const floorWorker = await Worker.create({
+      connection: t.nativeConnection,
+      namespace: t.namespace,
+      taskQueue: floorQueue,
+      workflowBundle: await floorWorkflowBundle(),
+      activities: createBindingActivities((workflowId) =>
+        stack.client.workflow.start(heldChildWorkflow, { taskQueue: floorQueue, workflowId }),
+      ),
+      dataConverter: benchDataConverter(),
+      ...WORKER_SETTINGS,
+    });
+    const floors = await floorWorker.runUntil(async () => {
       // Warm-up (not counted): the floor worker's bundle and caches.
       await childrenFloor(stack, floorQueue, plans.slice(0, 2), `${tag}w`);
       const children = await childrenFloor(stack, floorQueue, plans, tag);
       console.log(
         `children floor: ${children.workflows} children of ${plans.length} parents started in ${children.allStartedMs} ms (load ${la()})`,
       );
+      const byActivity = await activityFloor(stack, floorQueue, plans, tag);
+      console.log(
+        `activity floor: ${byActivity.workflows} workflows started by one local activity per parent in ${byActivity.allStartedMs} ms (load ${la()})`,
+      );
       const direct = await directFloor(stack, floorQueue, plans, tag);
       console.log(`direct floor: ${direct.workflows} workflows started in ${direct.allStartedMs} ms (load ${la()})`);
-      return { children, direct };
+      return { children, byActivity, direct };
     });
     // Warm-up (not counted): the product worker's bundle, one order's 8 requests decided (3 fit).
     const warm = planOrders(`${tag}w`, 200).slice(0, 1);
@@ -224,6 +272,7 @@ async function main(): Promise<void> {
     );
     const ratios = {
       toChildrenFloor: round(product.allDecidedMs / floors.children.allStartedMs, 2),
+      toActivityFloor: round(product.allDecidedMs / floors.byActivity.allStartedMs, 2),
       toDirectFloor: round(product.allDecidedMs / floors.direct.allStartedMs, 2),
     };
     console.log(`ratio all decided / children floor ${ratios.toChildrenFloor}, / direct floor ${ratios.toDirectFloor}`);

@@ -156,23 +156,37 @@ function renderHotOrders(s: Saved): { summary: string; body: string } {
   const p = r.product;
   const f = r.floors;
   const met = p.allDecidedMs <= r.goalMs;
+  const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const floorRow = (side: string, x: { workflows: number; allStartedMs: number; loadAvg1: number }) => ({
+    side,
+    workflows: x.workflows,
+    allDoneMs: x.allStartedMs,
+    loadAvg1: x.loadAvg1,
+  });
+  // Runs before the activity floor existed have only two floors.
+  const byActivity = f.byActivity as { workflows: number; allStartedMs: number; loadAvg1: number } | undefined;
   return {
     summary:
       `| ${key}. hot orders: ${r.requests} requests at once on ${r.orders} orders, all decided (${r.server}) | ` +
-      `the same number of workflows started from the client (direct), and as children of one parent per order, same run | ` +
-      `×${r.ratios.toDirectFloor} direct, ×${r.ratios.toChildrenFloor} children (${(p.allDecidedMs / 1000).toFixed(1)} s) | ` +
-      `goal all decided ≤ ${r.goalMs / 1000} s: ${met ? 'met' : 'NOT met'}; the ${p.accepted} accepted refunds' workflows start as children of their ledger, one after another per order |`,
+      `starting the workflows they accept: from the client (direct)${byActivity ? ', by one local activity per order' : ''}, as children of one parent per order; same run | ` +
+      `${secs(p.allDecidedMs)}: ×${r.ratios.toDirectFloor} direct${byActivity ? `, ×${r.ratios.toActivityFloor} activity` : ''}, ×${r.ratios.toChildrenFloor} children | ` +
+      `goal all decided ≤ ${r.goalMs / 1000} s: ${met ? 'met' : 'NOT met'}; each accepted refund's workflow is started (as a child of its ledger) before the receipt |`,
     body:
       header(s, `${key}. Hot orders: ${r.requests} refund requests at once on ${r.orders} orders (${r.server})`) +
       'Path: `requestRefund` (src/starter.ts) from the bench process, all requests at once, to 20 paid orders ' +
       '(reliability scenario 4’s workload: 10 orders bound by their paid total, 3 to 35 refunds fit; 10 by the count, ' +
       '50 fit), the product’s worker (`src/cli/worker.ts`) in its own process. Every decision is checked exact (per ' +
       'order min(50, floor(paid / amount)) accepted, the rest M4 or M6). A ledger starts each accepted refund’s ' +
-      'workflow before it answers (that binds the out_refund_no, M7), so the decisions start as many workflows as they ' +
-      'accept. Baselines, same server, an in-process worker of their own task queue, run first: **direct**, that many ' +
-      'workflows (each waits for a signal) started from the client all at once, the floor of starting them at all; ' +
-      '**children**, one parent per order starting as many children at once as its order accepted, the shape of the ' +
-      'product’s binding.\n\n' +
+      'workflow, as its child, before it answers (that binds the out_refund_no, M7), so the decisions start as many ' +
+      'workflows as they accept. Baselines, same server, an in-process worker of their own task queue, run first: ' +
+      '**children**, one parent per order starting as many children at once as its order accepted (the shape of the ' +
+      'product’s binding); ' +
+      (byActivity
+        ? '**activity**, one parent per order starting the same workflows with one local activity through the client ' +
+          '(a binding without children); '
+        : '') +
+      '**direct**, the same workflows started from the bench’s client all at once, no parent. Each started workflow ' +
+      'waits for a signal, as a held refund waits for its slot.\n\n' +
       table([
         {
           side: 'product (requestRefund)',
@@ -182,30 +196,23 @@ function renderHotOrders(s: Saved): { summary: string; body: string } {
           p99Ms: p.latencyP99Ms,
           loadAvg1: p.loadAvg1,
         },
-        {
-          side: 'floor: children of one parent per order',
-          workflows: f.children.workflows,
-          allDoneMs: f.children.allStartedMs,
-          loadAvg1: f.children.loadAvg1,
-        },
-        {
-          side: 'floor: direct starts',
-          workflows: f.direct.workflows,
-          allDoneMs: f.direct.allStartedMs,
-          loadAvg1: f.direct.loadAvg1,
-        },
+        floorRow('floor: children of one parent per order', f.children),
+        ...(byActivity ? [floorRow('floor: one local activity per order', byActivity)] : []),
+        floorRow('floor: direct starts', f.direct),
       ]) +
-      `\n\n**All ${r.requests} decided in ${(p.allDecidedMs / 1000).toFixed(1)} s: ×${r.ratios.toDirectFloor} the direct ` +
-      `floor, ×${r.ratios.toChildrenFloor} the children floor; goal ≤ ${r.goalMs / 1000} s ${met ? 'met' : 'not met'}.** ` +
-      'Reading: the server records each child’s start in its parent’s history, one change of the parent at a time, so ' +
-      `${f.children.workflows} children of ${r.orders} parents took ×${(f.children.allStartedMs / f.direct.allStartedMs).toFixed(1)} as ` +
-      'long as the same workflows started on their own: binding the numbers as children of one ledger per order is ' +
-      'what bounds a hot order’s decisions' +
+      `\n\n**All ${r.requests} decided in ${secs(p.allDecidedMs)}: ×${r.ratios.toChildrenFloor} the children floor` +
+      (byActivity ? `, ×${r.ratios.toActivityFloor} the activity floor` : '') +
+      `, ×${r.ratios.toDirectFloor} the direct floor; goal ≤ ${r.goalMs / 1000} s ${met ? 'met' : 'not met'}.** ` +
+      `Reading: starting the ${f.children.workflows} workflows as children of ${r.orders} parents took ` +
+      `${secs(f.children.allStartedMs)}` +
+      (byActivity ? `, by one local activity per parent ${secs(byActivity.allStartedMs)}` : '') +
+      `, from the client alone ${secs(f.direct.allStartedMs)}.` +
       (sqlite && r.ratios.toChildrenFloor <= 1.1
-        ? '. On a SQLite file every write is slower, and children started all at once contend for their parent: the ' +
-          'children floor (every child of a parent at once) took as long as the product or longer, whose starter ' +
-          'sends at most 8 requests per ledger at a time.\n'
-        : '.\n'),
+        ? ' On a SQLite file every write is slower, and the children of one parent started all at once contend for ' +
+          'it (the server records each child’s start in its parent): the children floor took as long as the ' +
+          'product or longer, whose starter sends at most 8 requests per ledger at a time.'
+        : '') +
+      '\n',
   };
 }
 

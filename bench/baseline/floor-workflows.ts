@@ -11,6 +11,8 @@
  *  - childStarterWorkflow + heldChildWorkflow: a parent that starts n children at once and completes when all have
  *    started; each child waits for a signal, as a held refund waits for its slot (the floor of binding n refund
  *    numbers from one ledger: bench 11 compares hot orders' decisions with it).
+ *  - activityBinderWorkflow: the same n workflows started by one local activity through a client instead (bench 11's
+ *    floor of binding the numbers without children).
  */
 import {
   condition,
@@ -19,10 +21,11 @@ import {
   defineUpdate,
   ParentClosePolicy,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
 } from '@temporalio/workflow';
-import type { BaselineActivities } from './activities';
+import type { BaselineActivities, BindingActivities } from './activities';
 
 /** The same signal name as the refund workflow's (the webhook signals `refundNotified`). */
 export const baselineNotifiedSignal = defineSignal<[unknown]>('refundNotified');
@@ -91,4 +94,11 @@ export async function childStarterWorkflow(prefix: string, count: number): Promi
     ),
   );
   return count;
+}
+
+const { startHeldWorkflows } = proxyLocalActivities<BindingActivities>({ startToCloseTimeout: '5 minutes' });
+
+/** Starts `count` held workflows (IDs `<prefix>-<i>`) with one local activity, and completes when it returns. */
+export async function activityBinderWorkflow(prefix: string, count: number): Promise<number> {
+  return startHeldWorkflows(Array.from({ length: count }, (_, i) => `${prefix}-${i}`));
 }
