@@ -228,6 +228,8 @@ async function main(): Promise<void> {
     temporalAddress: t.address,
     namespace: t.namespace,
     taskQueue,
+    // e.g. `--require bench/support/cpu-profile.js` with BENCH_CPU_PROFILE_DIR: where the worker's CPU goes.
+    ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { env: { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } } : {}),
   });
   try {
     await worker.start();

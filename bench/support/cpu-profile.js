@@ -2,7 +2,9 @@
  * Preload for a process under a benchmark (NODE_OPTIONS="--require <this file>", which Node allows where it refuses
  * --cpu-prof): records V8 CPU profiles of the process into BENCH_CPU_PROFILE_DIR, one file per minute of its life
  * (`<pid>-<n>.cpuprofile`, to open in Chrome DevTools), so a worker that is killed at the end of a run still leaves
- * every finished minute behind. Used with bench/scale-cluster.ts through BENCH_WORKER_NODE_OPTIONS (bench/NOTES.md).
+ * every finished minute behind; BENCH_CPU_PROFILE_EVERY_MS sets another period (bench 11's product phase lasts
+ * seconds). Used with bench/scale-cluster.ts and bench/hot-orders.ts through BENCH_WORKER_NODE_OPTIONS
+ * (bench/NOTES.md).
  */
 const inspector = require('node:inspector');
 const fs = require('node:fs');
@@ -20,6 +22,6 @@ if (dir) {
       if (!err) fs.writeFileSync(path.join(dir, `${process.pid}-${n++}.cpuprofile`), JSON.stringify(result.profile));
       session.post('Profiler.start');
     });
-  }, 60_000);
+  }, Number(process.env.BENCH_CPU_PROFILE_EVERY_MS ?? 60_000));
   timer.unref();
 }
