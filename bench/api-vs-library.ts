@@ -280,14 +280,7 @@ async function main(): Promise<void> {
   const stack = await startBenchStack({ keysDir, webhookPort: await freePort() });
   const t = stack.temporal!;
   const taskQueue = `bench-api-vs-library-${Date.now()}`;
-  const worker = new BenchWorkerProcess({
-    dir: tmp.dir,
-    keysDir,
-    webhookUrl: stack.webhookUrl,
-    temporalAddress: t.address,
-    namespace: t.namespace,
-    taskQueue,
-  });
+  const worker = BenchWorkerProcess.onStack(stack, { dir: tmp.dir, keysDir, taskQueue });
   const api = new BenchApiProcess({
     dir: tmp.dir,
     temporalAddress: t.address,

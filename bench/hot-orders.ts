@@ -148,53 +148,48 @@ async function productPhase(stack: BenchStack, taskQueue: string, plans: OrderPl
   };
 }
 
-async function childrenFloor(stack: BenchStack, taskQueue: string, plans: OrderPlan[], tag: string) {
+/** How long `start` took to start `workflows` workflows (one floor's figures). */
+async function timedFloor(workflows: number, start: () => Promise<unknown>) {
   const started = performance.now();
-  await Promise.all(
-    plans.map((p, i) =>
-      stack.client.workflow.execute(childStarterWorkflow, {
-        taskQueue,
-        workflowId: `hot-floor-${tag}-${i}`,
-        args: [`hot-floor-${tag}-${i}-child`, p.expectedAccepted],
-      }),
-    ),
-  );
+  await start();
   return {
-    workflows: sum(plans),
+    workflows,
     allStartedMs: Math.round(performance.now() - started),
     loadAvg1: round(os.loadavg()[0], 2),
   };
 }
 
-async function activityFloor(stack: BenchStack, taskQueue: string, plans: OrderPlan[], tag: string) {
-  const started = performance.now();
-  await Promise.all(
-    plans.map((p, i) =>
-      stack.client.workflow.execute(activityBinderWorkflow, {
-        taskQueue,
-        workflowId: `hot-binder-${tag}-${i}`,
-        args: [`hot-binder-${tag}-${i}-bound`, p.expectedAccepted],
-      }),
+/**
+ * One parent per order, each starting as many workflows as its order accepted and completing once they have all
+ * started: as its children (childStarterWorkflow) or by one local activity (activityBinderWorkflow).
+ */
+function parentsFloor(
+  stack: BenchStack,
+  taskQueue: string,
+  plans: OrderPlan[],
+  tag: string,
+  parent: typeof childStarterWorkflow | typeof activityBinderWorkflow,
+) {
+  return timedFloor(sum(plans), () =>
+    Promise.all(
+      plans.map((p, i) =>
+        stack.client.workflow.execute(parent, {
+          taskQueue,
+          workflowId: `hot-${parent.name}-${tag}-${i}`,
+          args: [`hot-${parent.name}-${tag}-${i}-started`, p.expectedAccepted],
+        }),
+      ),
     ),
   );
-  return {
-    workflows: sum(plans),
-    allStartedMs: Math.round(performance.now() - started),
-    loadAvg1: round(os.loadavg()[0], 2),
-  };
 }
 
-async function directFloor(stack: BenchStack, taskQueue: string, plans: OrderPlan[], tag: string) {
+function directFloor(stack: BenchStack, taskQueue: string, plans: OrderPlan[], tag: string) {
   const ids = plans.flatMap((p, i) =>
     Array.from({ length: p.expectedAccepted }, (_, k) => `hot-direct-${tag}-${i}-${k}`),
   );
-  const started = performance.now();
-  await Promise.all(ids.map((workflowId) => stack.client.workflow.start(heldChildWorkflow, { taskQueue, workflowId })));
-  return {
-    workflows: ids.length,
-    allStartedMs: Math.round(performance.now() - started),
-    loadAvg1: round(os.loadavg()[0], 2),
-  };
+  return timedFloor(ids.length, () =>
+    Promise.all(ids.map((workflowId) => stack.client.workflow.start(heldChildWorkflow, { taskQueue, workflowId }))),
+  );
 }
 
 const sum = (plans: OrderPlan[]) => plans.reduce((s, p) => s + p.expectedAccepted, 0);
@@ -221,12 +216,9 @@ async function main(): Promise<void> {
   });
   const t = stack.temporal!;
   const taskQueue = `bench-hot-orders-${Date.now()}`;
-  const worker = new BenchWorkerProcess({
+  const worker = BenchWorkerProcess.onStack(stack, {
     dir: tmp.dir,
     keysDir,
-    webhookUrl: stack.webhookUrl,
-    temporalAddress: t.address,
-    namespace: t.namespace,
     taskQueue,
     // e.g. `--require bench/support/cpu-profile.js` with BENCH_CPU_PROFILE_DIR: where the worker's CPU goes.
     ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { env: { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } } : {}),
@@ -251,12 +243,12 @@ async function main(): Promise<void> {
     });
     const floors = await floorWorker.runUntil(async () => {
       // Warm-up (not counted): the floor worker's bundle and caches.
-      await childrenFloor(stack, floorQueue, plans.slice(0, 2), `${tag}w`);
-      const children = await childrenFloor(stack, floorQueue, plans, tag);
+      await parentsFloor(stack, floorQueue, plans.slice(0, 2), `${tag}w`, childStarterWorkflow);
+      const children = await parentsFloor(stack, floorQueue, plans, tag, childStarterWorkflow);
       console.log(
         `children floor: ${children.workflows} children of ${plans.length} parents started in ${children.allStartedMs} ms (load ${la()})`,
       );
-      const byActivity = await activityFloor(stack, floorQueue, plans, tag);
+      const byActivity = await parentsFloor(stack, floorQueue, plans, tag, activityBinderWorkflow);
       console.log(
         `activity floor: ${byActivity.workflows} workflows started by one local activity per parent in ${byActivity.allStartedMs} ms (load ${la()})`,
       );

@@ -144,14 +144,7 @@ async function main(): Promise<void> {
   });
   const effectiveSignalConcurrency = webhookConfigSchema.parse(webhookSettings).signalConcurrency;
   const taskQueue = `bench-inflight-${Date.now()}`;
-  const worker = new BenchWorkerProcess({
-    dir: tmp.dir,
-    keysDir,
-    webhookUrl: stack.webhookUrl,
-    temporalAddress: t.address,
-    namespace: t.namespace,
-    taskQueue,
-  });
+  const worker = BenchWorkerProcess.onStack(stack, { dir: tmp.dir, keysDir, taskQueue });
   const client = stack.client;
   const timeline: Record<string, unknown>[] = [];
   const sample = (phase: string, extra: Record<string, unknown> = {}) => {

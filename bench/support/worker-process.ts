@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeStackConfigVariant } from '../../src/config/stack-file';
 import { WorkerProcess } from '../../src/stack/worker-process';
-import { productWorkflowBundle } from './stack';
+import { productWorkflowBundle, type BenchStackWithoutWebhook } from './stack';
 import { killOnExit } from './util';
 
 export interface WorkerProcessOptions {
@@ -32,6 +32,20 @@ export async function writeWorkflowBundle(file: string): Promise<string> {
 export class BenchWorkerProcess {
   private worker?: WorkerProcess;
   constructor(private readonly opts: WorkerProcessOptions) {}
+
+  /** A worker on a bench stack's own dev server, sending notify_url to the stack's webhook. */
+  static onStack(
+    stack: Pick<BenchStackWithoutWebhook, 'temporal' | 'webhookUrl'>,
+    opts: Pick<WorkerProcessOptions, 'dir' | 'keysDir' | 'taskQueue' | 'env'>,
+  ): BenchWorkerProcess {
+    const t = stack.temporal!;
+    return new BenchWorkerProcess({
+      ...opts,
+      webhookUrl: stack.webhookUrl,
+      temporalAddress: t.address,
+      namespace: t.namespace,
+    });
+  }
 
   get pid(): number | undefined {
     return this.worker?.pid;
