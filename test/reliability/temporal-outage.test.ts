@@ -153,7 +153,6 @@ it('WeChat’s retries deliver every notification once Temporal is back; nothing
   const outcomes = await awaitAll(stack, receipts, DRAIN_TIMEOUT_MS);
   const drainedAt = Date.now();
   const views = await statusViews(stack.client, receipts);
-  const notifications = await stack.sim.admin.notifications();
   const calls = callsSince(await stack.sim.admin.calls(), callsBefore);
   // The webhook counts a notification once its signal call has returned, a moment after the workflow may already have
   // completed on that signal: read its counts once the last of them is in (or after 5 s, and let the checks say).
@@ -163,6 +162,13 @@ it('WeChat’s retries deliver every notification once Temporal is back; nothing
   for (const until = Date.now() + 5_000; (hooks.accepted ?? 0) < planned.length && Date.now() < until;) {
     await new Promise((r) => setTimeout(r, 100));
     hooks = await countsSince();
+  }
+  // Likewise WeChat (the simulator) records a delivery once the webhook's 200 reaches it, which can be after the
+  // workflow completed on the signal the webhook sent before answering: read them once all are in (or after 5 s).
+  let notifications = await stack.sim.admin.notifications();
+  for (const until = Date.now() + 5_000; notifications.some((n) => n.state !== 'DELIVERED') && Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 100));
+    notifications = await stack.sim.admin.notifications();
   }
 
   // The workflows: settled by their notification, no query since acceptance.
