@@ -25,6 +25,7 @@ import {
   plannedRefunds,
   requestAll,
 } from './support/refunds';
+import { lastReading } from './support/chaos';
 import { reportFigures } from './support/report';
 import { startReliabilityStack, type ReliabilityStack } from './support/stack';
 
@@ -158,18 +159,14 @@ it('WeChat’s retries deliver every notification once Temporal is back; nothing
   // completed on that signal: read its counts once the last of them is in (or after 5 s, and let the checks say).
   const countsSince = async () =>
     Object.fromEntries(Object.entries(await webhookCounts()).map(([k, v]) => [k, v - (hooksBefore[k] ?? 0)]));
-  let hooks = await countsSince();
-  for (const until = Date.now() + 5_000; (hooks.accepted ?? 0) < planned.length && Date.now() < until;) {
-    await new Promise((r) => setTimeout(r, 100));
-    hooks = await countsSince();
-  }
+  const hooks = await lastReading(countsSince, (h) => (h.accepted ?? 0) >= planned.length, 5_000);
   // Likewise WeChat (the simulator) records a delivery once the webhook's 200 reaches it, which can be after the
   // workflow completed on the signal the webhook sent before answering: read them once all are in (or after 5 s).
-  let notifications = await stack.sim.admin.notifications();
-  for (const until = Date.now() + 5_000; notifications.some((n) => n.state !== 'DELIVERED') && Date.now() < until;) {
-    await new Promise((r) => setTimeout(r, 100));
-    notifications = await stack.sim.admin.notifications();
-  }
+  const notifications = await lastReading(
+    () => stack.sim.admin.notifications(),
+    (all) => all.every((n) => n.state === 'DELIVERED'),
+    5_000,
+  );
 
   // The workflows: settled by their notification, no query since acceptance.
   for (const receipt of receipts) {

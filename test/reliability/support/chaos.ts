@@ -97,6 +97,23 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * Reads `read` until `done` holds of what it returned, or `timeoutMs` has passed, and returns the last reading either
+ * way: for figures that settle a moment after the event awaited, where the checks that follow judge the result.
+ */
+export async function lastReading<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+): Promise<T> {
+  let value = await read();
+  for (const until = Date.now() + timeoutMs; !done(value) && Date.now() < until;) {
+    await sleep(100);
+    value = await read();
+  }
+  return value;
+}
+
 /** Polls `probe` until it returns a value (not undefined); throws naming `what` after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,
