@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type Logger } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type Logger } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { eventsTargetOf } from './config/merchant-events';
 import { createMerchantGateways } from './merchants/gateway-pool';
@@ -24,10 +24,11 @@ import { isEncryptionWarning } from './codec/process-encryption';
 import { ConfigError } from './config/config-error';
 import { TemporalUnreachableError } from './config/temporal-connection';
 import type { WorkerSettings } from './config/worker-settings';
+import { bundleWorkflows } from './workflow-bundle';
 
 export type { WorkerSettings };
 
-export const WORKFLOWS_PATH = require.resolve('./workflows');
+export { WORKFLOWS_PATH } from './workflow-bundle';
 
 /** What webpack writes into a bundle built without `failureConverterPath` (the SDK's stand-in module is ignored). */
 const NO_CUSTOM_FAILURE_CONVERTER = '__temporal_custom_failure_converter (ignored)';
@@ -125,11 +126,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       // Bundled at start-up from source so `npm run worker` needs no build step, unless a prebuilt bundle is named.
       workflowBundle: settings.workflowBundlePath
         ? prebuiltWorkflowBundle(settings.workflowBundlePath, dataConverter.failureConverterPath)
-        : await bundleWorkflowCode({
-            workflowsPath: WORKFLOWS_PATH,
-            failureConverterPath: dataConverter.failureConverterPath,
-            logger: log,
-          }),
+        : await bundleWorkflows({ failureConverterPath: dataConverter.failureConverterPath, logger: log }),
       activities,
       ...(maxCachedWorkflows !== undefined ? { maxCachedWorkflows } : {}),
     });

@@ -9,16 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import {
-  DefaultLogger,
-  NativeConnection,
-  Runtime,
-  Worker,
-  bundleWorkflowCode,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from '../../src/activities';
+import { bundleWorkflows } from '../../src/workflow-bundle';
 import { FAILURE_CONVERTER_PATH, payloadDataConverter } from '../../src/codec/data-converter';
 import { loadPayloadKeys, PAYLOAD_ENCRYPTION_ENV, PAYLOAD_KEYS_ENV } from '../../src/codec/payload-keys';
 import { loadStackConfig } from '../../src/config/stack-config';
@@ -73,7 +67,7 @@ const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 function workflowBundleOf(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
   let bundle = bundles.get(workflowsPath);
   if (!bundle) {
-    bundle = bundleWorkflowCode({
+    bundle = bundleWorkflows({
       workflowsPath,
       logger: quietBundlerLogger,
       failureConverterPath: FAILURE_CONVERTER_PATH,

@@ -16,7 +16,9 @@
  * each other. `MerchantScope.mchid` is therefore set only for merchants other than the default: `merchantScope()`
  * below is the one place that decides it.
  */
-import { outRefundNoSchema, outTradeNoSchema, subMchidSchema } from './schemas';
+// The schemas through lazy-schemas.ts: these IDs are built inside workflows too, where importing schemas.ts would
+// build every schema again for each workflow instance.
+import { schemas } from './lazy-schemas';
 
 const LEDGER_PREFIX = 'refund-order-';
 const REFUND_PREFIX = 'refund-';
@@ -46,7 +48,7 @@ function normalise(scope: string | MerchantScope | undefined): MerchantScope {
 
 function merchantPart(scope: MerchantScope): string {
   const { mchid, subMchid } = scope;
-  const sub = subMchid === undefined ? undefined : subMchidSchema.parse(subMchid);
+  const sub = subMchid === undefined ? undefined : schemas().subMchidSchema.parse(subMchid);
   if (mchid === undefined) return sub === undefined ? '' : `${sub}-`;
   if (!MCHID.test(mchid)) throw new TypeError(`mchid must be 1–32 digits, got ${JSON.stringify(mchid)}`);
   return sub === undefined ? `${mchid}.` : `${mchid}.${sub}.`;
@@ -57,12 +59,12 @@ function merchantPart(scope: MerchantScope): string {
  * the ledger's namespace and the two IDs could collide (`refund-order-123456` would be both).
  */
 export function refundWorkflowId(outRefundNo: string, scope?: string | MerchantScope): string {
-  const no = outRefundNoSchema.parse(outRefundNo);
+  const no = schemas().outRefundNoSchema.parse(outRefundNo);
   return `${REFUND_PREFIX}${merchantPart(normalise(scope))}${no}`;
 }
 
 /** The order ledger's ID (module header). */
 export function orderWorkflowId(outTradeNo: string, scope?: string | MerchantScope): string {
-  const no = outTradeNoSchema.parse(outTradeNo);
+  const no = schemas().outTradeNoSchema.parse(outTradeNo);
   return `${LEDGER_PREFIX}${merchantPart(normalise(scope))}${no}`;
 }

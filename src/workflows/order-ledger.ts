@@ -16,15 +16,9 @@
  */
 import * as wf from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, type SearchAttributePair } from '@temporalio/common';
-import {
-  cancelRefundSchema,
-  orderLedgerInputSchema,
-  requestRefundSchema,
-  describeZodError,
-  type CancelRefundRequest,
-  type OrderLedgerInput,
-  type RefundRequest,
-} from '../domain/schemas';
+import type { CancelRefundRequest, OrderLedgerInput, RefundRequest } from '../domain/schemas';
+import { schemas } from '../domain/lazy-schemas';
+import { describeZodError } from '../domain/zod-errors';
 import { NON_RETRYABLE_FAILURE_CLASSES } from '../domain/failure-classes';
 import { OutRefundNoKey, OutTradeNoKey, RefundAmountFenKey, RefundStatusKey } from '../domain/search-attributes';
 import { formatFen } from '../domain/money';
@@ -82,7 +76,7 @@ const refuse = (message: string, type: string) => wf.ApplicationFailure.nonRetry
 export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
 
 export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): Promise<LedgerView> {
-  const input = parseOrFail(orderLedgerInputSchema, rawInput, 'orderLedgerWorkflow input');
+  const input = parseOrFail(schemas().orderLedgerInputSchema, rawInput, 'orderLedgerWorkflow input');
   // One marker for new ledgers (LEAN_LEDGER implies the patch before it, which older histories still ask about).
   const lean = wf.patched(LEAN_LEDGER);
   // Ledgers whose history predates verified facts keep the caller's facts and start refunds when dispatched.
@@ -259,7 +253,7 @@ export async function orderLedgerWorkflow(rawInput: OrderLedgerWorkflowInput): P
 
 /** The entry a cancel names, if it may be cancelled (or already was); otherwise a typed refusal saying why. */
 function cancellable(ledger: LedgerState, raw: CancelRefundRequest): LedgerEntry {
-  const parsed = cancelRefundSchema.safeParse(raw);
+  const parsed = schemas().cancelRefundSchema.safeParse(raw);
   if (!parsed.success) throw refuse(describeZodError(parsed.error), 'InvalidCancelRequest');
   const entry = ledger.entry(parsed.data.outRefundNo);
   if (!entry) {
@@ -293,7 +287,7 @@ async function tellCancelled(entry: LedgerEntry, request: CancelRefundRequest): 
 }
 
 function parseRequest(request: RefundRequest): RefundRequest {
-  const result = requestRefundSchema.safeParse(request);
+  const result = schemas().requestRefundSchema.safeParse(request);
   if (!result.success) throw refuse(describeZodError(result.error), 'InvalidRefundRequest');
   return result.data;
 }

@@ -26,15 +26,9 @@ import {
   type ResolvedPolling,
   type ScheduleKind,
 } from '../domain/poll-schedule';
-import {
-  refundNotificationSchema,
-  resolveAbnormalSchema,
-  retryNowSchema,
-  describeZodError,
-  type ResolveAbnormalRequest,
-  type RefundWorkflowInput,
-  type RetryNowRequest,
-} from '../domain/schemas';
+import type { ResolveAbnormalRequest, RefundWorkflowInput, RetryNowRequest } from '../domain/schemas';
+import { schemas } from '../domain/lazy-schemas';
+import { describeZodError } from '../domain/zod-errors';
 import { outcomeUnknown } from '../domain/failure-classes';
 import { compareEvidence, describeMismatches, type EvidenceMismatch, type RequestedRefund } from '../domain/evidence';
 import { V2_NOTIFICATIONS_VERIFIED_BY_QUERY } from './patches';
@@ -330,7 +324,7 @@ export class RefundTracker {
   /** Duplicate, late and stale notifications are harmless by construction: the transition table decides. */
   onNotification(raw: RefundNotification): void {
     const f = this.facts;
-    const parsed = refundNotificationSchema.safeParse(raw);
+    const parsed = schemas().refundNotificationSchema.safeParse(raw);
     const now = isoAt(Date.now());
     if (!parsed.success) {
       wf.log.warn('malformed refund notification ignored', { error: describeZodError(parsed.error) });
@@ -412,7 +406,7 @@ export class RefundTracker {
   }
 
   validateRetryNow(request: RetryNowRequest): void {
-    const parsed = retryNowSchema.safeParse(request ?? {}); // no argument at all means "no note"
+    const parsed = schemas().retryNowSchema.safeParse(request ?? {}); // no argument at all means "no note"
     if (!parsed.success) throw new Error(describeZodError(parsed.error));
     if (isTerminal(this.facts.state))
       throw new Error(`refund ${this.input.outRefundNo} is already ${this.facts.state}`);
@@ -438,7 +432,7 @@ export class RefundTracker {
   }
 
   validateResolveAbnormal(request: unknown): void {
-    const parsed = resolveAbnormalSchema.safeParse(request);
+    const parsed = schemas().resolveAbnormalSchema.safeParse(request);
     if (!parsed.success) throw new Error(describeZodError(parsed.error));
     const f = this.facts;
     if (f.state !== 'ABNORMAL') {

@@ -31,13 +31,9 @@ import {
   resolveSubmitRetry,
   type ResolvedSubmitRetry,
 } from '../domain/submit-retry';
-import {
-  describeZodError,
-  refundWorkflowInputSchema,
-  resolveAbnormalSchema,
-  type ResolveAbnormalRequest,
-  type RefundWorkflowInput,
-} from '../domain/schemas';
+import type { ResolveAbnormalRequest, RefundWorkflowInput } from '../domain/schemas';
+import { schemas } from '../domain/lazy-schemas';
+import { describeZodError } from '../domain/zod-errors';
 import {
   cancelQueuedRefundSignal,
   ledgerContinuedSignal,
@@ -56,7 +52,7 @@ import { WechatLine } from './wechat-line';
 import type { PollReason, RefundOutcome, RefundStatusView } from './types';
 
 export async function refundWorkflow(rawInput: RefundWorkflowInput): Promise<RefundOutcome> {
-  const input = parseOrFail(refundWorkflowInputSchema, rawInput, 'refundWorkflow input');
+  const input = parseOrFail(schemas().refundWorkflowInputSchema, rawInput, 'refundWorkflow input');
   // New refunds record one patch marker (and one TemporalChangeVersion upsert) where they recorded three: LEAN_REFUND
   // implies the three before it, which older histories still ask about, in the same order.
   const lean = wf.patched(LEAN_REFUND);
@@ -330,7 +326,7 @@ async function resolveAbnormal(
   raw: ResolveAbnormalRequest,
 ): Promise<RefundStatusView> {
   // A Temporal failure (not a ZodError) so a bad request fails the update, never the workflow task.
-  const parsed = resolveAbnormalSchema.safeParse(raw);
+  const parsed = schemas().resolveAbnormalSchema.safeParse(raw);
   if (!parsed.success) {
     throw wf.ApplicationFailure.nonRetryable(describeZodError(parsed.error), 'InvalidResolveAbnormalRequest');
   }

@@ -1,7 +1,7 @@
 /** Small helpers shared by the workflows. Deterministic: runs inside the workflow sandbox. */
 import { ActivityFailure, ApplicationFailure, condition, TimeoutFailure } from '@temporalio/workflow';
 import type { z } from 'zod';
-import { describeZodError } from '../domain/schemas';
+import { describeZodError } from '../domain/zod-errors';
 import { isFailureClass, type FailureClass } from '../domain/failure-classes';
 import type { FailureSummary } from './types';
 

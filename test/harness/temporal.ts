@@ -9,19 +9,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import {
-  Runtime,
-  DefaultLogger,
-  Worker,
-  bundleWorkflowCode,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import type { DataConverter } from '@temporalio/common';
 import { FAILURE_CONVERTER_PATH, payloadDataConverter } from '../../src/codec/data-converter';
 import { loadPayloadKeys } from '../../src/codec/payload-keys';
 import { loadStackConfig } from '../../src/config/stack-config';
 import { temporalTestServerPath } from '../../src/config/tools';
+import { bundleWorkflows } from '../../src/workflow-bundle';
 import { ENV, WORKFLOWS_PATH } from './paths';
 
 let runtimeInstalled = false;
@@ -112,11 +107,7 @@ export const quietBundlerLogger = {
  * clear. Decoding such failures needs no option, so the bundle suits runs with encryption off too.
  */
 export function bundleQuietly(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({
-    workflowsPath,
-    logger: quietBundlerLogger,
-    failureConverterPath: FAILURE_CONVERTER_PATH,
-  });
+  return bundleWorkflows({ workflowsPath, logger: quietBundlerLogger, failureConverterPath: FAILURE_CONVERTER_PATH });
 }
 
 /** A task queue of its own per test, so workers of parallel test files never steal each other's tasks. */
