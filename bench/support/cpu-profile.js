@@ -19,11 +19,18 @@ if (dir) {
   session.connect();
   let n = 0;
   session.post('Profiler.enable', () => session.post('Profiler.start'));
-  const timer = setInterval(() => {
-    session.post('Profiler.stop', (err, result) => {
-      if (!err) fs.writeFileSync(path.join(dir, `${process.pid}-${threadId}-${n++}.cpuprofile`), JSON.stringify(result.profile));
-      session.post('Profiler.start');
-    });
-  }, Number(process.env.BENCH_CPU_PROFILE_EVERY_MS ?? 60_000));
+  const timer = setInterval(
+    () => {
+      session.post('Profiler.stop', (err, result) => {
+        if (!err)
+          fs.writeFileSync(
+            path.join(dir, `${process.pid}-${threadId}-${n++}.cpuprofile`),
+            JSON.stringify(result.profile),
+          );
+        session.post('Profiler.start');
+      });
+    },
+    Number(process.env.BENCH_CPU_PROFILE_EVERY_MS ?? 60_000),
+  );
   timer.unref();
 }

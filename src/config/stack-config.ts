@@ -52,9 +52,10 @@ export const workerConfigSchema = z
     /** Prometheus endpoint for the SDK's metrics; 0 = off. */
     metricsPort: z.number().int().min(0).max(65535).default(9464),
     /**
-     * Workflows kept in the worker's memory between tasks (each costs about 1.5–2 MB; see BENCHMARKS.md §5). An
-     * evicted one is replayed from its history on its next timer or signal. Absent: the SDK's default, sized from
-     * the heap limit (about 2,300 with Node's default 4 GB heap), so the worker grows to ~4 GB under load.
+     * Workflows kept in the worker's memory between tasks (each costs about 0.2–0.3 MB since the schemas are built once
+     * per worker, 1.3–1.7 MB before; see BENCHMARKS.md §5). An evicted one is replayed from its history on its next
+     * timer or signal. Absent: the SDK's default, sized from the heap limit (about 2,300 with Node's default 4 GB
+     * heap).
      */
     maxCachedWorkflows: z.number().int().min(0).optional(),
     wechatpay: z
