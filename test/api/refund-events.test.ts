@@ -305,8 +305,9 @@ describe('metadata', () => {
     });
     expect(refused.status).toBe(400);
     expect(refused.body.error.param).toBe('metadata');
-    // Never sent to WeChat: the create carries no metadata (the simulator would refuse unknown fields anyway).
-    const atWechat = await sim.admin.refund(no);
+    // Never sent to WeChat: the create carries no metadata (the simulator would refuse unknown fields anyway). The
+    // create is the refund workflow's, after the decision: wait for it rather than race it.
+    const atWechat = await eventually('the refund at WeChat', () => sim.admin.refund(no).catch(() => undefined));
     expect(JSON.stringify(atWechat)).not.toContain('CS-77');
   });
 });
