@@ -43,8 +43,8 @@ export function prebuiltWorkflowBundle(file: string, failureConverterPath: strin
   if (failureConverterPath && code.includes(NO_CUSTOM_FAILURE_CONVERTER)) {
     throw new ConfigError(
       `WXREFUND_WORKFLOW_BUNDLE: ${file} was bundled without the failure converter, so failure messages of workflow ` +
-        'code would be stored in clear: build it with bundleWorkflowCode({ workflowsPath, failureConverterPath: ' +
-        'FAILURE_CONVERTER_PATH }) (src/codec/data-converter.ts), or unset the variable to bundle at start-up',
+        'code would be stored in clear: build it with bundleWorkflows({ failureConverterPath: FAILURE_CONVERTER_PATH }) ' +
+        '(src/workflow-bundle.ts, src/codec/data-converter.ts), or unset the variable to bundle at start-up',
     );
   }
   return { code };

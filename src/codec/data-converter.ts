@@ -5,14 +5,14 @@
  * A decrypt-only ring reads encrypted payloads and writes everything in clear.
  *
  * Every process must use the same: a client without the codec cannot read what the worker wrote, and the other way
- * round. The worker also passes FAILURE_CONVERTER_PATH to bundleWorkflowCode (the workflow sandbox loads converters by
- * path from its bundle), else failures thrown by workflow code stay in clear.
+ * round. The worker also passes FAILURE_CONVERTER_PATH to bundleWorkflows (src/workflow-bundle.ts; the workflow sandbox
+ * loads converters by path from its bundle), else failures thrown by workflow code stay in clear.
  */
 import type { DataConverter } from '@temporalio/common';
 import { EncryptionCodec } from './encryption-codec';
 import type { PayloadKeyRing } from './payload-keys';
 
-/** For `bundleWorkflowCode({ failureConverterPath })` and DataConverter.failureConverterPath. */
+/** For `bundleWorkflows({ failureConverterPath })` (src/workflow-bundle.ts) and DataConverter.failureConverterPath. */
 export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
 
 export interface PayloadDataConverterOptions {
